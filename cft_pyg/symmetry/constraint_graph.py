@@ -1,0 +1,178 @@
+r"""The dual constraint graph of a space group over reciprocal-lattice frequencies.
+
+A periodic function ``f(x) = sum_k F(k) exp(2 pi i k.x)`` is invariant under
+``x -> W x + w`` exactly when
+
+.. math::
+
+    F(W^T k) = \exp(+2\pi i\, k\cdot w)\, F(k)
+
+for every operation.  The constraint graph has one node per frequency ``k`` and, for
+every operation ``g = (W, w)`` and every node, an edge ``k -> W^T k`` with weight
+``exp(2 pi i k.w)``.  Its connected components are the orbits of the point group on
+frequencies.  A node fixed by an operation whose phase is not 1 forces ``F = 0`` on its
+whole orbit: these forced zeros are the systematic absences.  Every other orbit carries
+one invariant function (see :class:`cft_pyg.SymmetryAdaptedBasis`).
+
+Phases are exact: with ``w = t / 12`` (``t`` integer), the phase of an edge is
+``exp(2 pi i p / 12)`` with the integer ``p = k.t mod 12``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import scatter
+
+from .frequencies import FrequencySet, ball_frequencies, reference_metric
+from .space_group import TRANSLATION_DENOMINATOR, SpaceGroup
+
+__all__ = ["constraint_graph", "connected_components", "resolve_group", "group_frequencies"]
+
+
+def resolve_group(group: SpaceGroup | int) -> SpaceGroup:
+    """Accept a :class:`SpaceGroup` or a space-group number (default setting)."""
+    if isinstance(group, SpaceGroup):
+        return group
+    return SpaceGroup(group)
+
+
+def group_frequencies(
+    group: SpaceGroup, cutoff: float | None, frequencies: FrequencySet | None
+) -> FrequencySet:
+    """The frequency set of a group: ``frequencies`` if given, else the reference ball."""
+    if frequencies is not None:
+        if cutoff is not None and frequencies.cutoff is not None and frequencies.cutoff != cutoff:
+            raise ValueError(
+                f"cutoff={cutoff} disagrees with the given frequency set (cutoff "
+                f"{frequencies.cutoff}); pass one or the other"
+            )
+        return frequencies
+    if cutoff is None:
+        raise ValueError("give a cutoff or a frequency set")
+    return ball_frequencies(cutoff, reference_metric(group.number))
+
+
+def connected_components(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Connected components of a graph by vectorized min-label propagation.
+
+    Every node's label becomes the smallest node index of its component.  Each round
+    is one scatter-min over all edges (no Python loop over nodes); on the constraint
+    graph, whose components are complete graphs, it converges after one round.
+
+    Args:
+        edge_index: ``(2, E)`` long; the graph is treated as undirected.
+        num_nodes: number of nodes ``N``.
+
+    Returns:
+        ``(N,)`` long, the component label (minimum node index) of every node.
+    """
+    src = torch.cat([edge_index[0], edge_index[1]])
+    dst = torch.cat([edge_index[1], edge_index[0]])
+    label = torch.arange(num_nodes, device=edge_index.device)
+    while True:
+        incoming = scatter(label[src], dst, dim=0, dim_size=num_nodes, reduce="min")
+        # nodes without edges keep their own label (scatter-min fills them with 0)
+        has_edge = torch.zeros(num_nodes, dtype=torch.bool, device=label.device)
+        has_edge[dst] = True
+        new = torch.where(has_edge, torch.minimum(label, incoming), label)
+        # pointer jumping: follow labels to their own labels
+        new = new[new]
+        if torch.equal(new, label):
+            return label
+        label = new
+
+
+def constraint_graph(
+    group: SpaceGroup | int,
+    cutoff: float | None = 5.0,
+    *,
+    frequencies: FrequencySet | None = None,
+) -> Data:
+    """Build the dual constraint graph of ``group`` as a PyG :class:`~torch_geometric.data.Data`.
+
+    Args:
+        group: a :class:`SpaceGroup` or a number 1-230 (default setting).
+        cutoff: ball radius ``R`` in the group's reference metric (ignored when
+            ``frequencies`` is given).
+        frequencies: an explicit frequency set; must be closed under the point group.
+
+    Returns:
+        ``Data`` with
+
+        * ``freq`` ``(N, 3)`` long: the frequency of each node;
+        * ``edge_index`` ``(2, E)`` long, ``E = N * n_ops``: edge ``k -> W_g^T k``
+          for every node and operation ``g``;
+        * ``edge_op`` ``(E,)`` long: the operation index of each edge;
+        * ``edge_phase_12`` ``(E,)`` long: exact phase ``p`` with weight
+          ``exp(2 pi i p / 12)``, ``p = k.(12 w) mod 12``;
+        * ``edge_weight`` ``(E,)`` complex128: ``exp(2 pi i k.w)``;
+        * ``orbit`` ``(N,)`` long: orbit (connected component) id, orbits numbered by
+          their smallest node;
+        * ``absent`` ``(N,)`` bool: frequencies forced to zero (systematic absences);
+        * ``phase_12`` ``(N,)`` long: the coefficient ``c_k = exp(2 pi i p / 12)`` of
+          ``k`` in its orbit's invariant function, relative to the orbit's first node
+          (0 on absent orbits);
+        * ``num_orbits``, ``space_group``, ``hall_number``, ``metric`` (attributes).
+
+    Raises:
+        ValueError: if the frequency set is not closed under the point group.
+    """
+    group = resolve_group(group)
+    fset = group_frequencies(group, cutoff, frequencies)
+    target = fset.check_closed(group.rotations)  # (n_ops, N)
+    n_ops, num_nodes = target.shape
+
+    freq = torch.from_numpy(np.array(fset.freq))
+    t12 = torch.from_numpy(np.array(group.translations_12))
+    # phase p(g, k) = k . t_g mod 12, exact
+    node_phase = torch.remainder(t12 @ freq.T, TRANSLATION_DENOMINATOR)  # (n_ops, N)
+
+    src = torch.arange(num_nodes).repeat(n_ops)
+    dst = torch.from_numpy(target.reshape(-1))
+    edge_op = torch.arange(n_ops).repeat_interleave(num_nodes)
+    edge_phase = node_phase.reshape(-1)
+    edge_index = torch.stack([src, dst])
+
+    root = connected_components(edge_index, num_nodes)
+    orbit_roots, orbit = torch.unique(root, return_inverse=True)
+    num_orbits = int(orbit_roots.numel())
+
+    # (1) absences from stabilisers: k fixed by g with a nontrivial phase
+    fixed_bad = (src == dst) & (edge_phase != 0)
+    absent_node = torch.zeros(num_nodes, dtype=torch.bool)
+    absent_node[src[fixed_bad]] = True
+    absent_orbit = scatter(absent_node.long(), orbit, dim=0, dim_size=num_orbits, reduce="max")
+    absent = absent_orbit[orbit].bool()
+
+    # (2) phases propagated from each orbit's root in one step (orbits are complete graphs)
+    from_root = src == root[src]
+    dst_r, ph_r = dst[from_root], edge_phase[from_root]
+    lo = scatter(ph_r, dst_r, dim=0, dim_size=num_nodes, reduce="min")
+    hi = scatter(ph_r, dst_r, dim=0, dim_size=num_nodes, reduce="max")
+    inconsistent = lo != hi
+    if not torch.equal(inconsistent & ~absent, torch.zeros_like(absent)):  # pragma: no cover
+        raise RuntimeError(f"phase propagation disagrees with stabiliser absences in {group}")
+    phase_12 = torch.where(absent, torch.zeros_like(lo), lo)
+
+    edge_weight = torch.polar(
+        torch.ones(edge_phase.shape, dtype=torch.float64),
+        edge_phase.to(torch.float64) * (2 * np.pi / TRANSLATION_DENOMINATOR),
+    )
+    data = Data(
+        freq=freq,
+        edge_index=edge_index,
+        edge_op=edge_op,
+        edge_phase_12=edge_phase,
+        edge_weight=edge_weight,
+        orbit=orbit,
+        absent=absent,
+        phase_12=phase_12,
+        num_nodes=num_nodes,
+    )
+    data.num_orbits = num_orbits
+    data.space_group = group.number
+    data.hall_number = group.hall_number
+    data.metric = fset.metric
+    return data
