@@ -248,7 +248,7 @@ class SymmetryAdaptedBasis(torch.nn.Module):
         return out
 
     def coefficient_matrix(self) -> torch.Tensor:
-        """``(num_functions, N)`` complex128 ``B`` with ``f_j(x) = Re sum_k B_jk e^{2 pi i k.x}``."""
+        """``(num_functions, N)`` complex128 ``B``: ``f_j(x) = Re sum_k B_jk exp(2 pi i k.x)``."""
         angle = (2 * np.pi / 24.0) * self.entry_phase_24.double()
         values = torch.polar(self.entry_weight, angle)
         node = torch.from_numpy(self.frequencies.index_of(self.entry_freq.long().numpy()))

@@ -72,9 +72,10 @@ class FrequencySet:
             raise ValueError(f"frequencies must have shape (N, 3), got {arr.shape}")
         if arr.shape[0] == 0:
             raise ValueError("a frequency set must not be empty")
-        if not np.issubdtype(arr.dtype, np.integer):
-            if not np.all(np.isfinite(arr)) or np.any(arr != np.rint(arr)):
-                raise ValueError("frequencies must be integer vectors")
+        if not np.issubdtype(arr.dtype, np.integer) and (
+            not np.all(np.isfinite(arr)) or np.any(arr != np.rint(arr))
+        ):
+            raise ValueError("frequencies must be integer vectors")
         arr = arr.astype(np.int64)
         if np.any(np.all(arr == 0, axis=1)):
             raise ValueError("the zero frequency is not part of a frequency set")

@@ -18,6 +18,7 @@ Conventions (the same everywhere in :mod:`cft_pyg`):
 from __future__ import annotations
 
 import functools
+
 import numpy as np
 import spglib
 
