@@ -195,7 +195,8 @@ class SymmetryAdaptedBasis(torch.nn.Module):
         super().__init__()
         self.group = resolve_group(group)
         fset = group_frequencies(self.group, cutoff, frequencies)
-        graph = constraint_graph(self.group, frequencies=fset)
+        # cutoff=None: the set already carries it (constraint_graph's default 5.0 would clash)
+        graph = constraint_graph(self.group, None, frequencies=fset)
         routing = routing_from_graph(graph, fset)
         self._init_from_routing(routing, fset)
 
