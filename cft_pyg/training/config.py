@@ -1,0 +1,217 @@
+"""Run configuration of the training engine: one dataclass, loadable from YAML or JSON.
+
+Every option of ``cft-pyg train`` is a field of :class:`TrainConfig`. A config file
+(``--config run.yaml``) gives defaults; command-line flags override it; what was used is
+written back as ``config.yaml`` into the run's output folder, so a run can be repeated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ConfigError", "TrainConfig", "load_config_file", "save_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration value or file is invalid (the message says which and why)."""
+
+
+@dataclass
+class TrainConfig:
+    """All settings of one training run.
+
+    Model:
+        model: registered model name (``'cft'``, ``'cft-transformer'``, ``'transformer-plain'``,
+            ``'cgcnn'``, ``'alignn'``; see :func:`cft_pyg.training.available_models`).
+        model_kwargs: keyword arguments passed to the model's constructor.
+
+    Data:
+        dataset: dataset name (see :func:`cft_pyg.training.available_datasets`).
+        data_root: folder of the dataset (processed files are cached there); for ``cif-folder``
+            the folder of CIF files.
+        dataset_kwargs: extra keyword arguments of the dataset class.
+        target: name of the property to learn, where the dataset has several.
+        target_index: column of ``data.y`` to learn when it holds several targets.
+        max_crystals: use at most this many crystals (a seeded random subset), ``None`` for all.
+        split: ``'random'`` (seeded train/val/test) or ``'holdout-centrosymmetric'`` (every group
+            with inversion held out as a zero-shot test set) or ``'holdout'`` (``holdout_groups``).
+        val_fraction, test_fraction: fractions of the random split.
+        holdout_groups: space-group numbers held out by ``split='holdout'``.
+
+    Optimization:
+        epochs: maximum number of epochs (the learning-rate schedule spans them all).
+        batch_size: crystals per batch (per device under DDP).
+        lr, weight_decay: AdamW settings.
+        warmup_epochs: length of the linear warm-up, in epochs (may be fractional); cosine
+            decay to ``min_lr_ratio * lr`` follows until ``epochs``.
+        min_lr_ratio: final learning rate as a fraction of ``lr``.
+        grad_clip: gradient-norm clipping value (``0`` or ``None``: off).
+        loss: ``'mse'``, ``'l1'`` or ``'huber'`` on normalized targets.
+        normalize_target: standardize targets with the training split's mean and std.
+        patience: early stopping on validation MAE after this many epochs without improvement
+            (``0`` or ``None``: off).
+        stop_after_epochs: stop after this many epochs as if interrupted, without shortening the
+            schedule (for chunked runs on time-limited machines; continue with ``resume``).
+        seed: seed of everything (weights, data order, splits).
+
+    Hardware (passed to :class:`lightning.Trainer`, so DDP over GPUs and nodes is Lightning's):
+        accelerator, devices, num_nodes, strategy, precision, num_workers.
+
+    Output:
+        output_dir: run folder (checkpoints ``best.ckpt``/``last.ckpt``, ``metrics.csv``,
+            evaluation tables, ``config.yaml``).
+        progress_bar: show progress bars.
+        resume: checkpoint to continue from (usually ``<output_dir>/checkpoints/last.ckpt``).
+    """
+
+    # model
+    model: str = "cft"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    # data
+    dataset: str = "synthetic"
+    data_root: str | None = None
+    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    target_index: int = 0
+    max_crystals: int | None = None
+    split: str = "random"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    holdout_groups: list[int] = field(default_factory=list)
+    # optimization
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 5.0
+    min_lr_ratio: float = 0.0
+    grad_clip: float | None = 1.0
+    loss: str = "mse"
+    normalize_target: bool = True
+    patience: int | None = 20
+    stop_after_epochs: int | None = None
+    seed: int = 0
+    # hardware
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_workers: int = 0
+    # output
+    output_dir: str = "runs/cft"
+    progress_bar: bool = True
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on values that cannot work."""
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if self.grad_clip is not None and self.grad_clip < 0:
+            raise ConfigError(f"grad_clip must be >= 0, got {self.grad_clip}")
+        if self.loss not in ("mse", "l1", "huber"):
+            raise ConfigError(f"loss must be 'mse', 'l1' or 'huber', got {self.loss!r}")
+        if self.split not in ("random", "holdout-centrosymmetric", "holdout"):
+            raise ConfigError("split must be 'random', 'holdout-centrosymmetric' or 'holdout', "
+                              f"got {self.split!r}")
+        if self.split == "holdout" and not self.holdout_groups:
+            raise ConfigError("split='holdout' needs holdout_groups (space-group numbers)")
+        for g in self.holdout_groups:
+            if not 1 <= int(g) <= 230:
+                raise ConfigError(f"holdout_groups: {g} is not a space-group number 1-230")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not 0 <= v < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {v}")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError("val_fraction + test_fraction must be < 1")
+        if self.max_crystals is not None and self.max_crystals < 3:
+            raise ConfigError(f"max_crystals must be >= 3, got {self.max_crystals}")
+        if self.patience is not None and self.patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {self.patience}")
+        if self.stop_after_epochs is not None and self.stop_after_epochs < 1:
+            raise ConfigError(f"stop_after_epochs must be >= 1, got {self.stop_after_epochs}")
+        if self.num_workers < 0:
+            raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
+        if not isinstance(self.model_kwargs, dict):
+            raise ConfigError("model_kwargs must be a mapping")
+        if not isinstance(self.dataset_kwargs, dict):
+            raise ConfigError("dataset_kwargs must be a mapping")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of all settings."""
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a mapping; unknown keys are an error (typos should not pass silently)."""
+        unknown = sorted(set(values) - set(cls.field_names()))
+        if unknown:
+            raise ConfigError(f"unknown config option(s): {', '.join(unknown)}; "
+                              f"known: {', '.join(cls.field_names())}")
+        try:
+            return cls(**values)
+        except TypeError as err:  # pragma: no cover - guarded by the check above
+            raise ConfigError(str(err)) from err
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some settings changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping (JSON/YAML serializable)."""
+        return asdict(self)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) config file into a mapping.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, malformed or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from err
+    try:
+        values = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot parse config file {path}: {err}") from err
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of option: value, "
+                          f"got {type(values).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in values.items()}
+
+
+def save_config(values: dict[str, Any], path: str | Path) -> None:
+    """Write a mapping as YAML (or JSON when ``path`` ends in ``.json``)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(values, indent=2, sort_keys=False) + "\n")
+    else:
+        path.write_text(yaml.safe_dump(values, sort_keys=False))

@@ -1,0 +1,123 @@
+"""LightningDataModule over crystal ``Data`` sequences, with a deterministic data order.
+
+The training order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` only
+(:class:`EpochSeededSampler`), so it is the same whether a run is continuous or resumed
+from a checkpoint. Under DDP, Lightning wraps the sampler in its distributed sampler, which
+is seeded and epoch-aware as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import Sampler
+from torch_geometric.loader import DataLoader
+
+__all__ = ["CrystalDataModule", "EpochSeededSampler", "target_statistics"]
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Random permutation of ``range(n)`` determined by ``(seed, epoch)``.
+
+    Lightning calls :meth:`set_epoch` at the start of every epoch.
+    """
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n = int(n)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of ``epoch``."""
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator()
+        g.manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def target_statistics(dataset: Sequence[Any], target_index: int = 0) -> tuple[float, float]:
+    """Mean and standard deviation of the targets of a dataset (``std`` 1 when degenerate).
+
+    Raises:
+        ValueError: a crystal has no target, or a target is not finite.
+    """
+    values = []
+    for i in range(len(dataset)):
+        y = dataset[i].y
+        if y is None:
+            raise ValueError(f"crystal {i} of the training set has no target (data.y)")
+        values.append(float(torch.as_tensor(y).reshape(-1)[target_index]))
+    t = torch.tensor(values, dtype=torch.float64)
+    if t.numel() == 0:
+        raise ValueError("empty training set")
+    if not torch.isfinite(t).all():
+        raise ValueError("the training targets contain NaN or infinite values")
+    mean = float(t.mean())
+    std = float(t.std(unbiased=False)) if t.numel() > 1 else 0.0
+    if not std > 1e-12:
+        std = 1.0
+    return mean, std
+
+
+class CrystalDataModule(L.LightningDataModule):
+    """Train/val/test/predict loaders over sequences of crystal ``Data``.
+
+    Args:
+        train, val, test: datasets (any sequence of ``Data``, e.g. PyG datasets or subsets);
+            ``val``/``test`` may be ``None``.
+        batch_size: crystals per batch.
+        seed: seed of the training order.
+        num_workers: loader worker processes.
+        predict: dataset for ``trainer.predict`` (defaults to ``test``).
+    """
+
+    def __init__(
+        self,
+        train: Sequence[Any] | None = None,
+        val: Sequence[Any] | None = None,
+        test: Sequence[Any] | None = None,
+        batch_size: int = 64,
+        seed: int = 0,
+        num_workers: int = 0,
+        predict: Sequence[Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.train_set = train
+        self.val_set = val
+        self.test_set = test
+        self.predict_set = predict if predict is not None else test
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.num_workers = int(num_workers)
+
+    def _loader(self, dataset: Sequence[Any] | None, sampler: Sampler[int] | None = None
+                ) -> DataLoader:
+        if dataset is None or len(dataset) == 0:
+            raise ValueError("this split is empty")
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False, sampler=sampler,
+                          num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled in a ``(seed, epoch)``-determined order."""
+        return self._loader(self.train_set, EpochSeededSampler(len(self.train_set), self.seed))
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation crystals in dataset order."""
+        return self._loader(self.val_set)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test crystals in dataset order."""
+        return self._loader(self.test_set)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Crystals to predict, in dataset order."""
+        return self._loader(self.predict_set)

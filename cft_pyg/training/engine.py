@@ -1,0 +1,260 @@
+"""fit / evaluate / predict: the training engine on Lightning.
+
+Multi-GPU and multi-node data parallelism come from :class:`lightning.Trainer`
+(``accelerator``, ``devices``, ``num_nodes``, ``strategy`` of :class:`TrainConfig`); nothing
+here is specific to one device.
+
+A run folder holds::
+
+    config.yaml                  the settings used
+    checkpoints/best.ckpt        lowest validation MAE
+    checkpoints/last.ckpt        end of the latest epoch (resume from it)
+    logs/version_<k>/            Lightning CSVLogger, one version per (re)start
+    metrics.csv                  per-epoch train_loss, val_mae, lr (all versions merged)
+    val_*.csv/json, test_*.csv/json   evaluation of the best checkpoint
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from .config import TrainConfig, save_config
+from .datamodule import CrystalDataModule, target_statistics
+from .evaluation import EvaluationReport, evaluation_report
+from .module import CrystalRegressor
+
+__all__ = ["FitResult", "epoch_metrics", "evaluate", "fit", "load_model", "predict", "make_trainer"]
+
+# Lightning's advice about dataloader workers is noise on CPU-only, small runs.
+warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` produced.
+
+    Attributes:
+        module: the model restored from the best checkpoint (in eval mode).
+        output_dir: the run folder.
+        best_checkpoint, last_checkpoint: paths of the checkpoints.
+        best_val_mae: lowest validation MAE reached.
+        epochs_run: epochs completed (fewer than ``config.epochs`` after early stopping).
+        val_report, test_report: evaluation of the best model (``None`` for an empty split).
+    """
+
+    module: CrystalRegressor
+    output_dir: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    best_val_mae: float
+    epochs_run: int
+    val_report: EvaluationReport | None
+    test_report: EvaluationReport | None
+
+
+class _StopAfterEpochs(Callback):
+    """Stop after ``n`` epochs in total (simulated interruption; schedule unchanged)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch + 1 >= self.n:
+            trainer.should_stop = True
+
+
+def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
+                 logger: Any = False, max_epochs: int | None = None) -> L.Trainer:
+    """A :class:`lightning.Trainer` with the hardware settings of ``config``."""
+    return L.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=config.precision,
+        max_epochs=max_epochs if max_epochs is not None else config.epochs,
+        gradient_clip_val=config.grad_clip or None,
+        gradient_clip_algorithm="norm",
+        callbacks=list(callbacks),
+        logger=logger,
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=config.progress_bar,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        deterministic=False,
+        default_root_dir=config.output_dir,
+    )
+
+
+def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
+        test: Sequence[Any] | None = None, *, extra_eval: dict[str, Sequence[Any]] | None = None,
+        overwrite: bool = False) -> FitResult:
+    """Train ``config.model`` on ``train``, select on ``val``, evaluate on ``val``/``test``.
+
+    Args:
+        config: run settings (``config.resume`` continues from a checkpoint).
+        train, val, test: sequences of crystal ``Data`` with targets.
+        extra_eval: more named sets to evaluate with the best model (e.g. zero-shot groups);
+            each writes ``<name>_*`` tables.
+        overwrite: replace an existing run folder's outputs (a resumed run may always write
+            into its own folder).
+
+    Raises:
+        FileExistsError: the output folder already holds a run, and neither ``overwrite`` nor
+            ``config.resume`` was given.
+    """
+    out = Path(config.output_dir)
+    if (out / "checkpoints").exists() and not overwrite and config.resume is None:
+        raise FileExistsError(f"output folder {out} already holds a run "
+                              "(use --overwrite to replace it, or --resume to continue it)")
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(f"training and validation sets must not be empty "
+                         f"(got {len(train)} / {len(val)})")
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite and config.resume is None:
+        for p in (out / "checkpoints").glob("*.ckpt"):
+            p.unlink()
+        for p in (out / "metrics.csv", *(out / "logs").glob("version_*/metrics.csv")):
+            p.unlink()
+    save_config(config.to_dict(), out / "config.yaml")
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    mean, std = target_statistics(train, config.target_index) if config.normalize_target \
+        else (0.0, 1.0)
+    module = CrystalRegressor(
+        model=config.model, model_kwargs=config.model_kwargs, target_mean=mean, target_std=std,
+        target_index=config.target_index, lr=config.lr, weight_decay=config.weight_decay,
+        warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio, loss=config.loss,
+        seed=config.seed)
+    data = CrystalDataModule(train, val, test, batch_size=config.batch_size, seed=config.seed,
+                             num_workers=config.num_workers)
+
+    ckpt_dir = out / "checkpoints"
+    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_mae", mode="min",
+                              save_top_k=1, save_last=True, enable_version_counter=False)
+    callbacks: list[Callback] = [best_cb]
+    if config.patience:
+        callbacks.append(EarlyStopping(monitor="val_mae", mode="min", patience=config.patience))
+    if config.stop_after_epochs:
+        callbacks.append(_StopAfterEpochs(config.stop_after_epochs))
+    logger = CSVLogger(save_dir=str(out), name="logs")  # logs/version_<k>, one per (re)start
+    trainer = make_trainer(config, callbacks, logger=logger)
+    trainer.fit(module, datamodule=data, ckpt_path=config.resume)
+
+    if trainer.is_global_zero:
+        epoch_metrics(out / "logs").to_csv(out / "metrics.csv", index=False)
+    best_path = Path(best_cb.best_model_path) if best_cb.best_model_path else ckpt_dir / "last.ckpt"
+    last_path = ckpt_dir / "last.ckpt"
+    best_score = best_cb.best_model_score
+    best_val = float(best_score) if best_score is not None else math.nan
+    best = load_model(best_path)
+
+    val_report = test_report = None
+    if trainer.is_global_zero:
+        val_report = evaluate(best, val, config=config)
+        val_report.write(out, prefix="val_", overwrite=True)
+        if test is not None and len(test) > 0:
+            test_report = evaluate(best, test, config=config)
+            test_report.write(out, prefix="test_", overwrite=True)
+        for name, dataset in (extra_eval or {}).items():
+            if len(dataset) > 0:
+                evaluate(best, dataset, config=config).write(out, prefix=f"{name}_",
+                                                             overwrite=True)
+    return FitResult(best, out, best_path, last_path, best_val, trainer.current_epoch,
+                     val_report, test_report)
+
+
+def epoch_metrics(log_dir: str | Path) -> pd.DataFrame:
+    """One row per epoch (``epoch``, ``train_loss``, ``val_mae``, ``lr``, ...) merged from all
+    CSV logs under ``log_dir`` (a resumed run adds a ``version_<k>``; later ones win)."""
+    frames = []
+    for path in sorted(Path(log_dir).glob("version_*/metrics.csv"),
+                       key=lambda p: int(p.parent.name.split("_")[-1])):
+        df = pd.read_csv(path)
+        if "epoch" in df.columns and len(df):
+            frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["epoch"])
+    df = pd.concat(frames, ignore_index=True)
+    df = df.groupby("epoch", sort=True).last().reset_index()
+    return df.drop(columns=[c for c in ("step",) if c in df.columns])
+
+
+def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
+               ) -> CrystalRegressor:
+    """Restore a trained model (with its target normalization) from a checkpoint.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a cft-pyg checkpoint.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        module = CrystalRegressor.load_from_checkpoint(str(path), map_location=map_location)
+    except (KeyError, RuntimeError, EOFError, OSError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
+    except Exception as err:  # unpickling garbage raises assorted errors
+        raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
+    module.eval()
+    return module
+
+
+def _predict_rows(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int,
+                  config: TrainConfig | None) -> list[dict[str, Any]]:
+    cfg = config or TrainConfig(progress_bar=False)
+    trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
+                        logger=False, enable_checkpointing=False,
+                        enable_progress_bar=cfg.progress_bar, enable_model_summary=False,
+                        default_root_dir=cfg.output_dir)
+    data = CrystalDataModule(predict=dataset, batch_size=batch_size)
+    outputs = trainer.predict(module, datamodule=data)
+    return outputs or []
+
+
+def predict(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int = 64,
+            config: TrainConfig | None = None) -> pd.DataFrame:
+    """Per-crystal predictions as a DataFrame (``material_id`` when known, ``space_group``,
+    ``natoms``, ``y_pred``, and ``y_true`` when the data has targets), in dataset order."""
+    frames = []
+    for out in _predict_rows(module, dataset, batch_size, config):
+        cols: dict[str, Any] = {}
+        if "material_id" in out:
+            cols["material_id"] = out["material_id"]
+        cols["space_group"] = out["space_group"].numpy()
+        if "natoms" in out:
+            cols["natoms"] = out["natoms"].numpy()
+        if "y" in out:
+            cols["y_true"] = out["y"].double().numpy()
+        cols["y_pred"] = out["pred"].double().numpy()
+        frames.append(pd.DataFrame(cols))
+    if not frames:
+        return pd.DataFrame(columns=["space_group", "y_pred"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluate(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int = 64,
+             config: TrainConfig | None = None) -> EvaluationReport:
+    """MAE overall, per space group and per crystal system of ``module`` on ``dataset``.
+
+    ``overall['mae_predict_mean']`` is the MAE of predicting the training mean (stored in the
+    checkpoint), the baseline every model must beat.
+    """
+    df = predict(module, dataset, batch_size=batch_size, config=config)
+    if "y_true" not in df.columns:
+        raise ValueError("the dataset has no targets (data.y); use predict instead")
+    return evaluation_report(df, reference_value=float(module.target_mean))

@@ -1,0 +1,187 @@
+"""LightningModule wrapping any crystal-property model of :mod:`cft_pyg.nn`.
+
+:class:`CrystalRegressor` owns the model (built by name from the registry, so a checkpoint
+alone rebuilds it), the target normalization (training-split mean and std, kept as buffers
+and therefore stored in every checkpoint), the loss, AdamW with linear warm-up and cosine
+decay, and the validation/test MAE in the target's own units.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError
+
+from .registry import build_model
+
+__all__ = ["CrystalRegressor", "warmup_cosine_factor"]
+
+
+def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
+                         min_ratio: float = 0.0) -> float:
+    """Learning-rate multiplier: linear warm-up to 1, then cosine decay to ``min_ratio``.
+
+    Args:
+        step: optimizer step (0-based).
+        warmup_steps: number of warm-up steps (0: none).
+        total_steps: steps of the whole schedule.
+        min_ratio: final multiplier.
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / (warmup_steps + 1)
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class CrystalRegressor(L.LightningModule):
+    """Regression of one crystal property with a model from :mod:`cft_pyg.nn`.
+
+    Args:
+        model: registered model name (see :func:`cft_pyg.training.available_models`).
+        model_kwargs: keyword arguments of the model's constructor.
+        target_mean, target_std: normalization of the target (the model learns
+            ``(y - mean) / std``; predictions are mapped back). Set them from the training
+            split; they are buffers, saved in the checkpoint.
+        target_index: column of ``batch.y`` to learn when ``y`` has several targets.
+        lr, weight_decay: AdamW settings.
+        warmup_epochs: linear warm-up length in epochs (fractional allowed).
+        min_lr_ratio: final learning rate of the cosine decay, relative to ``lr``.
+        loss: ``'mse'``, ``'l1'`` or ``'huber'`` (on normalized targets).
+        seed: base seed; every training step starts from RNG state ``f(seed, step, rank)``
+            so that a resumed run reproduces an uninterrupted one exactly.
+    """
+
+    def __init__(
+        self,
+        model: str = "cft",
+        model_kwargs: dict[str, Any] | None = None,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        target_index: int = 0,
+        lr: float = 5e-4,
+        weight_decay: float = 1e-4,
+        warmup_epochs: float = 5.0,
+        min_lr_ratio: float = 0.0,
+        loss: str = "mse",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = build_model(model, **(model_kwargs or {}))
+        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
+        self.register_buffer("target_std", torch.tensor(float(target_std)))
+        self.val_mae = MeanAbsoluteError()
+        self.test_mae = MeanAbsoluteError()
+
+    # ------------------------------------------------------------------ targets
+    def set_normalization(self, mean: float, std: float) -> None:
+        """Set the target normalization (use the training split's statistics)."""
+        if not math.isfinite(mean) or not math.isfinite(std) or std <= 0:
+            raise ValueError(f"bad target normalization mean={mean}, std={std}")
+        self.target_mean.fill_(mean)
+        self.target_std.fill_(std)
+        self.hparams["target_mean"] = float(mean)
+        self.hparams["target_std"] = float(std)
+
+    def target(self, batch: Any) -> Tensor:
+        """The learned target of each crystal, shape ``(num_graphs,)``, in physical units."""
+        y = batch.y
+        if y is None:
+            raise ValueError("the batch has no targets (data.y)")
+        y = y.reshape(batch.num_graphs, -1)
+        return y[:, self.hparams.target_index].to(self.target_mean.dtype)
+
+    def forward(self, batch: Any) -> Tensor:
+        """Predictions in physical units, shape ``(num_graphs,)``."""
+        out = self.model(batch).reshape(-1)
+        return out * self.target_std + self.target_mean
+
+    def _normalized_loss(self, batch: Any) -> Tensor:
+        pred = self.model(batch).reshape(-1)
+        target = (self.target(batch) - self.target_mean) / self.target_std
+        if self.hparams.loss == "l1":
+            return F.l1_loss(pred, target)
+        if self.hparams.loss == "huber":
+            return F.smooth_l1_loss(pred, target)
+        return F.mse_loss(pred, target)
+
+    # ------------------------------------------------------------------ loops
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Reseed all RNGs from ``(seed, global_step, rank)``.
+
+        The randomness of a step (dropout, ...) then depends on nothing but its position in
+        the run, so a run resumed from a checkpoint reproduces the uninterrupted one.
+        """
+        s = (int(self.hparams.seed) * 1_000_003 + self.global_step * 7919
+             + self.global_rank * 104_729) % (2**32)
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        """Loss on normalized targets; logs ``train_loss`` and ``lr``."""
+        loss = self._normalized_loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch.num_graphs, sync_dist=True)
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True,
+                 batch_size=batch.num_graphs)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Accumulates the validation MAE (physical units), logged as ``val_mae``."""
+        self.val_mae(self(batch), self.target(batch))
+        self.log("val_mae", self.val_mae, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch.num_graphs)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """Accumulates the test MAE (physical units), logged as ``test_mae``."""
+        self.test_mae(self(batch), self.target(batch))
+        self.log("test_mae", self.test_mae, on_step=False, on_epoch=True,
+                 batch_size=batch.num_graphs)
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """Per-crystal predictions with what evaluation tables need."""
+        out: dict[str, Any] = {
+            "pred": self(batch).detach().cpu(),
+            "space_group": batch.space_group.reshape(-1).detach().cpu(),
+        }
+        if getattr(batch, "natoms", None) is not None:
+            out["natoms"] = batch.natoms.reshape(-1).detach().cpu()
+        if getattr(batch, "y", None) is not None:
+            out["y"] = self.target(batch).detach().cpu()
+        ids = getattr(batch, "material_id", None)
+        if ids is not None:
+            out["material_id"] = list(ids) if not isinstance(ids, str) else [ids]
+        return out
+
+    # ------------------------------------------------------------------ optimizer
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW + per-step linear warm-up and cosine decay over ``trainer.max_epochs``."""
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.lr,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        max_epochs = max(1, int(self.trainer.max_epochs or 1))
+        steps_per_epoch = total / max_epochs
+        warmup = round(self.hparams.warmup_epochs * steps_per_epoch)
+        warmup = min(warmup, total - 1) if total > 1 else 0
+        min_ratio = float(self.hparams.min_lr_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine_factor(step, warmup, total, min_ratio))
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}

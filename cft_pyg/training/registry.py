@@ -1,0 +1,87 @@
+"""Models by name, so that runs, configs and checkpoints can name them.
+
+The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when used):
+
+========================  ==========================================================
+``cft``                   :class:`~cft_pyg.nn.CrystalFourierTransformer`, hybrid blocks
+                          (global attention + local message passing), symmetry-adapted PE
+``cft-transformer``       the same with the local part off (pure Transformer, like the
+                          published CFT)
+``transformer-plain``     pure Transformer with standard (non-symmetrized) Fourier PE
+``cgcnn``                 :class:`~cft_pyg.nn.CGCNN`
+``alignn``                :class:`~cft_pyg.nn.ALIGNN` (needs the ``alignn`` extra)
+========================  ==========================================================
+
+User keyword arguments override the preset ones. :func:`register_model` adds names (for
+custom models; a checkpoint of such a model loads where the same name is registered).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+__all__ = ["available_models", "build_model", "register_model", "model_presets"]
+
+ModelFactory = Callable[..., nn.Module]
+
+# name -> (class name in cft_pyg.nn, preset keyword arguments)
+_BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
+    "cft": ("CrystalFourierTransformer", {}),
+    "cft-transformer": ("CrystalFourierTransformer", {"local": False}),
+    "transformer-plain": ("CrystalFourierTransformer", {"local": False, "encoding": "plain"}),
+    "cgcnn": ("CGCNN", {}),
+    "alignn": ("ALIGNN", {}),
+}
+
+_CUSTOM: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str, factory: ModelFactory, *, overwrite: bool = False) -> None:
+    """Make ``factory(**kwargs) -> nn.Module`` available under ``name``.
+
+    The module must map a PyG ``Batch`` of crystals to a tensor of shape ``(num_graphs,)``.
+    """
+    if not overwrite and (name in _BUILTIN or name in _CUSTOM):
+        raise ValueError(f"model name {name!r} is already registered")
+    _CUSTOM[name] = factory
+
+
+def available_models() -> list[str]:
+    """All model names that :func:`build_model` accepts."""
+    return [*_BUILTIN, *sorted(set(_CUSTOM) - set(_BUILTIN))]
+
+
+def model_presets(name: str) -> dict[str, Any]:
+    """The preset keyword arguments of a built-in model name (empty for custom ones)."""
+    if name in _BUILTIN and name not in _CUSTOM:
+        return dict(_BUILTIN[name][1])
+    if name in _CUSTOM:
+        return {}
+    raise KeyError(_unknown(name))
+
+
+def _unknown(name: str) -> str:
+    return f"unknown model {name!r}; available: {', '.join(available_models())}"
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """Construct the model registered as ``name`` (presets overridden by ``kwargs``).
+
+    Raises:
+        KeyError: unknown name.
+        ImportError: the model's optional dependency (e.g. ``alignn``) is missing.
+    """
+    if name in _CUSTOM:
+        return _CUSTOM[name](**kwargs)
+    if name not in _BUILTIN:
+        raise KeyError(_unknown(name))
+    cls_name, preset = _BUILTIN[name]
+    nn_module = importlib.import_module("cft_pyg.nn")
+    cls = getattr(nn_module, cls_name, None)
+    if cls is None:
+        raise ImportError(f"cft_pyg.nn has no {cls_name} (needed for model {name!r})")
+    return cls(**{**preset, **kwargs})
