@@ -1,0 +1,710 @@
+"""Structures in, standardized crystal ``Data`` out.
+
+:func:`from_structure` turns a pymatgen ``Structure``, an ASE ``Atoms`` or a plain
+``(lattice, frac_coords, numbers)`` triple into a :class:`torch_geometric.data.Data` with
+the fields of ``docs/conventions.md``, in **exactly the setting of**
+``cft_pyg.SpaceGroup(space_group)`` (spglib's smallest Hall number of the detected
+number), so that the space-group operations of that object map the atoms onto themselves.
+
+Pipeline (:func:`standardize`):
+
+1. The input is validated in Python **before** any call into a C extension (spglib
+   crashes the whole process on NaN coordinates or an infinite lattice): shapes,
+   finiteness, a non-singular lattice, known elements, no disorder, at least one atom,
+   and no two atoms (or an atom and its own periodic image) closer than
+   ``min_distance``.  Every rejection is a :class:`~cft_pyg.data.StructureError` with a
+   ``reason`` code.
+2. ``spglib.get_symmetry_dataset(cell, symprec, angle_tolerance)`` detects the number
+   ``n``; when spglib's choice of Hall setting is not ``default_hall_number(n)`` it is
+   re-run with ``hall_number=default_hall_number(n)``.
+3. Its ``std_lattice``/``std_positions``/``std_types`` (idealized conventional cell) are
+   **symmetrized** with the operations of ``SpaceGroup(n)``: each atom is replaced by the
+   average of its pre-images under all operations (the Reynolds projection), and the
+   metric is averaged over the point group.  Afterwards every operation maps the atom
+   set onto itself to ~1e-12 in fractional coordinates (float64; ~1e-7 after the
+   float32 cast of ``Data.frac_coords``).
+
+Mapping back (spglib's convention, kept in ``Data.transformation_matrix`` ``P`` and
+``Data.origin_shift`` ``p``): a point with fractional coordinates ``x`` in the input cell
+has ``x_std = P x + p`` (mod 1) in the standardized cell, and the standardized lattice
+vectors (rows) are ``std_rotation_matrix @ (input_lattice.T @ inv(P))`` transposed
+(:class:`StandardizedCrystal` also keeps ``std_rotation_matrix``); see
+:func:`std_to_input_frac`.
+
+Uniqueness (what is and is not canonical).  Re-descriptions of the same crystal
+(permuted atoms, a symmetry operation applied to all atoms, primitive vs conventional
+cell, a supercell, another Hall setting, a rotated Cartesian frame) give the same
+space-group number and the same standardized cell.  The standardized *coordinates* are
+unique only up to the affine normalizer of the group, which spglib cannot fix:
+
+* polar groups (1, 3-9, 25-46, 75-80, 99-110, 143-146, 156-161, 168-173, 183-186) have
+  a continuous origin freedom along the polar axes: the input's origin passes through;
+* other groups have a finite set of equivalent origins (e.g. (1/2, 1/2, 1/2) in Pm-3m
+  swaps the Cs and Cl sites of CsCl) and sometimes equivalent axis choices, and which
+  one spglib picks depends on the input description.
+
+Measured on all 18,093 MP-20 val+test crystals by ``benchmarks/bench_data.py --ambiguity``
+(each crystal against one random re-description: origin shift, unimodular change of
+basis, rotation, atom permutation): the standardized structure differed (beyond the
+1e-4 matching tolerance, up to atom order) for **MEASURED_FRACTION** of the crystals;
+see the benchmark output ``benchmarks/results/data.json`` for the split between polar and
+non-polar groups.  A G-invariant per-atom encoding is therefore invariant to the
+re-description in all other cases, and to the origin choice only when it is also
+invariant to the normalizer.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import spglib
+import torch
+from torch_geometric.data import Data
+
+from ..symmetry.space_group import SpaceGroup, default_hall_number
+from .errors import StructureError
+from .neighbors import radius_graph_pbc
+
+__all__ = [
+    "StandardizedCrystal",
+    "from_structure",
+    "from_cif",
+    "parse_cif",
+    "standardize",
+    "symmetrize_frac_coords",
+    "std_to_input_frac",
+    "to_cell",
+    "validate_cell",
+    "DEFAULT_SYMPREC",
+    "DEFAULT_ANGLE_TOLERANCE",
+    "DEFAULT_RADIUS",
+    "DEFAULT_MAX_NEIGHBORS",
+    "DEFAULT_MIN_DISTANCE",
+]
+
+DEFAULT_SYMPREC = 0.01
+"""spglib's distance tolerance (Å).  0.01 follows pymatgen's ``SpacegroupAnalyzer``
+default and keeps MP-20's detected groups identical to the database's in most cases."""
+DEFAULT_ANGLE_TOLERANCE = -1.0
+"""spglib's angle tolerance in degrees; negative lets spglib derive it from ``symprec``."""
+DEFAULT_RADIUS = 8.0
+"""Neighbour-graph cutoff (Å), CGCNN's default."""
+DEFAULT_MAX_NEIGHBORS = 12
+"""Neighbours kept per centre, CGCNN's default."""
+DEFAULT_MIN_DISTANCE = 0.5
+"""Atoms closer than this (Å) are rejected as overlapping (shortest real bond H-H ~0.74 Å)."""
+
+_MAX_Z = 118
+_OCCUPANCY_TOL = 1e-6
+
+
+# ---------------------------------------------------------------------------- input
+def _structure_to_cell(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pymatgen ``(I)Structure`` -> (lattice, frac, numbers), raising on disorder/dummies."""
+    from pymatgen.core.periodic_table import Element
+
+    if not structure.is_ordered:
+        bad = [
+            (k, str(site.species))
+            for k, site in enumerate(structure)
+            if len(site.species) != 1 or abs(sum(site.species.values()) - 1) > _OCCUPANCY_TOL
+        ]
+        raise StructureError(
+            f"disordered structure: {len(bad)} site(s) with partial occupancy or mixed "
+            f"species, first: site {bad[0][0] if bad else '?'} = {bad[0][1] if bad else '?'}; "
+            "order it first (e.g. pymatgen OrderDisorderedStructureTransformation)",
+            "disorder",
+        )
+    numbers = []
+    for k, site in enumerate(structure):
+        (sp, occ), = site.species.items()
+        if abs(occ - 1.0) > _OCCUPANCY_TOL:
+            raise StructureError(f"site {k} has occupancy {occ} != 1", "disorder")
+        el = getattr(sp, "element", sp)
+        if not isinstance(el, Element):
+            raise StructureError(f"site {k} has unknown or dummy species {sp!s}", "unknown_element")
+        numbers.append(int(el.Z))
+    lattice = np.array(structure.lattice.matrix, dtype=np.float64)
+    frac = np.array(structure.frac_coords, dtype=np.float64).reshape(-1, 3)
+    return lattice, frac, np.array(numbers, dtype=np.int64)
+
+
+def _atoms_to_cell(atoms: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ASE ``Atoms`` -> (lattice, frac, numbers) without ASE's own (raising) scaled positions."""
+    if not np.all(atoms.pbc):
+        raise StructureError(
+            f"ASE Atoms must be periodic in all three directions, got pbc={atoms.pbc.tolist()}",
+            "unsupported_input",
+        )
+    occupancy = atoms.info.get("occupancy") if hasattr(atoms, "info") else None
+    if occupancy:
+        for tag, occ in occupancy.items():
+            values = occ.values() if isinstance(occ, dict) else [occ]
+            if any(abs(float(v) - 1.0) > _OCCUPANCY_TOL for v in values):
+                raise StructureError(
+                    f"disordered structure: site {tag} has occupancies {occ}", "disorder"
+                )
+    lattice = np.array(atoms.cell[:], dtype=np.float64)
+    cart = np.array(atoms.positions, dtype=np.float64).reshape(-1, 3)
+    _check_lattice(lattice)
+    _check_finite(cart, "Cartesian positions")
+    frac = np.linalg.solve(lattice.T, cart.T).T
+    return lattice, frac, np.array(atoms.numbers, dtype=np.int64)
+
+
+def to_cell(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Extract and validate ``(lattice, frac_coords, numbers)`` from an input structure.
+
+    Args:
+        structure: pymatgen ``Structure``/``IStructure``, ASE ``Atoms``, or a tuple
+            ``(lattice (3, 3) rows in Å, frac_coords (n, 3), numbers (n,))``.
+
+    Returns:
+        ``lattice`` (3, 3) float64, ``frac_coords`` (n, 3) float64 (not wrapped),
+        ``numbers`` (n,) int64.
+
+    Raises:
+        StructureError: for unsupported input types and every check of :func:`validate_cell`
+            except the overlap check.
+    """
+    cls = type(structure)
+    module = cls.__module__
+    if module.startswith("pymatgen") and hasattr(structure, "lattice"):
+        lattice, frac, numbers = _structure_to_cell(structure)
+    elif module.startswith("ase") and hasattr(structure, "cell"):
+        lattice, frac, numbers = _atoms_to_cell(structure)
+    elif isinstance(structure, (tuple, list)) and len(structure) == 3:
+        try:
+            lattice = np.array(structure[0], dtype=np.float64)
+            frac = np.array(structure[1], dtype=np.float64)
+            numbers_raw = np.asarray(structure[2])
+        except (TypeError, ValueError) as exc:
+            raise StructureError(
+                f"cannot read (lattice, frac, numbers): {exc}", "bad_shape"
+            ) from exc
+        integral = np.issubdtype(numbers_raw.dtype, np.integer) or (
+            np.issubdtype(numbers_raw.dtype, np.floating)
+            and bool(np.all(np.isfinite(numbers_raw) & (numbers_raw == np.round(numbers_raw))))
+        )
+        if numbers_raw.size and not integral:
+            raise StructureError(
+                f"atomic numbers must be integers, got {numbers_raw.dtype} values",
+                "unknown_element",
+            )
+        numbers = numbers_raw.astype(np.int64)
+        if frac.size == 0:
+            frac = frac.reshape(0, 3)
+    else:
+        raise StructureError(
+            f"unsupported input type {module}.{cls.__name__}: pass a pymatgen Structure, an ASE "
+            "Atoms, or a (lattice, frac_coords, numbers) tuple (use from_cif for CIF text/files)",
+            "unsupported_input",
+        )
+    validate_cell(lattice, frac, numbers, min_distance=None)
+    return lattice, frac, numbers
+
+
+def _check_finite(a: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(a)):
+        raise StructureError(f"{what} contain NaN or infinite values", "non_finite")
+
+
+def _check_lattice(lattice: np.ndarray) -> None:
+    if lattice.shape != (3, 3):
+        raise StructureError(f"lattice must be 3x3, got shape {lattice.shape}", "bad_shape")
+    _check_finite(lattice, "lattice vectors")
+    lengths = np.linalg.norm(lattice, axis=1)
+    if np.any(lengths < 1e-6):
+        raise StructureError(
+            f"degenerate lattice: a lattice vector has length {lengths.min():.3g} Å",
+            "degenerate_lattice",
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        det = float(np.linalg.det(lattice))
+    if not np.isfinite(det):
+        raise StructureError("lattice is too large (its volume overflows)", "non_finite")
+    # volume relative to the box of the vector lengths: 1 for orthogonal, 0 for flat
+    flatness = abs(det) / float(np.prod(lengths))
+    if flatness < 1e-8:
+        raise StructureError(
+            f"singular or degenerate lattice: volume {det:.3g} Å^3, |det| / (|a||b||c|) = "
+            f"{flatness:.3g} (the lattice vectors are (nearly) coplanar)",
+            "degenerate_lattice",
+        )
+
+
+def _reduced_lattice(lattice: np.ndarray) -> np.ndarray:
+    """LLL-reduced basis of the same lattice (rows), via pymatgen."""
+    from pymatgen.core import Lattice
+
+    return np.array(Lattice(lattice).get_lll_reduced_lattice().matrix, dtype=np.float64)
+
+
+def validate_cell(
+    lattice: np.ndarray,
+    frac_coords: np.ndarray,
+    numbers: np.ndarray,
+    min_distance: float | None = DEFAULT_MIN_DISTANCE,
+) -> None:
+    """Check a cell before it is handed to spglib (which crashes on bad input).
+
+    Args:
+        lattice: ``(3, 3)`` lattice vectors as rows (Å).
+        frac_coords: ``(n, 3)`` fractional coordinates.
+        numbers: ``(n,)`` atomic numbers.
+        min_distance: reject pairs of atoms (periodic images included) closer than this
+            (Å); ``None`` skips the overlap check.
+
+    Raises:
+        StructureError: with reason ``bad_shape``, ``no_atoms``, ``non_finite``,
+            ``degenerate_lattice``, ``unknown_element`` or ``overlapping_atoms``.
+    """
+    _check_lattice(lattice)
+    if frac_coords.ndim != 2 or frac_coords.shape[1] != 3:
+        raise StructureError(
+            f"fractional coordinates must have shape (n, 3), got {frac_coords.shape}", "bad_shape"
+        )
+    if numbers.ndim != 1 or numbers.shape[0] != frac_coords.shape[0]:
+        raise StructureError(
+            f"{numbers.shape} atomic numbers for {frac_coords.shape[0]} positions", "bad_shape"
+        )
+    if frac_coords.shape[0] == 0:
+        raise StructureError("the structure has zero atoms", "no_atoms")
+    _check_finite(frac_coords, "fractional coordinates")
+    if np.any(np.abs(frac_coords) > 1e6):
+        raise StructureError(
+            "fractional coordinates larger than 1e6 in magnitude (corrupt input?)", "non_finite"
+        )
+    bad = (numbers < 1) | (numbers > _MAX_Z)
+    if np.any(bad):
+        raise StructureError(
+            f"unknown element: atomic number(s) {sorted(set(numbers[bad].tolist()))} "
+            f"outside 1..{_MAX_Z}",
+            "unknown_element",
+        )
+    if min_distance is None:
+        return
+    reduced = _reduced_lattice(lattice)
+    shortest = float(np.linalg.norm(reduced, axis=1).min())
+    if shortest < min_distance:
+        raise StructureError(
+            f"overlapping atoms: the shortest lattice vector is {shortest:.3g} Å < "
+            f"{min_distance} Å, so every atom overlaps its own periodic image",
+            "overlapping_atoms",
+        )
+    cos = abs(np.linalg.det(reduced)) / np.prod(np.linalg.norm(reduced, axis=1))
+    if cos < 1e-3:
+        raise StructureError(
+            f"degenerate lattice: reduced cell is nearly flat (|det|/(|a||b||c|) = {cos:.3g})",
+            "degenerate_lattice",
+        )
+    cart = frac_coords @ lattice
+    edge_index, _, dist = radius_graph_pbc(
+        torch.from_numpy(cart),
+        torch.from_numpy(reduced),
+        radius=min_distance,
+        max_neighbors=1,
+    )
+    if edge_index.shape[1]:
+        k = int(torch.argmin(dist))
+        j, i = int(edge_index[0, k]), int(edge_index[1, k])
+        raise StructureError(
+            f"overlapping atoms: atoms {i} (Z={numbers[i]}) and {j} (Z={numbers[j]}) are "
+            f"{float(dist[k]):.3g} Å apart (< {min_distance} Å)",
+            "overlapping_atoms",
+        )
+
+
+# ---------------------------------------------------------------------------- symmetry
+def _periodic_match(
+    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For images (g, n, 3) find the same-type atom nearest to each image.
+
+    Returns ``perm`` (g, n) atom index, ``shift`` (g, n, 3) integer lattice vectors with
+    ``images ~ frac[perm] + shift`` and the Cartesian mismatch (g, n).
+    """
+    g, n = images.shape[:2]
+    perm = np.empty((g, n), dtype=np.int64)
+    best_shift = np.empty((g, n, 3))
+    best_dist = np.empty((g, n))
+    other_type = numbers[:, None] != numbers[None, :]
+    step = max(1, (1 << 21) // max(1, n * n))  # bound memory to ~50 MB per chunk
+    for a in range(0, g, step):
+        diff = images[a : a + step, :, None, :] - frac[None, None, :, :]  # (c, n, n, 3)
+        shift = np.round(diff)
+        dist = np.linalg.norm(np.einsum("gnmi,ij->gnmj", diff - shift, lattice), axis=-1)
+        dist[:, other_type] = np.inf
+        p = np.argmin(dist, axis=-1)
+        g_idx, n_idx = np.indices(p.shape)
+        perm[a : a + step] = p
+        best_shift[a : a + step] = shift[g_idx, n_idx, p]
+        best_dist[a : a + step] = dist[g_idx, n_idx, p]
+    return perm, best_shift, best_dist
+
+
+def symmetrize_frac_coords(
+    frac_coords: np.ndarray,
+    numbers: np.ndarray,
+    lattice: np.ndarray,
+    group: SpaceGroup,
+    tolerance: float,
+) -> np.ndarray:
+    """Project fractional coordinates onto exact symmetry of ``group`` (Reynolds average).
+
+    For each operation ``g = (W, w)`` the image ``W x_i + w`` is matched to the nearest
+    atom ``x_{p(i)}`` of the same type (up to a lattice vector ``L``); the symmetrized
+    position is ``mean_g W^-1 (x_{p(i)} + L - w)``.  When ``g`` permutes the atoms, the
+    result is exactly invariant (to rounding).
+
+    Args:
+        frac_coords: ``(n, 3)`` fractional coordinates in the setting of ``group``.
+        numbers: ``(n,)`` atomic numbers.
+        lattice: ``(3, 3)`` lattice rows (Å), for Cartesian matching distances.
+        group: the space group, in the setting of ``frac_coords``.
+        tolerance: largest accepted Cartesian mismatch (Å) between an image and its atom.
+
+    Returns:
+        ``(n, 3)`` float64 symmetrized fractional coordinates (not wrapped).
+
+    Raises:
+        StructureError: (reason ``symmetry_failed``) if some operation does not map the
+            atom set onto itself within ``tolerance``.
+    """
+    x = np.asarray(frac_coords, dtype=np.float64)
+    images = group.apply(x)  # (g, n, 3)
+    perm, shift, mismatch = _periodic_match(images, x, numbers, lattice)
+    worst = float(mismatch.max())
+    bijective = all(np.unique(p).size == p.size for p in perm)
+    if worst > tolerance or not bijective:
+        raise StructureError(
+            f"symmetrization failed: an operation of {group!r} maps an atom {worst:.3g} Å away "
+            f"from any atom of its type (tolerance {tolerance:.3g} Å, bijective={bijective})",
+            "symmetry_failed",
+        )
+    W_inv = np.linalg.inv(group.rotations.astype(np.float64))  # (g, 3, 3)
+    target = x[perm] + shift - group.translations[:, None, :]  # (g, n, 3)
+    pre = np.einsum("gij,gnj->gni", W_inv, target)
+    return pre.mean(axis=0)
+
+
+def _symmetrize_lattice(lattice: np.ndarray, group: SpaceGroup) -> np.ndarray:
+    """Average the metric over the point group; keep the orientation when already exact."""
+    W = group.point_group_rotations.astype(np.float64)
+    G = lattice @ lattice.T
+    G_sym = np.einsum("gji,jk,gkl->il", W, G, W) / W.shape[0]
+    if np.abs(G_sym - G).max() <= 1e-12 * np.abs(G).max():
+        return lattice
+    # rebuild a lattice with the symmetric metric, closest in orientation to the input
+    chol = np.linalg.cholesky(G_sym)  # rows: a along x, b in xy-plane (lower triangular)
+    # rotate the Cholesky frame onto the input frame (orthogonal Procrustes)
+    u, _, vt = np.linalg.svd(chol.T @ lattice)
+    return chol @ (u @ vt)
+
+
+@dataclass(frozen=True)
+class StandardizedCrystal:
+    """A crystal in the standard conventional cell of ``SpaceGroup(number)``.
+
+    Attributes:
+        number: ITA space-group number.
+        hall_number: spglib Hall number of the setting (``default_hall_number(number)``).
+        lattice: ``(3, 3)`` float64 lattice rows (Å).
+        frac_coords: ``(n, 3)`` float64 symmetrized fractional coordinates in ``[0, 1)``.
+        numbers: ``(n,)`` int64 atomic numbers.
+        transformation_matrix: ``(3, 3)`` float64 spglib ``P``: ``x_std = P x_in + p``.
+        origin_shift: ``(3,)`` float64 spglib ``p``.
+        std_rotation_matrix: ``(3, 3)`` float64 rotation from the input Cartesian frame
+            to the standardized one.
+    """
+
+    number: int
+    hall_number: int
+    lattice: np.ndarray
+    frac_coords: np.ndarray
+    numbers: np.ndarray
+    transformation_matrix: np.ndarray
+    origin_shift: np.ndarray
+    std_rotation_matrix: np.ndarray
+
+    @property
+    def space_group(self) -> SpaceGroup:
+        """The :class:`SpaceGroup` whose operations leave this crystal invariant."""
+        return SpaceGroup(self.number)
+
+
+def _spglib_dataset(
+    cell: tuple[np.ndarray, np.ndarray, np.ndarray],
+    symprec: float,
+    angle_tolerance: float,
+    hall_number: int = 0,
+) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dataset = spglib.get_symmetry_dataset(
+                cell, symprec=symprec, angle_tolerance=angle_tolerance, hall_number=hall_number
+            )
+    except Exception as exc:  # spglib >= 2.5 may raise SpglibError
+        raise StructureError(f"spglib symmetry detection failed: {exc}", "symmetry_failed") from exc
+    if dataset is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            message = spglib.get_error_message()
+        raise StructureError(
+            f"spglib symmetry detection failed ({message}) at symprec={symprec}", "symmetry_failed"
+        )
+    return dataset
+
+
+def _wrap(frac: np.ndarray) -> np.ndarray:
+    """Wrap to [0, 1) in float64, snapping values within 1e-12 of an integer to it."""
+    out = frac - np.floor(frac)
+    out[(out < 1e-12) | (out > 1 - 1e-12)] = 0.0
+    return out
+
+
+def standardize(
+    structure: Any,
+    *,
+    symprec: float = DEFAULT_SYMPREC,
+    angle_tolerance: float = DEFAULT_ANGLE_TOLERANCE,
+    expected_space_group: int | None = None,
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+) -> StandardizedCrystal:
+    """Validate, detect the space group and standardize to the setting of ``SpaceGroup(n)``.
+
+    Args:
+        structure: pymatgen ``Structure``, ASE ``Atoms`` or ``(lattice, frac, numbers)``.
+        symprec: spglib distance tolerance (Å).
+        angle_tolerance: spglib angle tolerance (degrees; negative = spglib's default).
+        expected_space_group: if given, raise unless the detected number equals it.
+        min_distance: overlap threshold (Å) of :func:`validate_cell`.
+
+    Returns:
+        The :class:`StandardizedCrystal`.
+
+    Raises:
+        StructureError: bad input (see :func:`validate_cell`), symmetry detection
+            failure, or disagreement with ``expected_space_group``.
+    """
+    if not (np.isfinite(symprec) and symprec > 0):
+        raise ValueError(f"symprec must be a positive finite number, got {symprec}")
+    lattice, frac, numbers = to_cell(structure)
+    validate_cell(lattice, frac, numbers, min_distance=min_distance)
+    cell = (lattice, _wrap(frac), numbers.astype(np.intc))
+    dataset = _spglib_dataset(cell, symprec, angle_tolerance)
+    number = int(dataset.number)
+    if expected_space_group is not None and number != int(expected_space_group):
+        raise StructureError(
+            f"detected space group {number} ({dataset.international}) at symprec={symprec} "
+            f"but {int(expected_space_group)} was expected",
+            "space_group_mismatch",
+        )
+    hall = default_hall_number(number)
+    if int(dataset.hall_number) != hall:
+        dataset = _spglib_dataset(cell, symprec, angle_tolerance, hall_number=hall)
+        if int(dataset.number) != number or int(dataset.hall_number) != hall:
+            raise StructureError(
+                f"spglib could not standardize group {number} to Hall setting {hall} "
+                f"(got number {dataset.number}, Hall {dataset.hall_number})",
+                "symmetry_failed",
+            )
+    group = SpaceGroup(number)
+    std_lattice = _symmetrize_lattice(np.array(dataset.std_lattice, dtype=np.float64), group)
+    std_numbers = np.array(dataset.std_types, dtype=np.int64)
+    std_frac = np.array(dataset.std_positions, dtype=np.float64)
+    std_frac = symmetrize_frac_coords(
+        std_frac, std_numbers, std_lattice, group, tolerance=max(4.0 * symprec, 1e-6)
+    )
+    return StandardizedCrystal(
+        number=number,
+        hall_number=hall,
+        lattice=std_lattice,
+        frac_coords=_wrap(std_frac),
+        numbers=std_numbers,
+        transformation_matrix=np.array(dataset.transformation_matrix, dtype=np.float64),
+        origin_shift=np.array(dataset.origin_shift, dtype=np.float64),
+        std_rotation_matrix=np.array(dataset.std_rotation_matrix, dtype=np.float64),
+    )
+
+
+def std_to_input_frac(
+    frac_std: np.ndarray, transformation_matrix: np.ndarray, origin_shift: np.ndarray
+) -> np.ndarray:
+    """Map standardized fractional coordinates back to the input cell's basis.
+
+    Args:
+        frac_std: ``(n, 3)`` fractional coordinates in the standardized cell.
+        transformation_matrix: ``(3, 3)`` spglib ``P`` (``Data.transformation_matrix[0]``).
+        origin_shift: ``(3,)`` spglib ``p`` (``Data.origin_shift[0]``).
+
+    Returns:
+        ``(n, 3)`` fractional coordinates ``x_in = P^-1 (x_std - p)`` (not wrapped).
+    """
+    P = np.asarray(transformation_matrix, dtype=np.float64).reshape(3, 3)
+    p = np.asarray(origin_shift, dtype=np.float64).reshape(3)
+    return np.linalg.solve(P, (np.asarray(frac_std, dtype=np.float64) - p).T).T
+
+
+# ---------------------------------------------------------------------------- Data
+def _target_tensor(y: Any) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(y, dtype=np.float32))
+    if t.ndim == 0:
+        return t.reshape(1)
+    if t.ndim == 1:
+        return t.reshape(1, -1)
+    raise ValueError(f"y must be a scalar or a 1-D sequence of targets, got shape {tuple(t.shape)}")
+
+
+def from_structure(
+    structure: Any,
+    *,
+    symprec: float = DEFAULT_SYMPREC,
+    angle_tolerance: float = DEFAULT_ANGLE_TOLERANCE,
+    expected_space_group: int | None = None,
+    neighbor_graph: bool = True,
+    radius: float = DEFAULT_RADIUS,
+    max_neighbors: int | None = DEFAULT_MAX_NEIGHBORS,
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+    y: float | Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    material_id: str | None = None,
+) -> Data:
+    """A standardized crystal ``Data`` (fields of ``docs/conventions.md``).
+
+    Args:
+        structure: pymatgen ``Structure``/``IStructure``, ASE ``Atoms`` (pbc in all
+            directions) or ``(lattice (3, 3) rows, frac_coords (n, 3), numbers (n,))``.
+        symprec: spglib distance tolerance in Å (default 0.01, as pymatgen).
+        angle_tolerance: spglib angle tolerance in degrees (negative: spglib's default).
+        expected_space_group: raise :class:`StructureError` if the detected ITA number
+            differs (e.g. a database's declared group).
+        neighbor_graph: add ``edge_index``, ``cell_offsets``, ``edge_dist``.
+        radius: neighbour cutoff in Å (CGCNN: 8).
+        max_neighbors: neighbours kept per centre (CGCNN: 12); ``None`` keeps all within
+            ``radius`` (a graph that respects the symmetry exactly).
+        min_distance: atoms closer than this (Å) are rejected as overlapping.
+        y: optional target, a scalar (-> ``(1,)``) or a 1-D sequence (-> ``(1, T)``).
+        material_id: optional identifier stored as ``Data.material_id``.
+
+    Returns:
+        ``Data`` with ``z`` (n,), ``frac_coords`` (n, 3) float32 in [0, 1), ``pos``
+        (n, 3) float32 = ``frac_coords @ cell[0]``, ``cell`` (1, 3, 3) float32,
+        ``space_group`` (1,), ``natoms`` (1,), ``transformation_matrix`` (1, 3, 3) and
+        ``origin_shift`` (1, 3) float64, and when requested ``edge_index`` (2, E),
+        ``cell_offsets`` (E, 3), ``edge_dist`` (E,) float32, ``y``, ``material_id``.
+        The graph is computed in float64 from the stored float32 ``frac_coords`` and
+        ``cell``, so ``pos[j] + cell_offsets @ cell - pos[i]`` reproduces ``edge_dist``.
+
+    Raises:
+        StructureError: for every invalid input (see :mod:`cft_pyg.data.errors`).
+    """
+    std = standardize(
+        structure,
+        symprec=symprec,
+        angle_tolerance=angle_tolerance,
+        expected_space_group=expected_space_group,
+        min_distance=min_distance,
+    )
+    frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
+    frac32[frac32 >= 1.0] = 0.0  # float32 rounding of values just below 1
+    cell32 = torch.from_numpy(std.lattice).to(torch.float32)
+    pos32 = frac32 @ cell32
+    n = frac32.shape[0]
+    data = Data(
+        z=torch.from_numpy(std.numbers).to(torch.long),
+        frac_coords=frac32,
+        pos=pos32,
+        cell=cell32.unsqueeze(0),
+        space_group=torch.tensor([std.number], dtype=torch.long),
+        natoms=torch.tensor([n], dtype=torch.long),
+        transformation_matrix=torch.from_numpy(std.transformation_matrix).unsqueeze(0),
+        origin_shift=torch.from_numpy(std.origin_shift).unsqueeze(0),
+    )
+    if neighbor_graph:
+        edge_index, offsets, dist = radius_graph_pbc(
+            frac32.double() @ cell32.double(),
+            cell32.double(),
+            radius=radius,
+            max_neighbors=max_neighbors,
+        )
+        data.edge_index = edge_index
+        data.cell_offsets = offsets
+        data.edge_dist = dist.to(torch.float32)
+    if y is not None:
+        data.y = _target_tensor(y)
+    if material_id is not None:
+        data.material_id = str(material_id)
+    return data
+
+
+# ---------------------------------------------------------------------------- CIF
+def parse_cif(source: str | os.PathLike[str], index: int = 0) -> Any:
+    """Parse a CIF (text or path) into a pymatgen ``Structure``, without standardizing.
+
+    Args:
+        source: CIF text (anything containing a newline or ``data_``) or a file path.
+        index: which data block to read when the CIF holds several.
+
+    Returns:
+        The pymatgen ``Structure`` (possibly disordered: :func:`from_structure` rejects it).
+
+    Raises:
+        StructureError: (reason ``malformed_cif``) if the file is missing or the text
+            cannot be parsed into at least ``index + 1`` structures.
+    """
+    from pymatgen.io.cif import CifParser
+
+    text: str
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and "data_" not in source
+    ):
+        path = Path(source)
+        if not path.is_file():
+            raise StructureError(f"CIF file not found: {path}", "malformed_cif")
+        text = path.read_text(errors="replace")
+    elif isinstance(source, str):
+        text = source
+    else:
+        raise StructureError(
+            f"CIF source must be text or a path, got {type(source).__name__}", "malformed_cif"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parser = CifParser(io.StringIO(text))
+            structures = parser.parse_structures(primitive=False, on_error="raise")
+    except Exception as exc:
+        raise StructureError(
+            f"malformed CIF: {type(exc).__name__}: {exc}", "malformed_cif"
+        ) from exc
+    if len(structures) <= index:
+        raise StructureError(
+            f"malformed CIF: {len(structures)} structure(s) parsed, block {index} requested",
+            "malformed_cif",
+        )
+    return structures[index]
+
+
+def from_cif(source: str | os.PathLike[str], *, index: int = 0, **kwargs: Any) -> Data:
+    """:func:`from_structure` of a CIF given as text or a file path.
+
+    Args:
+        source: CIF text or path.
+        index: data block to read.
+        **kwargs: passed to :func:`from_structure`.
+
+    Returns:
+        The standardized crystal ``Data``.
+
+    Raises:
+        StructureError: malformed CIF, or any error of :func:`from_structure`.
+    """
+    return from_structure(parse_cif(source, index=index), **kwargs)
