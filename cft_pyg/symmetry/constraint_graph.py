@@ -25,10 +25,21 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
-from .frequencies import FrequencySet, ball_frequencies, reference_metric
+from .frequencies import (
+    FrequencySet,
+    ball_frequencies,
+    reciprocal_metric_tensor,
+    reference_metric,
+)
 from .space_group import TRANSLATION_DENOMINATOR, SpaceGroup
 
-__all__ = ["constraint_graph", "connected_components", "resolve_group", "group_frequencies"]
+__all__ = [
+    "constraint_graph",
+    "connected_components",
+    "resolve_group",
+    "group_frequencies",
+    "setting_metric",
+]
 
 
 def resolve_group(group: SpaceGroup | int) -> SpaceGroup:
@@ -51,7 +62,28 @@ def group_frequencies(
         return frequencies
     if cutoff is None:
         raise ValueError("give a cutoff or a frequency set")
-    return ball_frequencies(cutoff, reference_metric(group.number))
+    return ball_frequencies(cutoff, setting_metric(group))
+
+
+def setting_metric(group: SpaceGroup) -> str:
+    """Reference metric whose ball is closed under ``k -> W^T k`` in the group's setting.
+
+    The metric of the lattice family (:func:`reference_metric`) in general; the
+    rhombohedral-axes settings of the R groups (Hall symbols ``P 3*``, 7 of the 530)
+    permute the axes instead and keep the identity metric, not the hexagonal one.
+    The choice is checked exactly: ``W (3 G*) W^T == 3 G*`` for every rotation.
+    """
+    preferred = reference_metric(group.number)
+    rotations = group.point_group_rotations
+    for metric in (preferred, *(m for m in ("identity", "hexagonal") if m != preferred)):
+        g3 = np.rint(3 * reciprocal_metric_tensor(metric)).astype(np.int64)
+        if np.array_equal(
+            rotations @ g3 @ rotations.transpose(0, 2, 1), np.broadcast_to(g3, rotations.shape)
+        ):
+            return metric
+    raise ValueError(  # pragma: no cover - one of the two fits every one of the 530 settings
+        f"no reference metric is invariant under the point group of {group!r}"
+    )
 
 
 def connected_components(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
