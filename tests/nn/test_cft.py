@@ -1,0 +1,250 @@
+"""End-to-end tests of the Crystal Fourier Transformer: invariance, batching, ablations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from cft_pyg.nn import CrystalFourierTransformer, LatticeFeatures, PlainPETransformer
+from cft_pyg.nn.transformer import DenseBatchIndex
+from cft_pyg.testing import assert_batch_invariant, assert_invariant
+
+from ._crystals import CRYSTALS, RADIUS, crystal, make_data, with_frac_coords
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny tensors: intra-op threads only add contention (the CI machine is shared)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def small_cft(dtype: torch.dtype = torch.float32, **kwargs) -> CrystalFourierTransformer:
+    torch.manual_seed(0)
+    options = dict(channels=32, num_blocks=2, heads=4, radius=RADIUS)
+    options.update(kwargs)
+    return CrystalFourierTransformer(**options).to(dtype).eval()
+
+
+@pytest.fixture(scope="module")
+def model32() -> CrystalFourierTransformer:
+    return small_cft(torch.float32)
+
+
+@pytest.fixture(scope="module")
+def model64() -> CrystalFourierTransformer:
+    return small_cft(torch.float64)
+
+
+def predict(model, data):
+    with torch.no_grad():
+        return model(Batch.from_data_list([data]) if not isinstance(data, Batch) else data)
+
+
+# ---------------------------------------------------------------- space-group invariance
+
+
+@pytest.mark.parametrize("name", list(CRYSTALS))
+def test_prediction_invariant_under_every_operation_float32(model32, name):
+    """Apply each operation of the group to the atoms, rebuild the periodic graph,
+    predict: the prediction is unchanged to 1e-5 relative (the shared checker)."""
+    data = crystal(name, num_atoms=4, seed=1)
+    number = CRYSTALS[name][0]
+    assert_invariant(lambda x: model32(with_frac_coords(data, x)), data.frac_coords, number)
+
+
+def test_prediction_invariant_float64_whole_batch(model64):
+    """All test groups in one batch, every operation of every crystal's own group,
+    float64: exact to 1e-10 absolute."""
+    data = Batch.from_data_list(
+        [crystal(name, num_atoms=3, seed=i, dtype=torch.float64) for i, name in enumerate(CRYSTALS)]
+    )
+    err = assert_batch_invariant(
+        lambda x: model64(with_frac_coords(data, x)), data.frac_coords, data.batch,
+        data.space_group,
+    )
+    assert err < 1e-10
+
+
+def test_batch_checker_runs_every_operation(model32):
+    """Float32 batch version, with wrapped images (what ``cft_pyg.data`` produces)."""
+    names = ["P6_3/mmc", "Fm-3m", "P2_1/c", "R-3m"]
+    data = Batch.from_data_list([crystal(n, num_atoms=5, seed=7) for n in names])
+    assert_batch_invariant(
+        lambda x: model32(with_frac_coords(data, x)), data.frac_coords, data.batch,
+        data.space_group, wrap=True,
+    )
+
+
+def test_plain_encoding_is_not_invariant():
+    """The checker does fail on a model that is not invariant: the standard-PE baseline."""
+    model = PlainPETransformer(channels=32, num_blocks=1, heads=4).eval()
+    data = crystal("P2_1/c", num_atoms=4, seed=3)
+    with pytest.raises(AssertionError, match="not invariant"):
+        assert_invariant(lambda x: model(with_frac_coords(data, x)), data.frac_coords, 14)
+
+
+def test_symmetric_crystal_rewritten_by_any_operation(model64):
+    """A full orbit of P6_3/mmc is mapped onto itself by every operation (atoms reordered):
+    the prediction of the rewritten, shuffled crystal equals the original."""
+    from cft_pyg import SpaceGroup
+
+    group = SpaceGroup(194)
+    seed_x = torch.tensor([[0.31, 0.12, 0.07]], dtype=torch.float64)
+    orbit = torch.as_tensor(group.apply(seed_x.numpy()).reshape(-1, 3))
+    orbit = torch.unique(torch.round((orbit - torch.floor(orbit)) * 1e9) / 1e9, dim=0)
+    assert orbit.shape[0] == group.num_operations  # general position: |orbit| = |G|
+    z = torch.full((orbit.shape[0],), 14)
+    cell = crystal("P6_3/mmc").cell[0].double()
+    ref = predict(model64, make_data(z, orbit, cell, 194))
+    gen = torch.Generator().manual_seed(0)
+    for op in range(group.num_operations):
+        W = torch.as_tensor(group.rotations[op].copy(), dtype=torch.float64)
+        w = torch.as_tensor(group.translations[op], dtype=torch.float64)
+        moved = (orbit @ W.T + w)[torch.randperm(len(orbit), generator=gen)]
+        out = predict(model64, make_data(z, moved, cell, 194))
+        torch.testing.assert_close(out, ref, atol=1e-10, rtol=0)
+
+
+# ---------------------------------------------------------------- permutations, batches, frame
+
+
+def test_permutation_invariance(model64):
+    data = crystal("C2/c", num_atoms=6, seed=4, dtype=torch.float64)
+    ref = predict(model64, data)
+    for seed in range(3):
+        perm = torch.randperm(6, generator=torch.Generator().manual_seed(seed))
+        permuted = make_data(data.z[perm], data.frac_coords[perm], data.cell[0], 15)
+        torch.testing.assert_close(predict(model64, permuted), ref, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_prediction_independent_of_batch_content(dtype):
+    model = small_cft(dtype)
+    target = crystal("I4_1/amd", num_atoms=3, seed=5, dtype=dtype)
+    alone = predict(model, target)
+    others = [crystal(n, num_atoms=k, seed=k, dtype=dtype) for n, k in
+              [("Fm-3m", 7), ("P-1", 2), ("R-3m", 9)]]
+    for position in range(len(others) + 1):
+        items = [*others[:position], target, *others[position:]]
+        out = predict(model, Batch.from_data_list(items))
+        tol = 1e-10 if dtype == torch.float64 else 1e-6 + 1e-5 * float(alone.abs().max())
+        assert float((out[position] - alone[0]).abs()) <= tol
+
+
+def test_rotation_of_cartesian_frame(model64):
+    """Unlike the published model (raw 3x3 lattice), rotating the Cartesian frame does
+    not change the prediction: lattice features come from the metric tensor only."""
+    data = crystal("P-1", num_atoms=4, seed=6, dtype=torch.float64)
+    ref = predict(model64, data)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64,
+                                       generator=torch.Generator().manual_seed(0)))
+    rotated = make_data(data.z, data.frac_coords, data.cell[0] @ q.T, 2)
+    torch.testing.assert_close(predict(model64, rotated), ref, atol=1e-10, rtol=0)
+
+
+# ---------------------------------------------------------------- shapes, switches, training
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"local": False},
+        {"encoding": "plain"},
+        {"encoding": "none"},
+        {"attention": False},
+        {"lattice": False},
+        {"out_channels": 3},
+    ],
+    ids=["hybrid", "pure-transformer", "plain-pe", "no-pe", "pure-mp", "no-lattice", "3-targets"],
+)
+def test_forward_backward_shapes(options):
+    model = small_cft(**options).train()
+    data = Batch.from_data_list([crystal(n, num_atoms=3, seed=i) for i, n in
+                                 enumerate(["P6_3/mmc", "Ia-3d", "Pnma"])])
+    out = model(data)
+    expected = (3,) if options.get("out_channels", 1) == 1 else (3, options["out_channels"])
+    assert out.shape == expected
+    out.square().sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_pure_transformer_needs_no_graph():
+    model = small_cft(local=False)
+    data = crystal("Fm-3m", num_atoms=3)
+    del data.edge_index, data.edge_dist, data.cell_offsets
+    assert predict(model, data).shape == (1,)
+
+
+def test_local_branch_uses_the_graph(model64):
+    """Cutting the neighbour graph at a smaller radius changes the hybrid's prediction."""
+    data = crystal("Pnma", num_atoms=4, seed=2, dtype=torch.float64)
+    short = make_data(data.z, data.frac_coords, data.cell[0], 62, radius=3.0)
+    assert not torch.allclose(predict(model64, data), predict(model64, short))
+
+
+def test_no_space_group_one_hot():
+    """The group reaches the model only through the encoding (zero-shot): no parameter
+    has a per-group axis, so an unseen group gets no untrained embedding."""
+    model = CrystalFourierTransformer()
+    assert all(230 not in p.shape and 231 not in p.shape for p in model.parameters())
+    assert 5e5 < model.num_parameters() < 2e6
+
+
+def test_few_steps_lower_the_loss():
+    model = small_cft().train()
+    data = Batch.from_data_list([crystal(n, num_atoms=3, seed=i) for i, n in
+                                 enumerate(["P6_3/mmc", "Ia-3d", "Pnma", "P-1"])])
+    target = torch.tensor([1.0, -0.5, 0.3, 2.0])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = (model(data) - target).square().mean()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="encoding"):
+        CrystalFourierTransformer(encoding="spherical")
+    with pytest.raises(ValueError, match="branch"):
+        CrystalFourierTransformer(local=False, attention=False)
+    with pytest.raises(ValueError, match="divide"):
+        CrystalFourierTransformer(channels=30, heads=8)
+    with pytest.raises(TypeError, match="fixes"):
+        PlainPETransformer(local=True)
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def test_lattice_features_values_and_frame_invariance():
+    cell = torch.diag(torch.tensor([2.0, 3.0, 4.0], dtype=torch.float64)).unsqueeze(0)
+    feats = LatticeFeatures()(cell, torch.tensor([3]))
+    # log a, log b, log c, three right angles, log(V/N) = log 8, (V/N)^(1/3) / 4 = 0.5
+    expected = [math.log(2.0), math.log(3.0), math.log(4.0), 0.0, 0.0, 0.0, math.log(8.0), 0.5]
+    torch.testing.assert_close(feats[0], torch.tensor(expected, dtype=torch.float64))
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64))
+    torch.testing.assert_close(LatticeFeatures()(cell @ q.T, torch.tensor([3])), feats)
+
+
+def test_dense_batch_index_round_trip():
+    batch = torch.tensor([0, 0, 0, 2, 2, 3])
+    index = DenseBatchIndex(batch, num_graphs=4)
+    x = torch.arange(12.0).view(6, 2)
+    dense = index.to_dense(x)
+    assert dense.shape == (4, 3, 2)
+    assert index.mask.tolist() == [[True] * 3, [False] * 3, [True, True, False],
+                                   [True, False, False]]
+    torch.testing.assert_close(index.to_flat(dense), x)
