@@ -126,9 +126,9 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     out.mkdir(parents=True, exist_ok=True)
     if overwrite and config.resume is None:
         for p in (out / "checkpoints").glob("*.ckpt"):
-            p.unlink()
+            p.unlink(missing_ok=True)
         for p in (out / "metrics.csv", *(out / "logs").glob("version_*/metrics.csv")):
-            p.unlink()
+            p.unlink(missing_ok=True)
     save_config(config.to_dict(), out / "config.yaml")
 
     L.seed_everything(config.seed, workers=True, verbose=False)

@@ -1,4 +1,4 @@
-"""Models by name, so that runs, configs and checkpoints can name them.
+"""Models and datasets by name, so that runs, configs and checkpoints can name them.
 
 The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when used):
 
@@ -14,6 +14,11 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
 custom models; a checkpoint of such a model loads where the same name is registered).
+
+Datasets (classes of :mod:`cft_pyg.data`, constructed with ``root`` and the run's
+``dataset_kwargs``): ``synthetic`` (:class:`~cft_pyg.data.SyntheticCrystals`, all 230
+groups, no download), ``mp20``, ``perov5``, ``carbon24`` and ``cif-folder``
+(:class:`~cft_pyg.data.CIFFolder`); :func:`register_dataset` adds names.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["available_models", "build_model", "register_model", "model_presets"]
+__all__ = ["available_datasets", "available_models", "build_dataset", "build_model",
+           "model_presets", "register_dataset", "register_model"]
 
 ModelFactory = Callable[..., nn.Module]
 
@@ -85,3 +91,48 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     if cls is None:
         raise ImportError(f"cft_pyg.nn has no {cls_name} (needed for model {name!r})")
     return cls(**{**preset, **kwargs})
+
+
+# ---------------------------------------------------------------------------------- datasets
+_BUILTIN_DATASETS: dict[str, str] = {
+    "synthetic": "SyntheticCrystals",
+    "mp20": "MP20",
+    "perov5": "Perov5",
+    "carbon24": "Carbon24",
+    "cif-folder": "CIFFolder",
+}
+_CUSTOM_DATASETS: dict[str, Callable[..., Any]] = {}
+
+
+def register_dataset(name: str, factory: Callable[..., Any], *, overwrite: bool = False) -> None:
+    """Make ``factory(root=..., **kwargs)`` (crystal ``Data`` sequence) available as ``name``."""
+    if not overwrite and (name in _BUILTIN_DATASETS or name in _CUSTOM_DATASETS):
+        raise ValueError(f"dataset name {name!r} is already registered")
+    _CUSTOM_DATASETS[name] = factory
+
+
+def available_datasets() -> list[str]:
+    """All dataset names that :func:`build_dataset` accepts."""
+    return [*_BUILTIN_DATASETS, *sorted(set(_CUSTOM_DATASETS) - set(_BUILTIN_DATASETS))]
+
+
+def build_dataset(name: str, root: str | None = None, **kwargs: Any) -> Any:
+    """Construct the dataset registered as ``name`` (``root=None``: the class's default).
+
+    Raises:
+        KeyError: unknown name.
+        ImportError: :mod:`cft_pyg.data` does not provide the class.
+    """
+    if name in _CUSTOM_DATASETS:
+        factory = _CUSTOM_DATASETS[name]
+    elif name in _BUILTIN_DATASETS:
+        data_module = importlib.import_module("cft_pyg.data")
+        factory = getattr(data_module, _BUILTIN_DATASETS[name], None)
+        if factory is None:
+            raise ImportError(f"cft_pyg.data has no {_BUILTIN_DATASETS[name]} "
+                              f"(needed for dataset {name!r})")
+    else:
+        raise KeyError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
+    if root is not None:
+        kwargs["root"] = root
+    return factory(**kwargs)

@@ -1,0 +1,456 @@
+"""The ``cft-pyg`` command: ``train``, ``evaluate``, ``predict`` and ``demo``.
+
+Examples::
+
+    cft-pyg demo                                  # all-230-group synthetic demo, < 10 min on CPU
+    cft-pyg train --dataset mp20 --data-root ../shared/data --target formation_energy_per_atom \\
+        --model cft --epochs 200 --output-dir runs/mp20-cft
+    cft-pyg train --config run.yaml --lr 3e-4     # flags override the config file
+    cft-pyg train --config run.yaml --resume runs/mp20-cft/checkpoints/last.ckpt
+    cft-pyg evaluate runs/mp20-cft/checkpoints/best.ckpt --part test --output-dir runs/eval
+    cft-pyg predict runs/mp20-cft/checkpoints/best.ckpt structures/ a.cif -o predictions.csv
+
+Exit status: 0 on success, 2 for bad arguments, 1 when an input cannot be read or an output
+would be overwritten (without ``--overwrite``); the message on stderr says which and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+PROG = "cft-pyg"
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as ``cft-pyg: error: <message>``, exit status 1."""
+
+
+# ----------------------------------------------------------------------------- arguments
+def _json_mapping(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err}): {text!r}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object like '{{\"channels\": 64}}', "
+                                         f"got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.replace(",", " ").split()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected integers like '2,10,47', got {text!r}") from err
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _devices(text: str) -> Any:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        return text  # e.g. "0,1" (Lightning parses device lists)
+
+
+# (flag, TrainConfig field, argparse kwargs)
+_TRAIN_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--model", "model", {"help": "model name: cft, cft-transformer, transformer-plain, cgcnn, "
+                                  "alignn (default cft)"}),
+    ("--model-kwargs", "model_kwargs", {"type": _json_mapping, "metavar": "JSON",
+                                        "help": "model constructor arguments, e.g. "
+                                                "'{\"channels\": 64, \"num_blocks\": 2}'"}),
+    ("--dataset", "dataset", {"help": "dataset: synthetic (default), mp20, perov5, carbon24, "
+                                      "cif-folder"}),
+    ("--data-root", "data_root", {"metavar": "DIR", "help": "dataset folder"}),
+    ("--dataset-kwargs", "dataset_kwargs", {"type": _json_mapping, "metavar": "JSON",
+                                            "help": "extra dataset arguments (JSON object)"}),
+    ("--target", "target", {"help": "property to learn (dataset column)"}),
+    ("--target-index", "target_index", {"type": int, "help": "column of data.y to learn"}),
+    ("--max-crystals", "max_crystals", {"type": _positive_int, "metavar": "N",
+                                        "help": "use a seeded random subset of N crystals"}),
+    ("--split", "split", {"choices": ["random", "holdout-centrosymmetric", "holdout"],
+                          "help": "random train/val/test, or hold out space groups (zero-shot)"}),
+    ("--holdout-groups", "holdout_groups", {"type": _int_list, "metavar": "LIST",
+                                            "help": "groups held out by --split holdout"}),
+    ("--val-fraction", "val_fraction", {"type": float}),
+    ("--test-fraction", "test_fraction", {"type": float}),
+    ("--epochs", "epochs", {"type": _positive_int, "help": "maximum epochs (default 100)"}),
+    ("--batch-size", "batch_size", {"type": _positive_int}),
+    ("--lr", "lr", {"type": float, "help": "AdamW learning rate (default 5e-4)"}),
+    ("--weight-decay", "weight_decay", {"type": float}),
+    ("--warmup-epochs", "warmup_epochs", {"type": float}),
+    ("--min-lr-ratio", "min_lr_ratio", {"type": float}),
+    ("--grad-clip", "grad_clip", {"type": float, "help": "gradient-norm clip (0: off)"}),
+    ("--loss", "loss", {"choices": ["mse", "l1", "huber"]}),
+    ("--patience", "patience", {"type": int, "help": "early-stopping patience on val MAE "
+                                                     "(0: off)"}),
+    ("--stop-after-epochs", "stop_after_epochs",
+     {"type": _positive_int, "help": "stop early as if interrupted (continue with --resume)"}),
+    ("--seed", "seed", {"type": int}),
+    ("--accelerator", "accelerator", {"help": "cpu, gpu, auto (Lightning)"}),
+    ("--devices", "devices", {"type": _devices, "help": "device count or list (Lightning)"}),
+    ("--num-nodes", "num_nodes", {"type": _positive_int}),
+    ("--strategy", "strategy", {"help": "Lightning strategy, e.g. ddp"}),
+    ("--precision", "precision", {"help": "Lightning precision, e.g. 32-true, bf16-mixed"}),
+    ("--num-workers", "num_workers", {"type": int}),
+    ("--output-dir", "output_dir", {"metavar": "DIR", "help": "run folder"}),
+    ("--resume", "resume", {"metavar": "CKPT", "help": "continue from this checkpoint"}),
+]
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    for flag, dest, kwargs in _TRAIN_OPTIONS:
+        p.add_argument(flag, dest=dest, default=argparse.SUPPRESS, **kwargs)
+    p.add_argument("--no-progress", dest="progress_bar", action="store_false",
+                   default=argparse.SUPPRESS, help="no progress bars")
+
+
+def _add_common(p: argparse.ArgumentParser, config: bool = True) -> None:
+    if config:
+        p.add_argument("--config", metavar="FILE",
+                       help="YAML or JSON file of options (flags override it)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Lightning's messages")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cft-pyg``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Space-group-invariant crystal property models "
+        "(Crystal Fourier Transformer) on PyTorch Geometric + Lightning.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("train", help="train a model",
+                       description="Train a model. Options come from --config and flags "
+                                   "(flags win); the settings used are saved in "
+                                   "<output-dir>/config.yaml.")
+    _add_common(p)
+    _add_train_options(p)
+
+    p = sub.add_parser("evaluate", help="MAE overall / per space group / per crystal system",
+                       description="Evaluate a checkpoint on a part of a dataset. By default the "
+                                   "dataset and split of the run (its config.yaml) are used.")
+    p.add_argument("checkpoint", help="checkpoint file (.ckpt)")
+    p.add_argument("--part", default="test", choices=["train", "val", "test", "zeroshot", "all"],
+                   help="which crystals (default test)")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="folder for the tables (default <run>/evaluation_<part>)")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    for flag, dest, kwargs in _TRAIN_OPTIONS:
+        if dest in ("dataset", "data_root", "dataset_kwargs", "target", "target_index",
+                    "max_crystals", "split", "holdout_groups", "val_fraction", "test_fraction",
+                    "seed", "accelerator"):
+            p.add_argument(flag, dest=dest, default=argparse.SUPPRESS, **kwargs)
+    _add_common(p)
+
+    p = sub.add_parser("predict", help="predict for CIF files -> CSV",
+                       description="Predict the property of every crystal in CIF files and/or "
+                                   "folders of *.cif files; write a CSV.")
+    p.add_argument("checkpoint", help="checkpoint file (.ckpt)")
+    p.add_argument("inputs", nargs="+", help="CIF files or folders holding *.cif")
+    p.add_argument("-o", "--output", default="predictions.csv", help="CSV file to write "
+                   "(default predictions.csv)")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="skip CIFs that cannot be read (listed on stderr) instead of failing")
+    p.add_argument("--symprec", type=float, default=None,
+                   help="symmetry tolerance in Å for the space-group detection")
+    _add_common(p, config=False)
+
+    p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (< 10 min CPU)",
+                       description="Train a CFT on the built-in synthetic dataset that covers "
+                                   "all 230 space groups, evaluate it on a random split and "
+                                   "zero-shot on held-out (centrosymmetric) groups, print "
+                                   "tables and write plots.")
+    p.add_argument("--output-dir", default="cft-demo", metavar="DIR",
+                   help="where tables, plots and checkpoints go (default cft-demo)")
+    p.add_argument("--quick", action="store_true", help="tiny settings (seconds; for tests)")
+    p.add_argument("--epochs", type=_positive_int, default=None)
+    p.add_argument("--num-crystals", type=_positive_int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--data-root", default=None, metavar="DIR",
+                   help="cache folder of the synthetic dataset")
+    p.add_argument("--no-progress", dest="progress_bar", action="store_false", default=True)
+    _add_common(p)
+    return parser
+
+
+# ----------------------------------------------------------------------------- helpers
+def _quiet(verbose: bool) -> None:
+    """Keep the terminal readable: Lightning's info lines only with ``--verbose``."""
+    if verbose:
+        return
+    import lightning.pytorch  # noqa: F401  (configures its loggers on import; then quiet them)
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*treespec.*")
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    """TrainConfig from defaults <- --config file <- flags."""
+    from .training import ConfigError, TrainConfig, load_config_file
+
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        values.update(load_config_file(args.config))
+    for name in TrainConfig.field_names():
+        if name in vars(args):
+            values[name] = getattr(args, name)
+    try:
+        return TrainConfig.from_dict(values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(str(err)) from err
+
+
+def _check_readable(path: str, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"{what} not found: {p}")
+    if p.is_file() and not os.access(p, os.R_OK):
+        raise CLIError(f"{what} is not readable: {p}")
+    return p
+
+
+def _print(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# ----------------------------------------------------------------------------- commands
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import fit
+    from .training.data import build_splits
+    from .training.evaluation import format_table
+
+    config = _train_config(args)
+    if config.resume is not None:
+        _check_readable(config.resume, "checkpoint to resume from")
+    out = Path(config.output_dir)
+    if (out / "checkpoints").exists() and not args.overwrite and config.resume is None:
+        raise CLIError(f"output folder {out} already holds a run; use --overwrite to replace "
+                       "it or --resume <checkpoint> to continue it")
+    _print(f"loading dataset {config.dataset!r} ...")
+    splits = build_splits(config)
+    _print(f"crystals: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
+           + (f", zero-shot {len(splits.zeroshot)}" if splits.zeroshot is not None else ""))
+    extra = {"zeroshot": splits.zeroshot} if splits.zeroshot is not None else None
+    result = fit(config, splits.train, splits.val, splits.test, extra_eval=extra,
+                 overwrite=args.overwrite)
+    _print(f"\nbest validation MAE {result.best_val_mae:.4f} after {result.epochs_run} epochs")
+    if result.test_report is not None:
+        o = result.test_report.overall
+        _print(f"test MAE {o['mae']:.4f} (predicting the training mean: "
+               f"{o['mae_predict_mean']:.4f}) on {o['n']} crystals\n")
+        _print(format_table(result.test_report.per_crystal_system))
+    _print(f"\ncheckpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")
+    _print(f"tables and logs: {result.output_dir}")
+    return 0
+
+
+def _run_config_for(checkpoint: Path, args: argparse.Namespace) -> Any:
+    """The run's config (``<run>/config.yaml`` or ``--config``) with evaluate's overrides."""
+    from .training import TrainConfig, load_config_file
+
+    values: dict[str, Any] = {}
+    default = checkpoint.resolve().parent.parent / "config.yaml"
+    if args.config:
+        values.update(load_config_file(args.config))
+    elif default.is_file():
+        values.update(load_config_file(default))
+    for name in TrainConfig.field_names():
+        if name in vars(args):
+            values[name] = getattr(args, name)
+    values["progress_bar"] = False
+    return TrainConfig.from_dict(values)
+
+
+def _load_checkpoint(path: str) -> Any:
+    from .training import load_model
+
+    p = _check_readable(path, "checkpoint")
+    if p.is_dir():
+        raise CLIError(f"checkpoint must be a file, got a folder: {p}")
+    try:
+        return load_model(p)
+    except (ValueError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from err
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .training import evaluate
+    from .training.data import build_splits, load_dataset
+    from .training.evaluation import format_table
+
+    ckpt = Path(args.checkpoint)
+    _check_readable(args.checkpoint, "checkpoint")
+    config = _run_config_for(ckpt, args)
+    out = Path(args.output_dir) if args.output_dir else \
+        ckpt.resolve().parent.parent / f"evaluation_{args.part}"
+    existing = [p for p in (out / "metrics.json", out / "predictions.csv") if p.exists()]
+    if existing and not args.overwrite:
+        raise CLIError(f"{existing[0]} exists; use --overwrite to replace it")
+    module = _load_checkpoint(args.checkpoint)
+    if args.part == "all":
+        dataset = load_dataset(config)
+    else:
+        try:
+            dataset = build_splits(config).part(args.part)
+        except KeyError as err:
+            raise CLIError(str(err.args[0])) from err
+    if len(dataset) == 0:
+        raise CLIError(f"the {args.part!r} part is empty")
+    report = evaluate(module, dataset, batch_size=args.batch_size, config=config)
+    report.write(out, overwrite=args.overwrite)
+    o = report.overall
+    _print(f"{args.part}: {o['n']} crystals in {o['n_space_groups']} space groups, "
+           f"MAE {o['mae']:.4f} (predicting the training mean: {o['mae_predict_mean']:.4f})\n")
+    _print(format_table(report.per_crystal_system))
+    _print()
+    _print(format_table(report.per_space_group.sort_values("n", ascending=False), max_rows=15))
+    _print(f"\ntables written to {out}")
+    return 0
+
+
+def _cif_files(inputs: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        p = _check_readable(item, "input")
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() == ".cif" and q.is_file())
+            if not found:
+                raise CLIError(f"no *.cif files in folder {p}")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .data import from_cif
+    from .training import predict
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} exists; use --overwrite to replace it")
+    if out.exists() and out.is_dir():
+        raise CLIError(f"--output must be a file, got a folder: {out}")
+    files = _cif_files(args.inputs)
+    module = _load_checkpoint(args.checkpoint)
+    kwargs: dict[str, Any] = {}
+    if args.symprec is not None:
+        kwargs["symprec"] = args.symprec
+    data, names, failed = [], [], []
+    for f in files:
+        try:
+            d = from_cif(f, **kwargs)
+        except (ValueError, OSError, UnicodeDecodeError) as err:
+            failed.append((f, str(err).splitlines()[0] if str(err) else type(err).__name__))
+            continue
+        d.y = None
+        data.append(d)
+        names.append(f)
+    if failed:
+        lines = "\n".join(f"  {f}: {msg}" for f, msg in failed)
+        if not args.skip_invalid:
+            raise CLIError(f"{len(failed)} of {len(files)} CIF file(s) could not be read "
+                           f"(nothing written; --skip-invalid skips them):\n{lines}")
+        print(f"{PROG}: warning: skipped {len(failed)} unreadable CIF file(s):\n{lines}",
+              file=sys.stderr)
+    if not data:
+        raise CLIError("no readable crystals to predict")
+    df = predict(module, data, batch_size=args.batch_size)
+    df.insert(0, "file", [str(n) for n in names])
+    if "material_id" in df.columns:
+        df = df.drop(columns=["material_id"])
+    df = df.rename(columns={"y_pred": "prediction"})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(df).to_csv(out, index=False)
+    _print(f"predicted {len(df)} crystal(s) with {module.hparams.model!r}; written to {out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .training.demo import DemoSettings, run_demo
+
+    values: dict[str, Any] = {}
+    if args.config:
+        from .training import load_config_file
+
+        values.update(load_config_file(args.config))
+    settings = DemoSettings.preset(quick=bool(values.pop("quick", False)) or args.quick)
+    for key in ("epochs", "num_crystals", "seed", "data_root"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    values["output_dir"] = args.output_dir if args.output_dir != "cft-demo" or \
+        "output_dir" not in values else values["output_dir"]
+    values["progress_bar"] = args.progress_bar and values.get("progress_bar", True)
+    try:
+        settings = settings.update(values)
+    except (TypeError, ValueError) as err:
+        raise CLIError(f"bad demo option: {err}") from err
+    out = Path(settings.output_dir)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise CLIError(f"output folder {out} is not empty; use --overwrite to replace its "
+                       "contents or choose another --output-dir")
+    run_demo(settings, overwrite=args.overwrite, echo=_print)
+    return 0
+
+
+_COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
+             "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cft-pyg`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse: --help (0) or bad arguments (2, message printed)
+        return int(exc.code or 0)
+    _quiet(args.verbose)
+    from .training import ConfigError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as err:
+        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except (CLIError, FileExistsError, FileNotFoundError, KeyError, ImportError, ValueError,
+            OSError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
