@@ -609,10 +609,15 @@ class SyntheticCrystals(InMemoryDataset):
                     records.extend(out)
                     bar.update(len(out))
         else:
-            for task in tasks:
-                out = _record_chunk(task)
-                records.extend(out)
-                bar.update(len(out))
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # many tiny tensor ops: threads only add overhead
+            try:
+                for task in tasks:
+                    out = _record_chunk(task)
+                    records.extend(out)
+                    bar.update(len(out))
+            finally:
+                torch.set_num_threads(threads)
         bar.close()
         records.sort(key=lambda r: r["index"])
         data_list = [_record_to_data(r, self.seed) for r in records]
