@@ -1,0 +1,34 @@
+"""Neural-network layers and models of cft-pyg."""
+
+from .alignn import ALIGNN
+from .cft import (
+    CrystalFourierTransformer,
+    CrystalPositionalEncoding,
+    HybridBlock,
+    PlainPETransformer,
+)
+from .cgcnn import CGCNN
+from .conv import DistanceFilterConv
+from .encoding import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+from .lattice import LatticeFeatures
+from .radial import CosineCutoff, GaussianExpansion
+from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
+from .transformer import MaskedSelfAttention
+
+__all__ = [
+    "ALIGNN",
+    "CGCNN",
+    "CosineCutoff",
+    "CrystalFourierTransformer",
+    "CrystalPositionalEncoding",
+    "DistanceFilterConv",
+    "GaussianExpansion",
+    "HybridBlock",
+    "LatticeFeatures",
+    "MaskedSelfAttention",
+    "PlainPETransformer",
+    "DenseRoutingEncoding",
+    "OrbitAveragingEncoding",
+    "PlainFourierFeatures",
+    "SymmetryAdaptedFourierEncoding",
+]
