@@ -1,7 +1,16 @@
 """The crystal data pipeline: structures in, standardized PyG ``Data`` out."""
 
+from .datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
 from .errors import REASONS, StructureError
 from .neighbors import num_images, radius_graph_pbc
+from .splits import (
+    Split,
+    centrosymmetric_groups,
+    few_shot_split,
+    holdout_space_groups,
+    random_split,
+    space_groups_of,
+)
 from .structure import (
     StandardizedCrystal,
     from_cif,
@@ -13,6 +22,7 @@ from .structure import (
     to_cell,
     validate_cell,
 )
+from .synthetic import SyntheticCrystals, morse_energy_per_atom
 
 __all__ = [
     "REASONS",
@@ -28,4 +38,18 @@ __all__ = [
     "symmetrize_frac_coords",
     "to_cell",
     "validate_cell",
+    # datasets, synthetic data and splits
+    "MP20",
+    "Perov5",
+    "Carbon24",
+    "CIFFolder",
+    "SyntheticCrystals",
+    "morse_energy_per_atom",
+    "project_split",
+    "Split",
+    "random_split",
+    "holdout_space_groups",
+    "few_shot_split",
+    "centrosymmetric_groups",
+    "space_groups_of",
 ]
