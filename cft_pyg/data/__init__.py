@@ -13,6 +13,7 @@ from .splits import (
 )
 from .structure import (
     StandardizedCrystal,
+    compare_standardized,
     from_cif,
     from_structure,
     parse_cif,
@@ -28,6 +29,7 @@ __all__ = [
     "REASONS",
     "StandardizedCrystal",
     "StructureError",
+    "compare_standardized",
     "from_cif",
     "from_structure",
     "num_images",

@@ -74,6 +74,7 @@ from .neighbors import radius_graph_pbc
 
 __all__ = [
     "StandardizedCrystal",
+    "compare_standardized",
     "from_structure",
     "from_cif",
     "parse_cif",
@@ -499,7 +500,12 @@ def standardize(
         raise ValueError(f"symprec must be a positive finite number, got {symprec}")
     lattice, frac, numbers = to_cell(structure)
     validate_cell(lattice, frac, numbers, min_distance=min_distance)
-    cell = (lattice, _wrap(frac), numbers.astype(np.intc))
+    # hand spglib an LLL-reduced basis of the same lattice (robust for skewed input
+    # cells): rows L_red = U L with U unimodular, so fractional rows f_red = f U^-1
+    reduced = _reduced_lattice(lattice)
+    U = np.rint(reduced @ np.linalg.inv(lattice))
+    U_inv = np.linalg.inv(U)
+    cell = (reduced, _wrap(frac @ U_inv), numbers.astype(np.intc))
     dataset = _spglib_dataset(cell, symprec, angle_tolerance)
     number = int(dataset.number)
     if expected_space_group is not None and number != int(expected_space_group):
@@ -530,7 +536,9 @@ def standardize(
         lattice=std_lattice,
         frac_coords=_wrap(std_frac),
         numbers=std_numbers,
-        transformation_matrix=np.array(dataset.transformation_matrix, dtype=np.float64),
+        # x_std = P x_red + p and x_red = U^-T x_in, so the input's P is P U^-T
+        transformation_matrix=np.array(dataset.transformation_matrix, dtype=np.float64)
+        @ U_inv.T,
         origin_shift=np.array(dataset.origin_shift, dtype=np.float64),
         std_rotation_matrix=np.array(dataset.std_rotation_matrix, dtype=np.float64),
     )
@@ -708,3 +716,63 @@ def from_cif(source: str | os.PathLike[str], *, index: int = 0, **kwargs: Any) -
         StructureError: malformed CIF, or any error of :func:`from_structure`.
     """
     return from_structure(parse_cif(source, index=index), **kwargs)
+
+
+# ---------------------------------------------------------------------------- comparison
+def _as_triplet(crystal: StandardizedCrystal | Data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(crystal, StandardizedCrystal):
+        return crystal.lattice, crystal.frac_coords, crystal.numbers
+    return (
+        crystal.cell[0].double().numpy(),
+        crystal.frac_coords.double().numpy(),
+        crystal.z.numpy(),
+    )
+
+
+def _same_set(
+    fa: np.ndarray, za: np.ndarray, fb: np.ndarray, zb: np.ndarray, lattice: np.ndarray, tol: float
+) -> bool:
+    """Whether two periodic point sets with types coincide (Cartesian tolerance, Å)."""
+    diff = fa[:, None, :] - fb[None, :, :]
+    diff -= np.round(diff)
+    dist = np.linalg.norm(diff @ lattice, axis=-1)
+    dist[za[:, None] != zb[None, :]] = np.inf
+    close = dist <= tol
+    # every atom of a has a partner and vice versa, with equal counts per type
+    return bool(close.any(axis=1).all() and close.any(axis=0).all())
+
+
+def compare_standardized(
+    a: StandardizedCrystal | Data, b: StandardizedCrystal | Data, *, tol: float = 1e-4
+) -> str:
+    """Compare two standardized crystals up to atom order.
+
+    Args:
+        a: a :class:`StandardizedCrystal` or a crystal ``Data`` from :func:`from_structure`.
+        b: the same kinds.
+        tol: tolerance in Å for lattice entries and atom positions.
+
+    Returns:
+        ``"identical"``: same group, cell and atoms up to order;
+        ``"origin"``: same group and cell, atoms equal only after a translation (another
+        equivalent origin; see the module docstring);
+        ``"different"``: anything else (another orientation or axis choice, group, ...).
+    """
+    la, fa, za = _as_triplet(a)
+    lb, fb, zb = _as_triplet(b)
+    num_a = a.number if isinstance(a, StandardizedCrystal) else int(a.space_group[0])
+    num_b = b.number if isinstance(b, StandardizedCrystal) else int(b.space_group[0])
+    if num_a != num_b or fa.shape != fb.shape or np.abs(la - lb).max() > tol:
+        return "different"
+    if np.any(np.sort(za) != np.sort(zb)):
+        return "different"
+    if _same_set(fa, za, fb, zb, la, tol):
+        return "identical"
+    # try the translations taking a's rarest-type atom onto each atom of b of that type
+    types, counts = np.unique(za, return_counts=True)
+    rare = types[np.argmin(counts)]
+    anchor = fa[np.flatnonzero(za == rare)[0]]
+    for target in fb[zb == rare]:
+        if _same_set(fa + (target - anchor), za, fb, zb, la, tol):
+            return "origin"
+    return "different"
