@@ -13,6 +13,7 @@ from .symmetry import (
     SymmetryAdaptedBasis,
     ball_frequencies,
     constraint_graph,
+    load_bases,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "__version__",
     "ball_frequencies",
     "constraint_graph",
+    "load_bases",
 ]
