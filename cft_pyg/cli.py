@@ -89,8 +89,10 @@ _TRAIN_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--target-index", "target_index", {"type": int, "help": "column of data.y to learn"}),
     ("--max-crystals", "max_crystals", {"type": _positive_int, "metavar": "N",
                                         "help": "use a seeded random subset of N crystals"}),
-    ("--split", "split", {"choices": ["random", "holdout-centrosymmetric", "holdout"],
-                          "help": "random train/val/test, or hold out space groups (zero-shot)"}),
+    ("--split", "split", {"choices": ["auto", "dataset", "random", "holdout-centrosymmetric",
+                                      "holdout"],
+                          "help": "auto (default: the dataset's own split, else random), "
+                                  "random, or hold out space groups (zero-shot)"}),
     ("--holdout-groups", "holdout_groups", {"type": _int_list, "metavar": "LIST",
                                             "help": "groups held out by --split holdout"}),
     ("--val-fraction", "val_fraction", {"type": float}),

@@ -5,7 +5,8 @@
 * :class:`CrystalRegressor` - the LightningModule (normalization, AdamW + warm-up/cosine).
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
-* :func:`build_model` / :func:`register_model` - models by name.
+* :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
+  by name.
 
 Multi-GPU / multi-node training is Lightning's (``devices``, ``num_nodes``, ``strategy``).
 """
@@ -15,7 +16,15 @@ from .datamodule import CrystalDataModule, EpochSeededSampler, target_statistics
 from .engine import FitResult, epoch_metrics, evaluate, fit, load_model, make_trainer, predict
 from .evaluation import EvaluationReport, evaluation_report, format_table
 from .module import CrystalRegressor, warmup_cosine_factor
-from .registry import available_models, build_model, model_presets, register_model
+from .registry import (
+    available_datasets,
+    available_models,
+    build_dataset,
+    build_model,
+    model_presets,
+    register_dataset,
+    register_model,
+)
 
 __all__ = [
     "ConfigError",
@@ -25,7 +34,9 @@ __all__ = [
     "EvaluationReport",
     "FitResult",
     "TrainConfig",
+    "available_datasets",
     "available_models",
+    "build_dataset",
     "build_model",
     "epoch_metrics",
     "evaluate",
@@ -37,6 +48,7 @@ __all__ = [
     "make_trainer",
     "model_presets",
     "predict",
+    "register_dataset",
     "register_model",
     "target_statistics",
     "warmup_cosine_factor",

@@ -15,7 +15,11 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "TrainConfig", "load_config_file", "save_config"]
+__all__ = ["SPLITS", "ConfigError", "TrainConfig", "load_config_file", "save_config"]
+
+
+SPLITS = ("auto", "dataset", "random", "holdout-centrosymmetric", "holdout")
+"""Accepted values of :attr:`TrainConfig.split`."""
 
 
 class ConfigError(ValueError):
@@ -39,8 +43,10 @@ class TrainConfig:
         target: name of the property to learn, where the dataset has several.
         target_index: column of ``data.y`` to learn when it holds several targets.
         max_crystals: use at most this many crystals (a seeded random subset), ``None`` for all.
-        split: ``'random'`` (seeded train/val/test) or ``'holdout-centrosymmetric'`` (every group
-            with inversion held out as a zero-shot test set) or ``'holdout'`` (``holdout_groups``).
+        split: ``'auto'`` (the dataset's own split where it has one, else random),
+            ``'dataset'``, ``'random'`` (seeded train/val/test), ``'holdout-centrosymmetric'``
+            (every group with inversion held out as a zero-shot set) or ``'holdout'``
+            (``holdout_groups``); see :func:`cft_pyg.training.data.build_splits`.
         val_fraction, test_fraction: fractions of the random split.
         holdout_groups: space-group numbers held out by ``split='holdout'``.
 
@@ -80,7 +86,7 @@ class TrainConfig:
     target: str | None = None
     target_index: int = 0
     max_crystals: int | None = None
-    split: str = "random"
+    split: str = "auto"
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     holdout_groups: list[int] = field(default_factory=list)
@@ -130,9 +136,8 @@ class TrainConfig:
             raise ConfigError(f"grad_clip must be >= 0, got {self.grad_clip}")
         if self.loss not in ("mse", "l1", "huber"):
             raise ConfigError(f"loss must be 'mse', 'l1' or 'huber', got {self.loss!r}")
-        if self.split not in ("random", "holdout-centrosymmetric", "holdout"):
-            raise ConfigError("split must be 'random', 'holdout-centrosymmetric' or 'holdout', "
-                              f"got {self.split!r}")
+        if self.split not in SPLITS:
+            raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.split == "holdout" and not self.holdout_groups:
             raise ConfigError("split='holdout' needs holdout_groups (space-group numbers)")
         for g in self.holdout_groups:

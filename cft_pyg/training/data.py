@@ -3,6 +3,7 @@
 The dataset is built by name (:func:`cft_pyg.training.registry.build_dataset`), optionally
 subsampled (seeded), and split by :mod:`cft_pyg.data.splits`:
 
+* ``split='dataset'``: the dataset's own train/val/test (``mp20``, ``perov5``, ``carbon24``);
 * ``split='random'``: seeded random train/val/test;
 * ``split='holdout-centrosymmetric'`` / ``'holdout'``: the crystals of the held-out groups
   (every group with inversion, or ``holdout_groups``) form the **zero-shot** set, never seen
@@ -17,11 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils.data import ConcatDataset
 
-from .config import TrainConfig
-from .registry import build_dataset
+from .config import ConfigError, TrainConfig
+from .registry import build_dataset, dataset_accepts
 
-__all__ = ["DataSplits", "build_splits", "load_dataset", "subset"]
+__all__ = ["DataSplits", "PROJECT_SPLIT_NAMES", "build_splits", "load_dataset", "subset",
+           "space_groups_of"]
+
+PROJECT_SPLIT_NAMES = ("project-train", "project-val", "project-test")
+"""Default parts of datasets with their own split (the locally available rows)."""
 
 
 @dataclass
@@ -49,49 +55,99 @@ def subset(dataset: Sequence[Any], indices: Sequence[int]) -> Sequence[Any]:
     idx = [int(i) for i in indices]
     if hasattr(dataset, "index_select"):
         return dataset.index_select(idx)
+    if isinstance(dataset, ConcatDataset):
+        return [dataset[i] for i in idx]
     return [dataset[i] for i in idx]
 
 
-def load_dataset(config: TrainConfig) -> Sequence[Any]:
-    """The full dataset of ``config`` (before subsampling and splitting)."""
+def _has_own_split(config: TrainConfig) -> bool:
+    """The dataset has parts to choose from, and ``dataset_kwargs`` does not pin one."""
+    return "split" not in config.dataset_kwargs and dataset_accepts(config.dataset, "split")
+
+
+def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
+    """The dataset of ``config`` (before subsampling and splitting).
+
+    For a dataset with its own splits (``mp20``, ``perov5``, ``carbon24``: the ``split``
+    argument of :class:`~cft_pyg.data.datasets.CDVAEDataset`), ``part`` (``'train'``,
+    ``'val'``, ``'test'``) selects one of ``split_names`` (``dataset_kwargs['split_names']``,
+    default the project's ``project-train/val/test`` of the locally available rows);
+    ``part=None`` concatenates the three. ``dataset_kwargs['split']`` pins one part, which
+    is then treated as a dataset without a split of its own.
+    """
     kwargs = dict(config.dataset_kwargs)
+    names = list(kwargs.pop("split_names", PROJECT_SPLIT_NAMES))
     if config.target is not None:
         kwargs["target"] = config.target
-    return build_dataset(config.dataset, config.data_root, **kwargs)
+    try:
+        if not _has_own_split(config):
+            return build_dataset(config.dataset, config.data_root, **kwargs)
+        if part is not None:
+            return build_dataset(config.dataset, config.data_root,
+                                 split=names[("train", "val", "test").index(part)], **kwargs)
+        return ConcatDataset([build_dataset(config.dataset, config.data_root, split=n, **kwargs)
+                              for n in names])
+    except TypeError as err:
+        raise ConfigError(f"bad options for dataset {config.dataset!r}: {err}") from err
 
 
-def space_groups_of(dataset: Sequence[Any]) -> torch.Tensor:
-    """``(len(dataset),)`` space-group number of every crystal."""
-    return torch.tensor([int(dataset[i].space_group.reshape(-1)[0]) for i in range(len(dataset))],
-                        dtype=torch.long)
+def _subsample(ds: Sequence[Any], n: int | None, seed: int) -> Sequence[Any]:
+    if n is None or n >= len(ds):
+        return ds
+    g = torch.Generator().manual_seed(seed)
+    keep = torch.randperm(len(ds), generator=g)[:n].sort().values
+    return subset(ds, keep.tolist())
 
 
 def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> DataSplits:
     """Subsample and split the dataset as ``config`` says.
 
+    ``split='auto'`` is ``'dataset'`` (the dataset's own train/val/test) for datasets that
+    have one and ``'random'`` otherwise. With ``'dataset'``, ``max_crystals`` limits the
+    training set only.
+
     Args:
         config: run settings (``dataset``, ``max_crystals``, ``split``, fractions, ``seed``).
-        dataset: use this instead of building ``config.dataset``.
+        dataset: use this instead of building ``config.dataset`` (``'dataset'`` splits are
+            then unavailable).
     """
     from ..data import splits as S
 
+    mode = config.split
+    own = dataset is None and _has_own_split(config)
+    if mode == "auto":
+        mode = "dataset" if own else "random"
+    if mode == "dataset":
+        if not own:
+            raise ConfigError(f"dataset {config.dataset!r} has no predefined split; use "
+                              "split 'random' or a hold-out split")
+        train = _subsample(load_dataset(config, "train"), config.max_crystals, config.seed)
+        return DataSplits(train, load_dataset(config, "val"), load_dataset(config, "test"))
+
     ds = load_dataset(config) if dataset is None else dataset
-    if config.max_crystals is not None and config.max_crystals < len(ds):
-        g = torch.Generator().manual_seed(config.seed)
-        keep = torch.randperm(len(ds), generator=g)[: config.max_crystals].sort().values
-        ds = subset(ds, keep.tolist())
+    ds = _subsample(ds, config.max_crystals, config.seed)
     fractions = (1.0 - config.val_fraction - config.test_fraction, config.val_fraction,
                  config.test_fraction)
-    if config.split == "random":
-        tr, va, te = S.random_split_indices(len(ds), fractions, seed=config.seed)
-        return DataSplits(subset(ds, tr), subset(ds, va), subset(ds, te))
-    groups = space_groups_of(ds).tolist()
-    if config.split == "holdout-centrosymmetric":
-        held = S.centrosymmetric_groups()
-    else:
-        held = sorted({int(g) for g in config.holdout_groups})
-    seen_idx, held_idx = S.holdout_indices(groups, held)
-    tr, va, te = S.random_split_indices(len(seen_idx), fractions, seed=config.seed)
-    pick = lambda part: [seen_idx[i] for i in part]  # noqa: E731
+    if mode == "random":
+        tr, va, te = S.random_split(len(ds), fractions, seed=config.seed)
+        return DataSplits(subset(ds, tr.tolist()), subset(ds, va.tolist()),
+                          subset(ds, te.tolist()))
+    held = S.centrosymmetric_groups() if mode == "holdout-centrosymmetric" \
+        else sorted({int(g) for g in config.holdout_groups})
+    groups = S.space_groups_of(ds)
+    is_held = torch.isin(groups, torch.tensor(held, dtype=torch.long))
+    seen_idx = torch.nonzero(~is_held).flatten().tolist()
+    held_idx = torch.nonzero(is_held).flatten().tolist()
+    if not seen_idx:
+        raise ConfigError("every crystal belongs to a held-out group: nothing to train on")
+    tr, va, te = S.random_split(len(seen_idx), fractions, seed=config.seed)
+    pick = lambda part: [seen_idx[i] for i in part.tolist()]  # noqa: E731
     return DataSplits(subset(ds, pick(tr)), subset(ds, pick(va)), subset(ds, pick(te)),
                       subset(ds, held_idx), tuple(held))
+
+
+def space_groups_of(dataset: Sequence[Any]) -> torch.Tensor:
+    """``(len(dataset),)`` space-group number of every crystal."""
+    from ..data.splits import space_groups_of as _sg
+
+    return _sg(dataset)

@@ -108,8 +108,8 @@ def _split_family(indices: Sequence[int], val_fraction: float, test_fraction: fl
     from ..data import splits as S
 
     fr = (1.0 - val_fraction - test_fraction, val_fraction, test_fraction)
-    tr, va, te = S.random_split_indices(len(indices), fr, seed=seed)
-    return ([indices[i] for i in tr], [indices[i] for i in va], [indices[i] for i in te])
+    tr, va, te = S.random_split(len(indices), fr, seed=seed)
+    return tuple([indices[i] for i in part.tolist()] for part in (tr, va, te))  # type: ignore
 
 
 def _gb_gap(zero_shot: EvaluationReport, all_groups: EvaluationReport) -> float:
@@ -190,8 +190,8 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
     Raises:
         FileExistsError: ``settings.output_dir`` is not empty and ``overwrite`` is false.
     """
+    from ..data.splits import centrosymmetric_groups
     from ..data.synthetic import SyntheticCrystals
-    from ..symmetry.space_group import SpaceGroup
 
     s = settings or DemoSettings.preset()
     out = Path(s.output_dir)
@@ -207,7 +207,7 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
     ds = SyntheticCrystals(root=s.data_root, num_crystals=s.num_crystals, seed=s.seed,
                            max_atoms=s.max_atoms, log=s.progress_bar)
     groups = space_groups_of(ds).tolist()
-    centro = sorted({g for g in range(1, 231) if SpaceGroup(g).has_inversion})
+    centro = centrosymmetric_groups()
     centro_set = set(centro)
     seen_idx = [i for i, g in enumerate(groups) if g not in centro_set]
     cen_idx = [i for i, g in enumerate(groups) if g in centro_set]

@@ -24,12 +24,14 @@ groups, no download), ``mp20``, ``perov5``, ``carbon24`` and ``cif-folder``
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 __all__ = ["available_datasets", "available_models", "build_dataset", "build_model",
+           "dataset_accepts", "dataset_factory",
            "model_presets", "register_dataset", "register_model"]
 
 ModelFactory = Callable[..., nn.Module]
@@ -94,12 +96,13 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
 
 
 # ---------------------------------------------------------------------------------- datasets
-_BUILTIN_DATASETS: dict[str, str] = {
-    "synthetic": "SyntheticCrystals",
-    "mp20": "MP20",
-    "perov5": "Perov5",
-    "carbon24": "Carbon24",
-    "cif-folder": "CIFFolder",
+# name -> (class name, submodule of cft_pyg.data defining it)
+_BUILTIN_DATASETS: dict[str, tuple[str, str]] = {
+    "synthetic": ("SyntheticCrystals", "synthetic"),
+    "mp20": ("MP20", "datasets"),
+    "perov5": ("Perov5", "datasets"),
+    "carbon24": ("Carbon24", "datasets"),
+    "cif-folder": ("CIFFolder", "datasets"),
 }
 _CUSTOM_DATASETS: dict[str, Callable[..., Any]] = {}
 
@@ -116,6 +119,35 @@ def available_datasets() -> list[str]:
     return [*_BUILTIN_DATASETS, *sorted(set(_CUSTOM_DATASETS) - set(_BUILTIN_DATASETS))]
 
 
+def dataset_factory(name: str) -> Callable[..., Any]:
+    """The class (or factory) registered as dataset ``name``.
+
+    Raises:
+        KeyError: unknown name.
+        ImportError: :mod:`cft_pyg.data` does not provide the class.
+    """
+    if name in _CUSTOM_DATASETS:
+        return _CUSTOM_DATASETS[name]
+    if name not in _BUILTIN_DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
+    cls_name, submodule = _BUILTIN_DATASETS[name]
+    factory = getattr(importlib.import_module("cft_pyg.data"), cls_name, None)
+    if factory is None:
+        factory = getattr(importlib.import_module(f"cft_pyg.data.{submodule}"), cls_name, None)
+    if factory is None:
+        raise ImportError(f"cft_pyg.data has no {cls_name} (needed for dataset {name!r})")
+    return factory
+
+
+def dataset_accepts(name: str, argument: str) -> bool:
+    """Whether dataset ``name``'s constructor takes ``argument`` (e.g. ``'split'``)."""
+    try:
+        params = inspect.signature(dataset_factory(name)).parameters
+    except (TypeError, ValueError):
+        return False
+    return argument in params
+
+
 def build_dataset(name: str, root: str | None = None, **kwargs: Any) -> Any:
     """Construct the dataset registered as ``name`` (``root=None``: the class's default).
 
@@ -123,16 +155,7 @@ def build_dataset(name: str, root: str | None = None, **kwargs: Any) -> Any:
         KeyError: unknown name.
         ImportError: :mod:`cft_pyg.data` does not provide the class.
     """
-    if name in _CUSTOM_DATASETS:
-        factory = _CUSTOM_DATASETS[name]
-    elif name in _BUILTIN_DATASETS:
-        data_module = importlib.import_module("cft_pyg.data")
-        factory = getattr(data_module, _BUILTIN_DATASETS[name], None)
-        if factory is None:
-            raise ImportError(f"cft_pyg.data has no {_BUILTIN_DATASETS[name]} "
-                              f"(needed for dataset {name!r})")
-    else:
-        raise KeyError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
+    factory = dataset_factory(name)
     if root is not None:
         kwargs["root"] = root
     return factory(**kwargs)
