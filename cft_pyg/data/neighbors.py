@@ -9,31 +9,33 @@ and optionally only the ``max_neighbors`` nearest per centre.
 How many images: the distance between opposite faces of the cell along axis ``k`` is
 ``d_k = 1 / |b_k|`` (``b_k`` the reciprocal vectors, rows of ``inv(cell).T``).  With
 fractional coordinates wrapped into ``[0, 1)`` and ``df = f_j - f_i``, a neighbour within
-``radius`` has ``|df_k + T_k| <= radius / d_k``; so each pair ``(i, j)`` is tested only
-against the images ``ceil(-radius / d_k - df_k) <= T_k <= floor(radius / d_k - df_k)``
-(at most ``floor(2 radius / d_k) + 1`` per axis, ``num_images`` gives the overall
-bound).  This is exact for any cell shape: very short lattice vectors (many images) and
-very skewed cells included.  Positions need not be wrapped on input; returned offsets
-refer to the positions as given.
+``radius`` has ``|df_k + T_k| <= radius / d_k``, so each pair ``(i, j)`` needs only the
+``floor(2 radius / d_k) + 1`` consecutive images starting at
+``ceil(-radius / d_k - df_k)`` along each axis: one dense box of images per crystal,
+the same shape for all its pairs.  This is exact for any cell shape: very short lattice
+vectors (many images) and very skewed cells included.  Positions need not be wrapped on
+input; returned offsets refer to the positions as given.
 
-Cost: all pairs of atoms of a crystal are enumerated (``O(n_b^2)`` per crystal times the
-images), which suits unit cells (up to a few hundred atoms) batched in any number; it
-is not a cell list for one huge supercell.
-
-Memory is bounded by processing centres in chunks of at most ``max_candidates``
-candidate (centre, neighbour, image) triplets (a single centre whose candidates exceed
-the budget is processed alone).
+Implementation: crystals are grouped by the shape of their image box; within a group,
+centres are processed in chunks of at most ``max_candidates`` (centre, neighbour, image)
+candidates (a single centre above the budget is processed alone), so memory is bounded.
+Squared distances of a chunk are evaluated as a broadcast sum of small products in
+float64 (no per-candidate gathers), whatever the input dtype; distances are returned in
+``pos.dtype``.  All pairs of atoms of a crystal are enumerated (``O(n_b^2)`` per crystal
+times the images), which suits unit cells (up to a few hundred atoms) batched in any
+number; it is not a cell list for one huge supercell.
 
 Conventions follow ``docs/conventions.md`` (PyG flow source -> target):
 ``edge_index[0] = j`` (neighbour), ``edge_index[1] = i`` (centre), and the edge vector is
 ``pos[j] + cell_offsets @ cell - pos[i]``.
 
-Tie rule for ``max_neighbors``: candidates are ordered per centre by distance, exact
-ties broken by smaller neighbour index ``j``, then lexicographically smaller
-``cell_offsets``; the first ``max_neighbors`` are kept.  The cap is strict ("at most"),
-so a shell of symmetry-equivalent neighbours straddling the cut is cut in an arbitrary
-but deterministic way (CGCNN behaves the same); pass ``max_neighbors=None`` for a graph
-that respects the crystal's symmetry exactly.
+Tie rule for ``max_neighbors``: edges are ordered per centre by their returned distance
+value; exactly equal values are ordered by smaller neighbour index ``j``, then
+lexicographically smaller ``cell_offsets``; the first ``max_neighbors`` are kept.  The
+cap is strict ("at most"), so a shell of symmetry-equivalent neighbours straddling the
+cut is cut in a deterministic but arbitrary way (and symmetry-equivalent distances may
+differ in the last bit), as in CGCNN; pass ``max_neighbors=None`` for a graph that
+respects the crystal's symmetry exactly.
 """
 
 from __future__ import annotations
@@ -118,8 +120,8 @@ def radius_graph_pbc(
 
     Args:
         pos: ``(N, 3)`` Cartesian positions (Å) of all atoms of all crystals, crystals
-            contiguous.  Computation runs in ``pos.dtype`` (use float64 for distances
-            exact to ~1e-12 Å; float32 gives ~1e-6 relative).
+            contiguous.  Distances are computed in float64 from these values and
+            returned in ``pos.dtype``.
         cell: ``(B, 3, 3)`` (or ``(3, 3)`` for one crystal) lattice vectors as rows.
         batch: ``(N,)`` crystal index of each atom (sorted), as in PyG.  Give either
             ``batch`` or ``natoms``; with neither, all atoms form one crystal.
@@ -173,8 +175,9 @@ def radius_graph_pbc(
     crystal = torch.repeat_interleave(torch.arange(num_crystals, device=device), counts)
     first_atom = torch.cumsum(counts, 0) - counts  # (B,)
     r_frac = _frac_radius(cell, radius)  # (B, 3): radius / face distance
-    # per pair and axis at most floor(2 r_k) + 1 images; bound per centre for chunking
-    bound_img = (torch.floor(2 * r_frac) + 1).prod(dim=1).to(torch.long)  # (B,)
+    # every pair needs at most floor(2 r_k) + 1 consecutive images along axis k: one dense
+    # box per crystal, the same for all its pairs
+    box = (torch.floor(2 * r_frac) + 1).to(torch.long)  # (B, 3)
 
     # wrap positions into the cell: pos = pos_w + shift @ cell
     inv_cell = torch.linalg.inv(cell)
@@ -183,84 +186,120 @@ def radius_graph_pbc(
     frac_w = frac - shift_f
     pos_w = torch.einsum("ni,nij->nj", frac_w, cell[crystal])
     shift = shift_f.to(torch.long)
-    cell_flat = cell.reshape(num_crystals, 9)
 
-    per_centre = counts[crystal] * bound_img[crystal]  # (N,) upper bound of candidates
-    cum_cpu = torch.cumsum(per_centre, 0).cpu()
-    pairs_per_centre = counts[crystal]
-
-    out_src, out_dst, out_off, out_dist = [], [], [], []
-    start = 0
     radius_sq = radius * radius
     eps = _EPS.get(dtype, _EPS_DEFAULT)
     arange = functools.partial(torch.arange, device=device)
-    while start < n:
-        base_count = int(cum_cpu[start - 1]) if start > 0 else 0
-        # largest end with bound(start:end) <= max_candidates (at least one centre)
-        end = int(torch.searchsorted(cum_cpu, base_count + max_candidates, right=True))
-        end = min(max(end, start + 1), n)
-        centres = arange(start, end)
-        start = end
-        # ---- pairs (i, j) of this chunk, j running over i's crystal
-        npc = pairs_per_centre[centres]
-        num_pairs = int(npc.sum())
-        pi = torch.repeat_interleave(centres, npc, output_size=num_pairs)
-        pb = crystal[pi]
-        pj = first_atom[pb] + arange(num_pairs) - torch.repeat_interleave(
-            torch.cumsum(npc, 0) - npc, npc, output_size=num_pairs
-        )
-        dfrac = frac_w[pj] - frac_w[pi]
-        rk = r_frac[pb]
-        low = torch.ceil(-rk - dfrac - eps).to(torch.long)  # (P, 3) smallest image per axis
-        high = torch.floor(rk - dfrac + eps).to(torch.long)
-        cnt = (high - low + 1).clamp_(min=0)
-        per_pair = cnt.prod(dim=1)
-        total = int(per_pair.sum())
-        if total == 0:
-            continue
-        # ---- candidates: (pair, t0, t1, t2) with T = low + t, in lexicographic order
-        base = pos_w[pj] - pos_w[pi] + torch.einsum("pi,pij->pj", low.to(dtype), cell[pb])
-        feats = torch.cat([base, cell_flat[pb]], dim=1)  # (P, 12)
-        p = torch.repeat_interleave(arange(num_pairs), per_pair, output_size=total)
-        q = arange(total) - torch.repeat_interleave(
-            torch.cumsum(per_pair, 0) - per_pair, per_pair, output_size=total
-        )
-        c12 = cnt[:, 1:][p]
-        t2 = q % c12[:, 1]
-        q = torch.div(q, c12[:, 1], rounding_mode="floor")
-        t1 = q % c12[:, 0]
-        t0 = torch.div(q, c12[:, 0], rounding_mode="floor")
-        f = feats[p]
-        vec = (
-            f[:, 0:3]
-            + t0.to(dtype)[:, None] * f[:, 3:6]
-            + t1.to(dtype)[:, None] * f[:, 6:9]
-            + t2.to(dtype)[:, None] * f[:, 9:12]
-        )
-        d2 = (vec * vec).sum(dim=1)
-        keep = torch.nonzero(d2 <= radius_sq).squeeze(1)
-        p, d2 = p[keep], d2[keep]
-        img = low[p] + torch.stack([t0[keep], t1[keep], t2[keep]], dim=1)
-        ci, j = pi[p], pj[p]
-        not_self = ~((ci == j) & (img == 0).all(dim=1))
-        ci, j, img, d2 = ci[not_self], j[not_self], img[not_self], d2[not_self]
-        dist = torch.sqrt(d2)
-        # order: centre, distance, then j and offset (the generation order)
-        order = torch.sort(dist, stable=True).indices
-        order = order[torch.sort(ci[order], stable=True).indices]
-        ci, j, img, dist = ci[order], j[order], img[order], dist[order]
-        if max_neighbors is not None and ci.numel():
-            ptr = torch.searchsorted(ci, centres)
-            rank = arange(ci.numel()) - ptr[ci - centres[0]]
-            sel = rank < max_neighbors
-            ci, j, img, dist = ci[sel], j[sel], img[sel], dist[sel]
-        # offsets w.r.t. the positions as given: T = T_w + shift_i - shift_j
-        out_off.append(img + shift[ci] - shift[j])
-        out_src.append(j)
-        out_dst.append(ci)
-        out_dist.append(dist)
+    out_src, out_dst, out_off, out_dist = [], [], [], []
+    # crystals with the same box shape are processed together, by chunks of centres
+    shapes, shape_of_crystal = torch.unique(box, dim=0, return_inverse=True)
+    per_centre = (counts * box.prod(dim=1))[crystal]  # candidates of each centre
+    for g, shape in enumerate(shapes.tolist()):
+        centres_g = torch.nonzero(shape_of_crystal[crystal] == g).squeeze(1)
+        cum = torch.cumsum(per_centre[centres_g], 0).cpu()
+        begin = 0
+        while begin < centres_g.numel():
+            base_count = int(cum[begin - 1]) if begin > 0 else 0
+            end = int(torch.searchsorted(cum, base_count + max_candidates, right=True))
+            end = min(max(end, begin + 1), centres_g.numel())
+            centres = centres_g[begin:end]
+            begin = end
+            edges = _chunk_edges(
+                centres, crystal, counts, first_atom, frac_w, pos_w, cell, r_frac, shape,
+                radius_sq, eps, max_neighbors, arange,
+            )
+            if edges is None:
+                continue
+            ci, j, img, dist = edges
+            # offsets w.r.t. the positions as given: T = T_w + shift_i - shift_j
+            out_off.append(img + shift[ci] - shift[j])
+            out_src.append(j)
+            out_dst.append(ci)
+            out_dist.append(dist)
 
     if not out_src:
         return empty
-    edge_index = torch.stack([torch.cat(out_src), torch.cat(out_dst)], dim=0)
-    return edge_index, torch.cat(out_off), torch.cat(out_dist)
+    src, dst = torch.cat(out_src), torch.cat(out_dst)
+    off, dist = torch.cat(out_off), torch.cat(out_dist)
+    if len(out_src) > 1:  # chunks hold whole centres: a stable sort by centre keeps the rest
+        order = torch.sort(dst, stable=True).indices
+        src, dst, off, dist = src[order], dst[order], off[order], dist[order]
+    return torch.stack([src, dst], dim=0), off, dist
+
+
+def _chunk_edges(
+    centres: torch.Tensor,
+    crystal: torch.Tensor,
+    counts: torch.Tensor,
+    first_atom: torch.Tensor,
+    frac_w: torch.Tensor,
+    pos_w: torch.Tensor,
+    cell: torch.Tensor,
+    r_frac: torch.Tensor,
+    shape: list[int],
+    radius_sq: float,
+    eps: float,
+    max_neighbors: int | None,
+    arange: functools.partial,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """Edges of a chunk of centres whose crystals share the image box ``shape``.
+
+    Returns ``(centre, neighbour, wrapped image offset, distance)`` sorted by centre,
+    distance, neighbour, offset, and cut to ``max_neighbors`` per centre.
+    """
+    dtype = pos_w.dtype
+    f64 = torch.float64
+    # ---- pairs (i, j), j running over i's crystal, in (i, j) order
+    npc = counts[crystal[centres]]
+    num_pairs = int(npc.sum())
+    if num_pairs == 0:
+        return None
+    pi = torch.repeat_interleave(centres, npc, output_size=num_pairs)
+    pb = crystal[pi]
+    pj = first_atom[pb] + arange(num_pairs) - torch.repeat_interleave(
+        torch.cumsum(npc, 0) - npc, npc, output_size=num_pairs
+    )
+    dfrac = frac_w[pj] - frac_w[pi]
+    low = torch.ceil(-r_frac[pb] - dfrac - eps).to(torch.long)  # (P, 3) first image per axis
+    lat = cell[pb].to(f64)  # (P, 3, 3)
+    base = (pos_w[pj] - pos_w[pi]).to(f64) + torch.einsum("pi,pij->pj", low.to(f64), lat)
+    # ---- dense box of images T = low + (a, b, c), 0 <= a < shape[0], ... (lexicographic)
+    s0, s1, s2 = shape
+    u = base[:, None, :] + arange(s0, dtype=f64)[None, :, None] * lat[:, None, 0, :]
+    v1 = arange(s1, dtype=f64)[None, :, None] * lat[:, None, 1, :]  # (P, s1, 3)
+    v2 = arange(s2, dtype=f64)[None, :, None] * lat[:, None, 2, :]  # (P, s2, 3)
+    # |u + v1 + v2|^2 expanded into small products and broadcast, in float64 (rounding
+    # ~1e-13 Å^2, far below any tolerance) without a (P, s0, s1, s2, 3) tensor
+    d2 = (
+        (u * u).sum(-1)[:, :, None, None]
+        + (v1 * v1).sum(-1)[:, None, :, None]
+        + (v2 * v2).sum(-1)[:, None, None, :]
+        + 2 * torch.bmm(u, v1.transpose(1, 2))[:, :, :, None]
+        + 2 * torch.bmm(u, v2.transpose(1, 2))[:, :, None, :]
+        + 2 * torch.bmm(v1, v2.transpose(1, 2))[:, None, :, :]
+    )  # (P, s0, s1, s2)
+    self_pair = torch.nonzero(pi == pj).squeeze(1)  # exclude (i, i) with T = 0
+    d2[self_pair, -low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2]] = float("inf")
+    p, a, b, c = torch.nonzero(d2 <= radius_sq, as_tuple=True)  # sorted by pair: by centre
+    if p.numel() == 0:
+        return None
+    # distances as returned (output dtype): the tie rule applies to these values
+    dist = torch.sqrt(d2[p, a, b, c]).to(dtype)
+    ci = pi[p]
+    # ---- per centre: sort by distance (stable: ties keep the (j, offset) order), cut to k
+    num = ci.numel()
+    is_first = torch.ones(num, dtype=torch.bool, device=ci.device)
+    is_first[1:] = ci[1:] != ci[:-1]
+    seg = torch.cumsum(is_first.to(torch.long), 0) - 1  # segment (centre) id of each edge
+    seg_start = torch.nonzero(is_first).squeeze(1)
+    rank = arange(num) - seg_start[seg]
+    width = int(rank.max()) + 1
+    padded = torch.full((seg_start.numel(), width), float("inf"), dtype=dtype, device=ci.device)
+    padded[seg, rank] = dist
+    k = width if max_neighbors is None else min(width, max_neighbors)
+    order = torch.sort(padded, dim=1, stable=True).indices[:, :k]
+    valid = torch.gather(padded, 1, order) < float("inf")
+    sel = (seg_start[:, None] + order)[valid]  # flat indices, by centre then distance
+    p = p[sel]
+    img = low[p] + torch.stack([a[sel], b[sel], c[sel]], dim=1)
+    return pi[p], pj[p], img, dist[sel]
