@@ -146,6 +146,28 @@ def _is_lfs_pointer(path: str | os.PathLike) -> bool:
         return f.read(len(_LFS_MAGIC)) == _LFS_MAGIC
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished worker processes."""
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return time.process_time()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _stable_repr(obj: Any) -> str | None:
+    """A representation of a callable that does not change between runs (no addresses)."""
+    if obj is None:
+        return None
+    text = repr(obj)
+    if " at 0x" in text:
+        target = obj if callable(obj) and hasattr(obj, "__qualname__") else type(obj)
+        return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
+    return text
+
+
 def _file_signature(path: Path) -> list[Any]:
     stat = path.stat()
     return [path.name, stat.st_size, stat.st_mtime_ns]
@@ -312,7 +334,7 @@ class CrystalDataset(InMemoryDataset):
         payload = json.dumps({
             "class": type(self).__name__, "v": self.VERSION, "split": self.split_name,
             "targets": self.targets, "options": self.options, "max_rows": self.max_rows,
-            "raw": raw, "pre_transform": repr(self.pre_transform),
+            "raw": raw, "pre_transform": _stable_repr(self.pre_transform),
         }, sort_keys=True)
         return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
@@ -361,6 +383,7 @@ class CrystalDataset(InMemoryDataset):
 
     def process(self) -> None:
         start = time.perf_counter()
+        cpu_start = _cpu_seconds()
         entries = self._entries()
         if self.max_rows is not None:
             entries = entries[:self.max_rows]
@@ -410,6 +433,7 @@ class CrystalDataset(InMemoryDataset):
                                f"first reasons: {skipped[:3]}")
         self.save(data_list, self.processed_paths[0])
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_start
         with open(self.processed_paths[1], "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["id", "reason", "message"])
@@ -425,14 +449,15 @@ class CrystalDataset(InMemoryDataset):
             "kept": len(data_list), "skipped": len(skipped),
             "skipped_by_reason": dict(Counter(s[1] for s in skipped)),
             "space_group_disagreements": len(disagreements),
-            "processing_seconds": seconds, "num_workers": self.num_workers,
+            "processing_seconds": seconds, "cpu_seconds": cpu, "num_workers": self.num_workers,
         }
         with open(self.processed_paths[2], "w") as f:
             json.dump(meta, f, indent=2)
         self.processing_seconds = seconds
         if self.log:
             print(f"{label}: processed {len(jobs)} entries in {seconds:.1f} s "
-                  f"({len(jobs) / max(seconds, 1e-9):.0f}/s, {self.num_workers} workers): "
+                  f"({len(jobs) / max(seconds, 1e-9):.0f}/s, {self.num_workers} workers, "
+                  f"{1000 * cpu / max(len(jobs), 1):.0f} ms CPU per entry): "
                   f"kept {len(data_list)}, skipped {len(skipped)}, "
                   f"space-group disagreements {len(disagreements)}")
 

@@ -32,8 +32,9 @@ already in the setting of the group's operations):
    every isometry, to atom permutations and to the choice of (super)cell: an exact
    ``G``-invariant target.
 
-A crystal is invariant under its generating group; it may by accident have more symmetry
-(a single atom in P1, say).  ``space_group`` is always the generating group.
+A crystal is invariant under its generating group, and by default (``exact_symmetry``) a
+crystal whose full symmetry is larger (spglib at ``symprec=1e-3`` A finds a supergroup, e.g.
+a single atom in P1 is P-1) is re-drawn, so ``space_group`` is the crystal's true group.
 Crystal ``i`` is generated from ``numpy.random.default_rng([seed, i])``, so the data do not
 depend on the number of worker processes.  The groups are assigned by cycling through seeded
 permutations of the requested groups, so every group appears once ``num_crystals`` reaches
@@ -48,10 +49,12 @@ import json
 import multiprocessing as mp
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import spglib
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
@@ -231,6 +234,14 @@ def _covalent_radii(z: np.ndarray) -> np.ndarray:
     return np.asarray(covalent_radii, dtype=np.float64)[z]
 
 
+def _detected_number(cell: np.ndarray, frac: np.ndarray, z: np.ndarray) -> int:
+    """spglib's space-group number of a (finite, well-formed) generated crystal, 0 if none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = spglib.get_symmetry_dataset((cell, frac, z), symprec=1e-3)
+    return 0 if dataset is None else int(dataset.number)
+
+
 def generate_crystal(
     number: int,
     rng: np.random.Generator,
@@ -242,6 +253,7 @@ def generate_crystal(
     p_general: float = 0.35,
     species_pool: Sequence[int] = SPECIES_POOL,
     max_attempts: int = 200,
+    exact_symmetry: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One random crystal invariant under space group ``number`` (default setting).
 
@@ -253,13 +265,20 @@ def generate_crystal(
     Args:
         number: ITA number 1-230.
         rng: Random generator (all randomness comes from it).
-        max_atoms: Maximum atoms in the conventional cell.
+        max_atoms: Maximum atoms in the conventional cell (see ``exact_symmetry``).
         max_orbits: Maximum number of Wyckoff orbits (1..max_orbits drawn uniformly).
         min_distance: Minimum interatomic distance in A (periodic images included).
         bond_factor: Minimum distance as a fraction of the sum of covalent radii.
         p_general: Probability that an orbit is drawn on the general position (when it fits).
         species_pool: Atomic numbers to draw 1-3 species from.
         max_attempts: Lattice/Wyckoff re-draws before giving up.
+        exact_symmetry: Re-draw crystals whose full symmetry (spglib, ``symprec=1e-3`` A)
+            is a proper supergroup of the generating group (e.g. a single atom in P1 is
+            P-1), so that the generating group is the crystal's space group.  For the few
+            groups whose small orbits all have extra symmetry (F-centred cubic groups such
+            as F432, Fd-3c), the atom limit is doubled after each quarter of
+            ``max_attempts`` (up to ``4 * max_atoms``); if still no exact crystal is found,
+            the smallest crystal found (invariant, with extra symmetry) is returned.
 
     Returns:
         ``(cell, frac_coords, z)``: ``(3, 3)`` float64 rows in A, ``(n, 3)`` float64 in
@@ -279,14 +298,18 @@ def generate_crystal(
                          f"> max_atoms={max_atoms}")
     pool = np.asarray(species_pool, dtype=np.int64)
     stretch = 1.0
-    for _attempt in range(max_attempts):
-        # Wyckoff plan: orbits that fit within max_atoms, one species per orbit.
+    limit = max_atoms
+    fallback: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for attempt in range(max_attempts):
+        if exact_symmetry and attempt and attempt % max(max_attempts // 4, 1) == 0:
+            limit = min(2 * limit, 4 * max_atoms)  # groups needing large orbits
+        # Wyckoff plan: orbits that fit within the atom limit, one species per orbit.
         n_orbits = int(rng.integers(1, max_orbits + 1))
         plan: list[int] = []
         total = 0
         for _ in range(n_orbits):
-            fits_general = [i for i in general if total + mults[i] <= max_atoms]
-            fits_special = [i for i in special if total + mults[i] <= max_atoms]
+            fits_general = [i for i in general if total + mults[i] <= limit]
+            fits_special = [i for i in special if total + mults[i] <= limit]
             if fits_general and (not fits_special or rng.random() < p_general):
                 choice = int(rng.choice(fits_general))
             elif fits_special:
@@ -328,7 +351,13 @@ def generate_crystal(
             stretch = min(stretch * 1.03, 2.0)
             continue
         z = np.repeat(orbit_species, [site_ops[c][3] for c in plan]).astype(np.int64)
+        if exact_symmetry and _detected_number(cell, frac, z) != number:
+            if fallback is None or frac.shape[0] < fallback[1].shape[0]:
+                fallback = (cell, frac, z)
+            continue  # accidental extra symmetry
         return cell, frac, z
+    if fallback is not None:
+        return fallback
     raise RuntimeError(f"could not generate a crystal for space group {number} "
                        f"after {max_attempts} attempts")
 
@@ -521,6 +550,8 @@ class SyntheticCrystals(InMemoryDataset):
         max_atoms: Maximum atoms per conventional cell.
         max_orbits: Maximum number of Wyckoff orbits per crystal.
         min_distance: Minimum interatomic distance (A).
+        exact_symmetry: Re-draw crystals with accidental extra symmetry (see
+            :func:`generate_crystal`).
         radius: Neighbour-graph cutoff (A).
         max_neighbors: Neighbour-graph maximum neighbours per atom (``None``: all).
         num_workers: Worker processes (default ``min(2, cpu_count)``; 0 runs in-process).
@@ -529,7 +560,7 @@ class SyntheticCrystals(InMemoryDataset):
         log: Show progress bars and messages.
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(
         self,
@@ -541,6 +572,7 @@ class SyntheticCrystals(InMemoryDataset):
         max_atoms: int = 48,
         max_orbits: int = 4,
         min_distance: float = 1.5,
+        exact_symmetry: bool = True,
         radius: float = 8.0,
         max_neighbors: int | None = 12,
         num_workers: int | None = None,
@@ -561,7 +593,8 @@ class SyntheticCrystals(InMemoryDataset):
         self.space_groups = space_groups
         self.options = {
             "generator": {"max_atoms": int(max_atoms), "max_orbits": int(max_orbits),
-                          "min_distance": float(min_distance)},
+                          "min_distance": float(min_distance),
+                          "exact_symmetry": bool(exact_symmetry)},
             "radius": float(radius),
             "max_neighbors": None if max_neighbors is None else int(max_neighbors),
         }

@@ -10,6 +10,7 @@ from cft_pyg import SpaceGroup
 from cft_pyg.data.neighbors import radius_graph_pbc
 from cft_pyg.data.synthetic import (
     SyntheticCrystals,
+    _detected_number,
     assign_space_groups,
     generate_crystal,
     morse_energy_per_atom,
@@ -49,7 +50,9 @@ def test_crystals_are_invariant_and_well_formed(all_groups: SyntheticCrystals) -
         cell = data.cell[0].double().numpy()
         z = data.z.numpy()
         assert frac.min() >= 0.0 and frac.max() < 1.0
-        assert data.natoms.item() == z.shape[0] == frac.shape[0] <= 48
+        assert data.natoms.item() == z.shape[0] == frac.shape[0] <= 4 * 48
+        # the generating group is the crystal's full space group (no accidental extra symmetry)
+        assert _detected_number(cell, frac, z) == number
         torch.testing.assert_close(data.pos, (data.frac_coords.double() @ data.cell[0].double())
                                    .float())
         metric = cell @ cell.T
