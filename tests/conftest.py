@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# The suite checks correctness on small tensors: one intra-op thread avoids OpenMP
+# start-up and spin costs that dominate small ops (and explode on a busy machine).
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

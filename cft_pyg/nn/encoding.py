@@ -238,6 +238,19 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         )
         self._ptr_cache: dict[str, list[int]] = {}
 
+    _EXACT_TABLES = ("cos_table", "rot_coef", "fun_coef")
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[override]
+        # Casting the model (model.float(), .half()) must not round the phase tables:
+        # they stay float64 and are cast per call to the input's dtype.
+        saved = {name: self._buffers[name] for name in self._EXACT_TABLES}
+        super()._apply(fn, recurse)
+        for name, table in saved.items():
+            moved = self._buffers[name]
+            if moved is not None and moved.dtype != table.dtype:
+                self._buffers[name] = table.to(moved.device)
+        return self
+
     @property
     def out_dim(self) -> int:
         """Number of output features per atom (same for every group)."""

@@ -1,0 +1,197 @@
+"""Throughput of the invariant encoding: scatter routing vs dense routing vs naive averaging.
+
+Encodes atoms spread uniformly over all 230 space groups (float32, no autograd) at
+cutoffs R=5 and R=8 and prints atoms/s for
+
+* ``scatter``: :class:`cft_pyg.nn.SymmetryAdaptedFourierEncoding` (orbit routing), both
+  outputs (``frequency``: 2S features; ``orbit``: compact basis);
+* ``plain``: :class:`cft_pyg.nn.PlainFourierFeatures` (cos and sin of the same
+  frequencies, not invariant): the cost floor;
+* ``dense``: :class:`cft_pyg.nn.DenseRoutingEncoding`, the published dense ``N x N``
+  routing per group (matrices precomputed, build time excluded);
+* ``naive``: :class:`cft_pyg.nn.OrbitAveragingEncoding`, averaging over the point's orbit
+  (measured on fewer atoms: it is slow), for all groups and for the cubic groups 195-230.
+
+Every method runs in its own subprocess so that its peak memory (peak RSS growth during
+the timed calls) is its own.  Ratios compare methods on the same atoms in this run.
+
+Usage::
+
+    python benchmarks/bench_encoding.py                 # 200k atoms, R=5 and R=8
+    python benchmarks/bench_encoding.py --atoms 20000 --cutoffs 5   # quick
+
+Writes ``benchmarks/results/encoding.json`` (and ``encoding_<device>.json`` for CUDA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CUBIC = list(range(195, 231))
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _worker(args: tuple) -> dict:
+    method, cutoff, atoms, groups, device, repeats, seed = args
+    from cft_pyg.nn import (
+        DenseRoutingEncoding,
+        OrbitAveragingEncoding,
+        PlainFourierFeatures,
+        SymmetryAdaptedFourierEncoding,
+    )
+
+    gen = torch.Generator().manual_seed(seed)
+    group_tensor = torch.tensor(groups)
+    sg = group_tensor[torch.randint(0, len(groups), (atoms,), generator=gen)]
+    x = torch.rand(atoms, 3, generator=gen)
+    t0 = time.perf_counter()
+    if method == "scatter":
+        module = SymmetryAdaptedFourierEncoding(cutoff)
+    elif method == "scatter-orbit":
+        module = SymmetryAdaptedFourierEncoding(cutoff, output="orbit")
+    elif method == "plain":
+        module = PlainFourierFeatures(cutoff)
+    elif method == "dense":
+        module = DenseRoutingEncoding(cutoff)
+    elif method == "naive":
+        module = OrbitAveragingEncoding(cutoff)
+    else:  # pragma: no cover
+        raise ValueError(method)
+    module = module.to(device)
+    x, sg = x.to(device), sg.to(device)
+    if method == "dense":  # precompute the routing matrices of the groups in use
+        for g in sorted(set(groups)):
+            module.matrix(g, x.dtype, x.device)
+    build_s = time.perf_counter() - t0
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    with torch.no_grad():
+        module(x[:1000], sg[:1000])  # warm-up
+        sync()
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        base = _rss_mib()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            module(x, sg)
+            sync()
+            times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    if device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    best = min(times)
+    return {
+        "method": method, "cutoff": cutoff, "atoms": atoms, "num_groups": len(set(groups)),
+        "seconds": best, "atoms_per_s": atoms / best, "build_s": build_s,
+        "peak_mem_mib": max(peak, 0.0), "out_dim": int(module.out_dim),
+    }
+
+
+def run(method: str, cutoff: float, atoms: int, groups: list[int], device: str,
+        repeats: int, seed: int = 0) -> dict:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        res = pool.apply(_worker, ((method, cutoff, atoms, groups, device, repeats, seed),))
+    print(
+        f"  {method:14s} R={cutoff:g} groups={res['num_groups']:3d} atoms={atoms:7d}: "
+        f"{res['atoms_per_s']:12,.0f} atoms/s  peak +{res['peak_mem_mib']:8.1f} MiB  "
+        f"(build {res['build_s']:.2f} s)",
+        flush=True,
+    )
+    return res
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--atoms", type=int, default=200_000)
+    parser.add_argument("--naive-atoms", type=int, default=5_000)
+    parser.add_argument("--dense-groups-r8", type=int, default=40,
+                        help="dense routing at R=8 on this many groups (N^2 matrices: "
+                             "all 230 would need ~8 GB)")
+    parser.add_argument("--cutoffs", type=float, nargs="+", default=[5.0, 8.0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+
+    all_groups = list(range(1, 231))
+    print(f"device={args.device} threads={torch.get_num_threads()} "
+          f"load_avg={os.getloadavg()}", flush=True)
+    report: dict = {
+        "device": args.device, "torch": torch.__version__, "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "runs": [],
+        "ratios": {},
+    }
+    for cutoff in args.cutoffs:
+        print(f"R={cutoff:g}: {args.atoms} atoms over all 230 groups", flush=True)
+        r = {m: run(m, cutoff, args.atoms, all_groups, args.device, args.repeats)
+             for m in ("scatter", "scatter-orbit", "plain")}
+        dense_groups = all_groups
+        if cutoff > 5 and args.dense_groups_r8 < 230:
+            step = 230 // args.dense_groups_r8
+            dense_groups = all_groups[::step][: args.dense_groups_r8]
+        r["dense"] = run("dense", cutoff, args.atoms, dense_groups, args.device, 1)
+        if dense_groups != all_groups:  # scatter on the same groups for a fair ratio
+            r["scatter-dense-subset"] = run("scatter", cutoff, args.atoms, dense_groups,
+                                            args.device, args.repeats)
+        r["naive"] = run("naive", cutoff, args.naive_atoms, all_groups, args.device, 1)
+        r["scatter-naive-subset"] = run("scatter", cutoff, args.naive_atoms, all_groups,
+                                        args.device, args.repeats)
+        r["naive-cubic"] = run("naive", cutoff, args.naive_atoms, CUBIC, args.device, 1)
+        r["scatter-cubic"] = run("scatter", cutoff, args.naive_atoms, CUBIC, args.device,
+                                 args.repeats)
+        report["runs"].extend(r.values())
+        s = r["scatter"]["atoms_per_s"]
+        dense_ref = r.get("scatter-dense-subset", r["scatter"])["atoms_per_s"]
+        ratios = {
+            "scatter_time_over_plain_time": r["plain"]["atoms_per_s"] / s,
+            "orbit_output_time_over_plain_time": (
+                r["plain"]["atoms_per_s"] / r["scatter-orbit"]["atoms_per_s"]
+            ),
+            "scatter_speedup_over_dense": dense_ref / r["dense"]["atoms_per_s"],
+            "scatter_speedup_over_naive_all_groups": (
+                r["scatter-naive-subset"]["atoms_per_s"] / r["naive"]["atoms_per_s"]
+            ),
+            "scatter_speedup_over_naive_cubic": (
+                r["scatter-cubic"]["atoms_per_s"] / r["naive-cubic"]["atoms_per_s"]
+            ),
+        }
+        report["ratios"][f"R={cutoff:g}"] = ratios
+        targets = {
+            "scatter_time_over_plain_time": ("<=", 2.5),
+            "scatter_speedup_over_dense": (">=", 1.0 if cutoff <= 5 else 3.0),
+            "scatter_speedup_over_naive_cubic": (">=", 50.0),
+        }
+        for name, value in ratios.items():
+            target = targets.get(name)
+            mark = ""
+            if target:
+                ok = value <= target[1] if target[0] == "<=" else value >= target[1]
+                mark = f"  (target {target[0]} {target[1]:g}: {'met' if ok else 'MISSED'})"
+            print(f"  {name:40s} {value:8.2f}{mark}", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
+    out = RESULTS / f"encoding{suffix}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
