@@ -230,6 +230,18 @@ def _train_config(args: argparse.Namespace) -> Any:
         raise ConfigError(str(err)) from err
 
 
+def _check_names(config: Any) -> None:
+    """Unknown model or dataset names fail before anything is loaded or written."""
+    from .training import ConfigError, available_datasets, available_models
+
+    if config.model not in available_models():
+        raise ConfigError(f"unknown model {config.model!r}; available: "
+                          f"{', '.join(available_models())}")
+    if config.dataset not in available_datasets():
+        raise ConfigError(f"unknown dataset {config.dataset!r}; available: "
+                          f"{', '.join(available_datasets())}")
+
+
 def _check_readable(path: str, what: str) -> Path:
     p = Path(path)
     if not p.exists():
@@ -250,6 +262,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training.evaluation import format_table
 
     config = _train_config(args)
+    _check_names(config)
     if config.resume is not None:
         _check_readable(config.resume, "checkpoint to resume from")
     out = Path(config.output_dir)
@@ -311,6 +324,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ckpt = Path(args.checkpoint)
     _check_readable(args.checkpoint, "checkpoint")
     config = _run_config_for(ckpt, args)
+    _check_names(config)
     out = Path(args.output_dir) if args.output_dir else \
         ckpt.resolve().parent.parent / f"evaluation_{args.part}"
     existing = [p for p in (out / "metrics.json", out / "predictions.csv") if p.exists()]

@@ -55,7 +55,7 @@ class DemoSettings:
 
     num_crystals: int = 2000
     seed: int = 0
-    epochs: int = 12
+    epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
     warmup_epochs: float = 1.0
@@ -74,7 +74,7 @@ class DemoSettings:
     def preset(cls, quick: bool = False) -> DemoSettings:
         """Full demo (under 10 minutes on 2 CPU cores) or ``quick`` (seconds, for tests)."""
         if quick:
-            return cls(num_crystals=240, epochs=2, batch_size=32, max_atoms=48,
+            return cls(num_crystals=120, epochs=1, batch_size=32,
                        model_kwargs={"channels": 16, "num_blocks": 1, "heads": 2},
                        test_fraction=0.2)
         return cls()
