@@ -188,7 +188,7 @@ class SymmetryAdaptedBasis(torch.nn.Module):
     def __init__(
         self,
         group: SpaceGroup | int,
-        cutoff: float | None = 5.0,
+        cutoff: float | None = None,
         *,
         frequencies: FrequencySet | None = None,
     ) -> None:

@@ -36,6 +36,9 @@ from .frequencies import (
 )
 from .space_group import TRANSLATION_DENOMINATOR, SpaceGroup
 
+DEFAULT_CUTOFF = 5.0
+"""Default frequency-ball radius: 514 (identity) / 418 (hexagonal) frequencies."""
+
 __all__ = [
     "constraint_graph",
     "connected_components",
@@ -55,7 +58,11 @@ def resolve_group(group: SpaceGroup | int) -> SpaceGroup:
 def group_frequencies(
     group: SpaceGroup, cutoff: float | None, frequencies: FrequencySet | None
 ) -> FrequencySet:
-    """The frequency set of a group: ``frequencies`` if given, else the reference ball."""
+    """The frequency set of a group: ``frequencies`` if given, else the reference ball.
+
+    ``cutoff=None`` means :data:`DEFAULT_CUTOFF` (5) when no set is given; a cutoff given
+    together with a set must agree with the set's own.
+    """
     if frequencies is not None:
         if cutoff is not None and frequencies.cutoff is not None and frequencies.cutoff != cutoff:
             raise ValueError(
@@ -64,7 +71,7 @@ def group_frequencies(
             )
         return frequencies
     if cutoff is None:
-        raise ValueError("give a cutoff or a frequency set")
+        cutoff = DEFAULT_CUTOFF
     return ball_frequencies(cutoff, setting_metric(group))
 
 
@@ -121,7 +128,7 @@ def connected_components(edge_index: torch.Tensor, num_nodes: int) -> torch.Tens
 
 def constraint_graph(
     group: SpaceGroup | int,
-    cutoff: float | None = 5.0,
+    cutoff: float | None = None,
     *,
     frequencies: FrequencySet | None = None,
 ) -> Data:
@@ -129,8 +136,8 @@ def constraint_graph(
 
     Args:
         group: a :class:`SpaceGroup` or a number 1-230 (default setting).
-        cutoff: ball radius ``R`` in the group's reference metric (ignored when
-            ``frequencies`` is given).
+        cutoff: ball radius ``R`` in the group's reference metric (default 5; must agree
+            with the cutoff of ``frequencies`` when both are given).
         frequencies: an explicit frequency set; must be closed under the point group.
 
     Returns:
