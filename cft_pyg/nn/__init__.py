@@ -11,6 +11,7 @@ from .cgcnn import CGCNN
 from .conv import DistanceFilterConv
 from .encoding import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
 from .lattice import LatticeFeatures
+from .pretrain import orbit_distance, pretrain_encoding
 from .radial import CosineCutoff, GaussianExpansion
 from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 from .transformer import MaskedSelfAttention
@@ -27,6 +28,8 @@ __all__ = [
     "LatticeFeatures",
     "MaskedSelfAttention",
     "PlainPETransformer",
+    "orbit_distance",
+    "pretrain_encoding",
     "DenseRoutingEncoding",
     "OrbitAveragingEncoding",
     "PlainFourierFeatures",

@@ -33,10 +33,11 @@ class DistanceFilterConv(MessagePassing):
     .. math::
 
         x_i' = W_O \sum_{j \in \mathcal{N}(i)} w_{ij}\,
-               \big(W_V x_j\big) \odot f_{ij},
+               \big(W_V x_j\big) \odot f_{ij},\qquad W_V \in \mathbb{R}^{h \times d},\
+               W_O \in \mathbb{R}^{d \times h},
         \qquad w_{ij} = \frac{c(d_{ij})}{\varepsilon + \sum_{k \in \mathcal{N}(i)} c(d_{ik})},
 
-    with :math:`f_{ij} \in \mathbb{R}^d` a learned filter of the neighbour distance
+    with :math:`f_{ij} \in \mathbb{R}^h` a learned filter of the neighbour distance
     :math:`d_{ij}` (computed outside, once for all blocks, see
     :class:`~cft_pyg.nn.CrystalFourierTransformer`) and :math:`c` a smooth envelope.
     The envelope-weighted mean keeps the output continuous when neighbours enter or leave
@@ -44,23 +45,28 @@ class DistanceFilterConv(MessagePassing):
     enter, so the layer is invariant under any isometry of the crystal, in particular
     under the operations of its space group.
 
+    The messages live in a width :math:`h` that may be smaller than :math:`d`: the
+    per-edge tensors dominate the cost, so a narrow message keeps the layer cheap.
+
     Args:
-        channels: width :math:`d`.
+        channels: node width :math:`d`.
+        hidden: message width :math:`h` (default :math:`d`).
 
     Shapes:
         - input: ``x`` ``(N, d)``, ``edge_index`` ``(2, E)`` (``[j, i]``), ``edge_filter``
-          ``(E, d)``, ``edge_weight`` ``(E,)`` (the :math:`w_{ij}`).
+          ``(E, h)``, ``edge_weight`` ``(E,)`` (the :math:`w_{ij}`).
         - output: ``(N, d)``.
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, hidden: int | None = None) -> None:
         super().__init__(aggr="add")
         self.channels = channels
-        self.lin_value = nn.Linear(channels, channels, bias=False)
-        self.lin_out = nn.Linear(channels, channels)
+        self.hidden = channels if hidden is None else hidden
+        self.lin_value = nn.Linear(channels, self.hidden, bias=False)
+        self.lin_out = nn.Linear(self.hidden, channels)
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}"
+        return f"channels={self.channels}, hidden={self.hidden}"
 
     def forward(
         self,

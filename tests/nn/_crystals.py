@@ -84,13 +84,16 @@ def make_data(
 
 
 def with_frac_coords(data: Data | Batch, frac_coords: torch.Tensor) -> Batch:
-    """The same crystals with new coordinates and a rebuilt neighbour graph."""
-    crystals = data.to_data_list() if isinstance(data, Batch) else [data]
-    out, start = [], 0
-    for c in crystals:
-        n = c.z.numel()
-        out.append(
-            make_data(c.z, frac_coords[start : start + n], c.cell[0], int(c.space_group))
-        )
-        start += n
-    return Batch.from_data_list(out)
+    """The same crystals with new coordinates and a neighbour graph rebuilt from scratch
+    (one batched ``radius_graph_pbc`` call)."""
+    batch = data if isinstance(data, Batch) else Batch.from_data_list([data])
+    frac = frac_coords - torch.floor(frac_coords)
+    cell = batch.cell.to(frac.dtype)
+    pos = torch.einsum("ni,nij->nj", frac, cell[batch.batch])
+    edge_index, offsets, dist = radius_graph_pbc(
+        pos, cell, batch.batch, radius=RADIUS, max_neighbors=None
+    )
+    out = batch.clone()
+    out.frac_coords, out.pos = frac, pos
+    out.edge_index, out.cell_offsets, out.edge_dist = edge_index, offsets, dist
+    return out

@@ -248,3 +248,50 @@ def test_dense_batch_index_round_trip():
     assert index.mask.tolist() == [[True] * 3, [False] * 3, [True, True, False],
                                    [True, False, False]]
     torch.testing.assert_close(index.to_flat(dense), x)
+
+
+# ---------------------------------------------------------------- orbit-distance pretraining
+
+
+def test_orbit_distance_properties():
+    from cft_pyg import SpaceGroup
+    from cft_pyg.nn import orbit_distance
+
+    gen = torch.Generator().manual_seed(0)
+    group = SpaceGroup(14)
+    cell = crystal("P2_1/c").cell[0].double()
+    x1 = torch.rand(16, 3, generator=gen, dtype=torch.float64)
+    x2 = torch.rand(16, 3, generator=gen, dtype=torch.float64)
+    d = orbit_distance(x1, x2, cell, group)
+    # invariant under any operation applied to either point, and symmetric
+    for op in range(group.num_operations):
+        W = torch.as_tensor(group.rotations[op].copy(), dtype=torch.float64)
+        w = torch.as_tensor(group.translations[op], dtype=torch.float64)
+        torch.testing.assert_close(orbit_distance(x1, x2 @ W.T + w, cell, group), d)
+        torch.testing.assert_close(orbit_distance(x1 @ W.T + w + 3.0, x2, cell, group), d)
+    torch.testing.assert_close(orbit_distance(x2, x1, cell, group), d)
+    # zero on the orbit; in P1 the plain minimum-image distance, never above it in P2_1/c
+    W0 = torch.as_tensor(group.rotations[1].copy(), dtype=torch.float64)
+    on_orbit = x1 @ W0.T + torch.as_tensor(group.translations[1])
+    assert orbit_distance(x1, on_orbit, cell, group).abs().max() < 1e-12
+    p1 = orbit_distance(x1, x2, cell, 1)
+    shifts = torch.cartesian_prod(*[torch.arange(-2.0, 3.0, dtype=torch.float64)] * 3)
+    brute = ((x2 - x1)[:, None, :] + shifts) @ cell
+    brute = brute.norm(dim=-1).amin(1)
+    torch.testing.assert_close(p1, brute)
+    assert (d <= p1 + 1e-12).all() and (d < p1 - 1e-3).any()
+
+
+def test_pretrain_encoding_learns_orbit_distance():
+    from cft_pyg.nn import pretrain_encoding
+
+    model = small_cft().train()
+    history = pretrain_encoding(model, groups=[2, 14, 194, 225], pairs_per_group=64, epochs=6,
+                                batch_size=64, lr=3e-3)
+    assert len(history) == 6 and history[-1] < 0.3 * history[0]
+    # still exactly invariant after pretraining (only the MLPs on top of the basis moved)
+    data = crystal("P6_3/mmc", num_atoms=3, seed=9)
+    model.eval()
+    assert_invariant(lambda x: model(with_frac_coords(data, x)), data.frac_coords, 194)
+    with pytest.raises(ValueError, match="no positional encoding"):
+        pretrain_encoding(small_cft(encoding="none", lattice=False), groups=[1], epochs=1)
