@@ -341,7 +341,7 @@ def _periodic_match(
     for a in range(0, g, step):
         diff = images[a : a + step, :, None, :] - frac[None, None, :, :]  # (c, n, n, 3)
         shift = np.round(diff)
-        dist = np.linalg.norm(np.einsum("gnmi,ij->gnmj", diff - shift, lattice), axis=-1)
+        dist = np.linalg.norm((diff - shift) @ lattice, axis=-1)
         dist[:, other_type] = np.inf
         p = np.argmin(dist, axis=-1)
         g_idx, n_idx = np.indices(p.shape)
@@ -383,7 +383,7 @@ def symmetrize_frac_coords(
     images = group.apply(x)  # (g, n, 3)
     perm, shift, mismatch = _periodic_match(images, x, numbers, lattice)
     worst = float(mismatch.max())
-    bijective = all(np.unique(p).size == p.size for p in perm)
+    bijective = bool(np.all(np.sort(perm, axis=1) == np.arange(perm.shape[1])))
     if worst > tolerance or not bijective:
         raise StructureError(
             f"symmetrization failed: an operation of {group!r} maps an atom {worst:.3g} Å away "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import pandas as pd
 import pytest
@@ -310,6 +312,8 @@ def test_disorder() -> None:
                                      "Na0  1  0.00000000  0.00000000  0.00000000  0.5")
     assert "0.5" in cif
     assert _reason(from_cif, cif) == "disorder"
+    atoms = ase.io.read(io.StringIO(cif), format="cif")  # ASE keeps occupancies in info
+    assert _reason(from_structure, atoms) == "disorder"
 
 
 def test_zero_atoms() -> None:
