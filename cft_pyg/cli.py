@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-invalid", action="store_true",
                    help="skip CIFs that cannot be read (listed on stderr) instead of failing")
     p.add_argument("--symprec", type=float, default=None,
-                   help="symmetry tolerance in Å for the space-group detection")
+                   help="symmetry tolerance in Å for the space-group detection (default: "
+                        "that of the training data, 0.1 for the bundled datasets)")
     _add_common(p, config=False)
 
     p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (< 10 min CPU)",
@@ -282,9 +283,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _print(f"test MAE {o['mae']:.4f} (predicting the training mean: "
                f"{o['mae_predict_mean']:.4f}) on {o['n']} crystals\n")
         _print(format_table(result.test_report.per_crystal_system))
+    if "zeroshot" in result.extra_reports:
+        o = result.extra_reports["zeroshot"].overall
+        _print(f"\nzero-shot MAE {o['mae']:.4f} on {o['n']} crystals of "
+               f"{o['n_space_groups']} held-out space groups (never seen in training)")
     _print(f"\ncheckpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")
     _print(f"tables and logs: {result.output_dir}")
     return 0
+
+
+def _run_dir(checkpoint: Path) -> Path:
+    """The run folder of a checkpoint (``<run>/checkpoints/x.ckpt``; else its own folder)."""
+    folder = checkpoint.resolve().parent
+    return folder.parent if folder.name == "checkpoints" else folder
 
 
 def _run_config_for(checkpoint: Path, args: argparse.Namespace) -> Any:
@@ -292,7 +303,7 @@ def _run_config_for(checkpoint: Path, args: argparse.Namespace) -> Any:
     from .training import TrainConfig, load_config_file
 
     values: dict[str, Any] = {}
-    default = checkpoint.resolve().parent.parent / "config.yaml"
+    default = _run_dir(checkpoint) / "config.yaml"
     if args.config:
         values.update(load_config_file(args.config))
     elif default.is_file():
@@ -326,7 +337,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = _run_config_for(ckpt, args)
     _check_names(config)
     out = Path(args.output_dir) if args.output_dir else \
-        ckpt.resolve().parent.parent / f"evaluation_{args.part}"
+        _run_dir(ckpt) / f"evaluation_{args.part}"
     existing = [p for p in (out / "metrics.json", out / "predictions.csv") if p.exists()]
     if existing and not args.overwrite:
         raise CLIError(f"{existing[0]} exists; use --overwrite to replace it")
@@ -366,6 +377,27 @@ def _cif_files(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
+def _structure_options(checkpoint: Path) -> dict[str, Any]:
+    """How CIFs become ``Data`` for a model: as its training data did.
+
+    The datasets' tolerances (``symprec`` 0.1 Å, ``angle_tolerance`` 5°, those of the Materials
+    Project) and neighbour graph, overridden by the run's ``dataset_kwargs`` when its
+    ``config.yaml`` is found.
+    """
+    from .data.datasets import DATASET_ANGLE_TOLERANCE, DATASET_SYMPREC
+    from .training import load_config_file
+
+    options: dict[str, Any] = {"symprec": DATASET_SYMPREC,
+                               "angle_tolerance": DATASET_ANGLE_TOLERANCE}
+    config = _run_dir(checkpoint) / "config.yaml"
+    if config.is_file():
+        kwargs = load_config_file(config).get("dataset_kwargs") or {}
+        for key in ("symprec", "angle_tolerance", "radius", "max_neighbors"):
+            if key in kwargs:
+                options[key] = kwargs[key]
+    return options
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -379,7 +411,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise CLIError(f"--output must be a file, got a folder: {out}")
     files = _cif_files(args.inputs)
     module = _load_checkpoint(args.checkpoint)
-    kwargs: dict[str, Any] = {}
+    kwargs = _structure_options(Path(args.checkpoint))
     if args.symprec is not None:
         kwargs["symprec"] = args.symprec
     data, names, failed = [], [], []

@@ -80,6 +80,20 @@ def test_train_resume_continues(run_dir: Path, tmp_path: Path) -> None:
     assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == [0, 1, 2]
 
 
+def test_train_holdout_split_is_zero_shot(tmp_path: Path, capsys) -> None:
+    from cft_pyg.data.splits import centrosymmetric_groups
+
+    out = tmp_path / "holdout"
+    assert main(["train", "--epochs", "1", "--split", "holdout-centrosymmetric",
+                 "--output-dir", str(out), *TRAIN]) == 0
+    assert "zero-shot MAE" in capsys.readouterr().out
+    centro = set(centrosymmetric_groups())
+    held = set(pd.read_csv(out / "zeroshot_per_space_group.csv")["space_group"])
+    assert held and held <= centro
+    for part in ("val", "test"):
+        assert not set(pd.read_csv(out / f"{part}_predictions.csv")["space_group"]) & centro
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     ([], "COMMAND"),
     (["fly"], "invalid choice"),

@@ -55,7 +55,7 @@ class DemoSettings:
 
     num_crystals: int = 2000
     seed: int = 0
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 32
     lr: float = 1e-3
     warmup_epochs: float = 1.0

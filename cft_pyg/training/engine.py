@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class FitResult:
         best_val_mae: lowest validation MAE reached.
         epochs_run: epochs completed (fewer than ``config.epochs`` after early stopping).
         val_report, test_report: evaluation of the best model (``None`` for an empty split).
+        extra_reports: evaluation of the best model on the ``extra_eval`` sets.
     """
 
     module: CrystalRegressor
@@ -62,6 +63,7 @@ class FitResult:
     epochs_run: int
     val_report: EvaluationReport | None
     test_report: EvaluationReport | None
+    extra_reports: dict[str, EvaluationReport] = field(default_factory=dict)
 
 
 class _StopAfterEpochs(Callback):
@@ -163,6 +165,7 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     best = load_model(best_path)
 
     val_report = test_report = None
+    extra_reports: dict[str, EvaluationReport] = {}
     if trainer.is_global_zero:
         val_report = evaluate(best, val, config=config)
         val_report.write(out, prefix="val_", overwrite=True)
@@ -171,10 +174,10 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
             test_report.write(out, prefix="test_", overwrite=True)
         for name, dataset in (extra_eval or {}).items():
             if len(dataset) > 0:
-                evaluate(best, dataset, config=config).write(out, prefix=f"{name}_",
-                                                             overwrite=True)
+                extra_reports[name] = evaluate(best, dataset, config=config)
+                extra_reports[name].write(out, prefix=f"{name}_", overwrite=True)
     return FitResult(best, out, best_path, last_path, best_val, trainer.current_epoch,
-                     val_report, test_report)
+                     val_report, test_report, extra_reports)
 
 
 def epoch_metrics(log_dir: str | Path) -> pd.DataFrame:
