@@ -243,6 +243,17 @@ def test_demo_quick(tmp_path: Path, capsys) -> None:
     assert (out / "summary.json").read_bytes() == before
 
 
+def test_demo_bad_options(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text("epoch: 3\n")
+    out = tmp_path / "demo"
+    assert main(["demo", "--config", str(cfg), "--output-dir", str(out)]) == 1
+    assert "unknown demo option(s) epoch" in capsys.readouterr().err
+    assert main(["demo", "--num-crystals", "0", "--output-dir", str(out)]) == 2
+    assert "positive integer" in capsys.readouterr().err
+    assert not out.exists()
+
+
 # ------------------------------------------------------------------------- entry point
 def test_help_lists_commands(capsys) -> None:
     assert main(["--help"]) == 0

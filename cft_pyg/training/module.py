@@ -132,7 +132,7 @@ class CrystalRegressor(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=batch.num_graphs, sync_dist=True)
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True,
-                 batch_size=batch.num_graphs)
+                 batch_size=batch.num_graphs, sync_dist=True)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
