@@ -13,7 +13,7 @@ from torch_geometric.nn import global_mean_pool
 from .conv import DistanceFilterConv, envelope_weights
 from .lattice import LatticeFeatures
 from .radial import CosineCutoff, GaussianExpansion
-from .transformer import DenseBatchIndex, FeedForward, MaskedSelfAttention
+from .transformer import DenseBatchIndex, FeedForward, MaskedSelfAttention, SizeBuckets
 
 __all__ = [
     "CrystalPositionalEncoding",
@@ -169,7 +169,8 @@ class HybridBlock(nn.Module):
         local_channels: message width :math:`h` of the local branch (default :math:`d`).
 
     Shapes:
-        - input: ``x`` ``(N, d)``, a :class:`DenseBatchIndex`, and for the local branch
+        - input: ``x`` ``(N, d)``, a :class:`DenseBatchIndex` or :class:`SizeBuckets`,
+          and for the local branch
           ``edge_index`` ``(2, E)``, ``edge_filter`` ``(E, h)``, ``edge_weight`` ``(E,)``.
         - output: ``(N, d)``.
     """
@@ -198,7 +199,7 @@ class HybridBlock(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        index: DenseBatchIndex,
+        index: DenseBatchIndex | SizeBuckets,
         edge_index: torch.Tensor | None = None,
         edge_filter: torch.Tensor | None = None,
         edge_weight: torch.Tensor | None = None,
@@ -259,6 +260,8 @@ class CrystalFourierTransformer(nn.Module):
             neighbour graph.
         num_radial: number of Gaussians for the distances.
         local_channels: message width of the local branch.
+        attention_buckets: attention runs on crystals grouped into this many buckets of
+            similar size (:class:`SizeBuckets`: less padding, identical result).
         dropout: dropout rate.
         out_channels: number of targets.
 
@@ -285,12 +288,14 @@ class CrystalFourierTransformer(nn.Module):
         radius: float = 8.0,
         num_radial: int = 32,
         local_channels: int = 64,
+        attention_buckets: int = 4,
         dropout: float = 0.0,
         out_channels: int = 1,
     ) -> None:
         super().__init__()
         self.channels, self.num_blocks = channels, num_blocks
         self.local_channels = local_channels
+        self.attention_buckets = attention_buckets
         self.local, self.attention = local, attention
         self.encoding_kind = encoding if isinstance(encoding, str) or encoding is None else "custom"
         self.out_channels = out_channels
@@ -326,7 +331,11 @@ class CrystalFourierTransformer(nn.Module):
         frac = data.frac_coords
         cell = data.cell.to(frac.dtype).reshape(-1, 3, 3)
         space_group = data.space_group.reshape(-1)[batch]
-        index = DenseBatchIndex(batch, num_graphs)
+        index = (
+            SizeBuckets(batch, num_graphs, self.attention_buckets)
+            if self.attention and self.attention_buckets > 1
+            else DenseBatchIndex(batch, num_graphs)
+        )
 
         h = self.atom_embedding(data.z) + self.positional(frac, space_group, cell, natoms, batch)
 

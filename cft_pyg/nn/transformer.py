@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DenseBatchIndex", "MaskedSelfAttention", "FeedForward"]
+__all__ = ["DenseBatchIndex", "SizeBuckets", "MaskedSelfAttention", "FeedForward"]
 
 
 class DenseBatchIndex:
@@ -44,6 +44,46 @@ class DenseBatchIndex:
         return x.reshape(-1, x.shape[-1]).index_select(0, self.flat)
 
 
+class SizeBuckets:
+    r"""Crystals grouped by size, each group with its own padded layout.
+
+    Standardized conventional cells vary a lot in size (MP-20: 1 to 72 atoms), so one
+    padded ``(B, L_max)`` layout wastes most of the :math:`O(B L_{max}^2)` attention work.
+    Crystals are sorted by size and split into ``num_buckets`` groups of (almost) equal
+    count; group :math:`k` is padded only to its own largest crystal.  The result is
+    exactly the same as with a single layout (attention never crosses crystals).
+
+    Args:
+        batch: ``(N,)`` sorted crystal index of each atom.
+        num_graphs: number of crystals ``B``.
+        num_buckets: number of groups (at most ``B``).
+
+    Attributes:
+        buckets: ``list[(atoms, index)]``: the atoms of the group (``(N_k,)``, ordered by
+            crystal) and a :class:`DenseBatchIndex` for them.
+    """
+
+    def __init__(self, batch: torch.Tensor, num_graphs: int, num_buckets: int = 4) -> None:
+        self.num_nodes = batch.numel()
+        device = batch.device
+        counts = torch.bincount(batch, minlength=num_graphs)
+        order = torch.argsort(counts, stable=True)
+        chunks = [c for c in order.tensor_split(max(1, min(num_buckets, num_graphs))) if c.numel()]
+        bucket_of = torch.empty(num_graphs, dtype=torch.long, device=device)
+        rank = torch.empty(num_graphs, dtype=torch.long, device=device)
+        for k, graphs in enumerate(chunks):
+            bucket_of[graphs] = k
+            rank[graphs] = torch.arange(graphs.numel(), device=device)
+        atom_rank = rank[batch]
+        # atoms grouped by bucket, then by rank of their crystal inside the bucket
+        key = bucket_of[batch] * (num_graphs + 1) + atom_rank
+        atoms_sorted = torch.argsort(key, stable=True)
+        sizes = torch.bincount(bucket_of[batch], minlength=len(chunks)).tolist()
+        self.buckets: list[tuple[torch.Tensor, DenseBatchIndex]] = []
+        for graphs, atoms in zip(chunks, atoms_sorted.split(sizes), strict=True):
+            self.buckets.append((atoms, DenseBatchIndex(atom_rank[atoms], graphs.numel())))
+
+
 class MaskedSelfAttention(nn.Module):
     r"""Multi-head self-attention restricted to the atoms of the same crystal.
 
@@ -59,7 +99,9 @@ class MaskedSelfAttention(nn.Module):
 
     Padded slots are excluded by a key mask, so the output for one crystal is the same
     whatever else is in the batch and is equivariant to permutations of its atoms.
-    No positional information enters here: it comes from the inputs.
+    No positional information enters here: it comes from the inputs.  With
+    :class:`SizeBuckets` the crystals are processed in groups of similar size (less
+    padding, same result).
 
     Args:
         channels: width :math:`d`.
@@ -67,7 +109,7 @@ class MaskedSelfAttention(nn.Module):
         dropout: dropout on the attention weights (training only).
 
     Shapes:
-        - input: ``x`` ``(N, d)`` and a :class:`DenseBatchIndex`.
+        - input: ``x`` ``(N, d)`` and a :class:`DenseBatchIndex` or :class:`SizeBuckets`.
         - output: ``(N, d)``.
     """
 
@@ -82,16 +124,24 @@ class MaskedSelfAttention(nn.Module):
     def extra_repr(self) -> str:
         return f"channels={self.channels}, heads={self.heads}"
 
-    def forward(self, x: torch.Tensor, index: DenseBatchIndex) -> torch.Tensor:
+    def _attend(self, qkv: torch.Tensor, index: DenseBatchIndex) -> torch.Tensor:
         b, length, h = index.num_graphs, index.max_nodes, self.heads
-        qkv = index.to_dense(self.qkv(x)).view(b, length, 3, h, self.channels // h)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, d_h) each
+        dense = index.to_dense(qkv).view(b, length, 3, h, self.channels // h)
+        q, k, v = dense.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, d_h) each
         mask = index.mask[:, None, None, :]  # keys only; padded queries are dropped below
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
-        out = out.transpose(1, 2).reshape(b, length, self.channels)
-        return self.out(index.to_flat(out))
+        return index.to_flat(out.transpose(1, 2).reshape(b, length, self.channels))
+
+    def forward(self, x: torch.Tensor, index: DenseBatchIndex | SizeBuckets) -> torch.Tensor:
+        qkv = self.qkv(x)
+        if isinstance(index, DenseBatchIndex):
+            return self.out(self._attend(qkv, index))
+        out = x.new_zeros(x.shape[0], self.channels)
+        for atoms, sub in index.buckets:
+            out = out.index_copy(0, atoms, self._attend(qkv.index_select(0, atoms), sub))
+        return self.out(out)
 
 
 class FeedForward(nn.Sequential):

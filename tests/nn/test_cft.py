@@ -324,3 +324,23 @@ def test_invariant_on_real_mp20_crystals(shared_data_dir, model32):
         lambda x: model32(with_frac_coords(batch, x)), batch.frac_coords, batch.batch,
         batch.space_group,
     )
+
+
+def test_size_buckets_give_the_same_attention():
+    from cft_pyg.nn.transformer import MaskedSelfAttention, SizeBuckets
+
+    torch.manual_seed(0)
+    sizes = torch.tensor([3, 1, 7, 2, 2, 9, 4])
+    batch = torch.repeat_interleave(torch.arange(7), sizes)
+    x = torch.randn(int(sizes.sum()), 16, dtype=torch.float64)
+    attn = MaskedSelfAttention(16, heads=4).double()
+    ref = attn(x, DenseBatchIndex(batch, 7))
+    for k in (1, 2, 3, 7, 20):
+        buckets = SizeBuckets(batch, 7, k)
+        assert sum(a.numel() for a, _ in buckets.buckets) == x.shape[0]
+        torch.testing.assert_close(attn(x, buckets), ref, atol=1e-12, rtol=0)
+    model1 = small_cft(torch.float64, attention_buckets=1)
+    model4 = small_cft(torch.float64, attention_buckets=4)
+    data = Batch.from_data_list([crystal(n, num_atoms=k, seed=k, dtype=torch.float64) for n, k in
+                                 [("Fm-3m", 7), ("P-1", 2), ("R-3m", 9), ("Pnma", 1), ("C2/c", 3)]])
+    torch.testing.assert_close(predict(model4, data), predict(model1, data), atol=1e-12, rtol=0)
