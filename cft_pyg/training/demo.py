@@ -239,7 +239,7 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
         timings[f"train_{name}_s"] = time.perf_counter() - t
         curves[name] = epoch_metrics(out / "runs" / name / "logs")
         for fam, test in tests.items():
-            rep = evaluate(result.module, test, config=cfg)
+            rep = evaluate(result.module, test, config=cfg.replace(progress_bar=False))
             reports[f"{name}/{fam}"] = rep
             rep.write(out / "tables", prefix=f"{name}_model_{fam}_groups_", overwrite=True)
 

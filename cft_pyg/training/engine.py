@@ -167,14 +167,15 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     val_report = test_report = None
     extra_reports: dict[str, EvaluationReport] = {}
     if trainer.is_global_zero:
-        val_report = evaluate(best, val, config=config)
+        quiet = config.replace(progress_bar=False)
+        val_report = evaluate(best, val, config=quiet)
         val_report.write(out, prefix="val_", overwrite=True)
         if test is not None and len(test) > 0:
-            test_report = evaluate(best, test, config=config)
+            test_report = evaluate(best, test, config=quiet)
             test_report.write(out, prefix="test_", overwrite=True)
         for name, dataset in (extra_eval or {}).items():
             if len(dataset) > 0:
-                extra_reports[name] = evaluate(best, dataset, config=config)
+                extra_reports[name] = evaluate(best, dataset, config=quiet)
                 extra_reports[name].write(out, prefix=f"{name}_", overwrite=True)
     return FitResult(best, out, best_path, last_path, best_val, trainer.current_epoch,
                      val_report, test_report, extra_reports)
