@@ -428,16 +428,16 @@ class CrystalDataset(InMemoryDataset):
             if self.pre_transform is not None:
                 data = self.pre_transform(data)
             data_list.append(data)
-        if not data_list:
-            raise RuntimeError(f"{label}: every one of the {len(jobs)} entries was skipped; "
-                               f"first reasons: {skipped[:3]}")
-        self.save(data_list, self.processed_paths[0])
-        seconds = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu_start
         with open(self.processed_paths[1], "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["id", "reason", "message"])
             writer.writerows(skipped)
+        if not data_list:
+            raise RuntimeError(f"{label}: every one of the {len(jobs)} entries was skipped "
+                               f"(see {self.processed_paths[1]}); first reasons: {skipped[:3]}")
+        self.save(data_list, self.processed_paths[0])
+        seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_start
         with open(os.path.join(self.processed_dir, "space_group_disagreements.csv"), "w",
                   newline="") as f:
             writer = csv.writer(f)

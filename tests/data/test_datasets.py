@@ -285,3 +285,14 @@ def test_download_follows_git_lfs_pointer(shared_data_dir: Path, tmp_path: Path,
     monkeypatch.setattr(ds_module, "download_url", pointer_only)
     with pytest.raises(RuntimeError, match="Git LFS"):
         MP20(tmp_path / "other", split="val", num_workers=0, log=False)
+
+
+def test_all_entries_bad_raises_with_report(tmp_path: Path) -> None:
+    folder = tmp_path / "allbad"
+    folder.mkdir()
+    (folder / "id_prop.csv").write_text("gone,1.0\n")
+    with pytest.raises(RuntimeError, match="every one of the 1 entries was skipped"):
+        CIFFolder(folder, num_workers=0, log=False)
+    reports = list(folder.glob("processed/*/skipped.csv"))
+    assert len(reports) == 1
+    assert "missing_file" in reports[0].read_text()
