@@ -55,6 +55,7 @@ invariant to the normalizer.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -410,6 +411,98 @@ def _symmetrize_lattice(lattice: np.ndarray, group: SpaceGroup) -> np.ndarray:
     return chol @ (u @ vt)
 
 
+_UNIT_MATRICES = np.array(
+    [np.array(m).reshape(3, 3) for m in np.ndindex(*(3,) * 9)], dtype=np.int64
+) - 1  # all 3x3 matrices with entries in {-1, 0, 1}
+_UNIT_MATRICES = _UNIT_MATRICES[np.rint(np.linalg.det(_UNIT_MATRICES)).astype(int) == 1]
+_GRID_12 = np.array(list(np.ndindex(12, 12, 12)), dtype=np.int64)  # t = k / 12
+
+
+def _op_keys(rotations: np.ndarray, translations_12: np.ndarray) -> np.ndarray:
+    """Integer key of each operation (rotation entries base 3, translation base 12)."""
+    r = (rotations.reshape(*rotations.shape[:-2], 9) + 1) @ (3 ** np.arange(9))
+    t = (translations_12 % 12) @ np.array([144, 12, 1])
+    return r * 1728 + t
+
+
+@functools.cache
+def _normalizer_of(hall: int, metric_matrices: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Proper affine-normalizer elements ``(A, t_12)`` of a group, modulo lattice translations.
+
+    ``A`` runs over the given metric-preserving integer matrices (det +1), ``t`` over
+    ``k / 12`` with the components along free (polar) axes set to 0 (those are fixed by
+    pinning instead).  ``(A, t)`` is kept when ``x -> A x + t`` maps the set of
+    operations onto itself (translations modulo 1, centrings included).
+    """
+    group = SpaceGroup.from_hall(hall)
+    rot, tr12 = group.rotations, group.translations_12
+    ref = np.sort(_op_keys(rot, tr12))
+    free = _free_axes(group)
+    grid = _GRID_12[np.all(_GRID_12[:, free] == 0, axis=1)] if free else _GRID_12
+    out = []
+    for A in np.frombuffer(metric_matrices, dtype=np.int64).reshape(-1, 3, 3):
+        A_inv = np.rint(np.linalg.inv(A)).astype(np.int64)
+        rot_new = A @ rot @ A_inv  # (g, 3, 3)
+        if not np.array_equal(np.unique(_op_keys(rot_new, np.zeros_like(tr12))),
+                              np.unique(_op_keys(rot, np.zeros_like(tr12)))):
+            continue
+        # w' = A w + (I - W') t  (all in twelfths), for every grid t at once
+        base = tr12 @ A.T  # (g, 3)
+        shift = np.einsum("gij,tj->tgi", np.eye(3, dtype=np.int64) - rot_new, grid)
+        keys = np.sort(_op_keys(rot_new[None], base[None] + shift), axis=1)  # (t, g)
+        for t in grid[np.all(keys == ref[None], axis=1)]:
+            out.append((A, t))
+    return tuple(out)
+
+
+def _free_axes(group: SpaceGroup) -> list[int]:
+    """Axes along which the origin may move continuously (polar directions)."""
+    M = np.concatenate([np.eye(3, dtype=np.int64) - W for W in group.point_group_rotations])
+    return [k for k in range(3) if np.all(M[:, k] == 0)]
+
+
+def _canonical_key(frac: np.ndarray, numbers: np.ndarray) -> tuple[int, ...]:
+    q = np.rint(frac * 1e4).astype(np.int64) % 10_000
+    rows = np.concatenate([numbers[:, None], q], axis=1)
+    return tuple(rows[np.lexsort(rows.T[::-1])].ravel().tolist())
+
+
+def _canonical_origin(
+    frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray, group: SpaceGroup
+) -> tuple[np.ndarray, np.ndarray]:
+    """The proper normalizer element ``(A, t)`` giving the smallest canonical key.
+
+    Returns ``A`` (3, 3) int and ``t`` (3,) float such that ``A x + t`` is the chosen
+    description.  Candidates: the proper affine-normalizer elements of the group that
+    preserve the metric, combined, for polar groups, with pinning an atom of the rarest
+    species (smallest Z on ties) to 0 along the free axes.
+    """
+    G = lattice @ lattice.T
+    W = _UNIT_MATRICES.astype(np.float64)
+    ok = np.abs(np.einsum("aji,jk,akl->ail", W, G, W) - G).max(axis=(1, 2))
+    metric = _UNIT_MATRICES[ok <= 1e-6 * np.abs(G).max()]
+    elements = _normalizer_of(group.hall_number, np.ascontiguousarray(metric).tobytes())
+    free = _free_axes(group)
+    species, count = np.unique(numbers, return_counts=True)
+    anchor_species = species[np.lexsort((species, count))[0]]
+    anchors = np.flatnonzero(numbers == anchor_species) if free else np.array([-1])
+    best: tuple | None = None
+    best_at = (np.eye(3, dtype=np.int64), np.zeros(3))
+    for A, t12 in elements:
+        moved = frac @ A.T + t12 / 12.0
+        for k in anchors:
+            t = t12 / 12.0
+            x = moved
+            if k >= 0:
+                pin = np.zeros(3)
+                pin[free] = -moved[k, free]
+                x, t = moved + pin, t + pin
+            key = _canonical_key(_wrap(x), numbers)
+            if best is None or key < best:
+                best, best_at = key, (A, t)
+    return best_at
+
+
 @dataclass(frozen=True)
 class StandardizedCrystal:
     """A crystal in the standard conventional cell of ``SpaceGroup(number)``.
@@ -479,6 +572,7 @@ def standardize(
     angle_tolerance: float = DEFAULT_ANGLE_TOLERANCE,
     expected_space_group: int | None = None,
     min_distance: float = DEFAULT_MIN_DISTANCE,
+    canonical_origin: bool = True,
 ) -> StandardizedCrystal:
     """Validate, detect the space group and standardize to the setting of ``SpaceGroup(n)``.
 
@@ -488,6 +582,11 @@ def standardize(
         angle_tolerance: spglib angle tolerance (degrees; negative = spglib's default).
         expected_space_group: if given, raise unless the detected number equals it.
         min_distance: overlap threshold (Å) of :func:`validate_cell`.
+        canonical_origin: among the descriptions related by proper (det +1),
+            metric-preserving elements of the group's affine normalizer (equivalent
+            origins, equivalent axis choices, the origin along polar axes), pick the one
+            with the smallest canonical key, so that it no longer depends on the input
+            description (see the module docstring).  ``False`` keeps spglib's choice.
 
     Returns:
         The :class:`StandardizedCrystal`.
@@ -530,17 +629,24 @@ def standardize(
     std_frac = symmetrize_frac_coords(
         std_frac, std_numbers, std_lattice, group, tolerance=max(4.0 * symprec, 1e-6)
     )
+    # x_std = P x_red + p and x_red = U^-T x_in, so the input's P is P U^-T
+    P = np.array(dataset.transformation_matrix, dtype=np.float64) @ U_inv.T
+    p = np.array(dataset.origin_shift, dtype=np.float64)
+    R = np.array(dataset.std_rotation_matrix, dtype=np.float64)
+    if canonical_origin:
+        A, t = _canonical_origin(_wrap(std_frac), std_numbers, std_lattice, group)
+        std_frac = std_frac @ A.T + t
+        P, p = A @ P, A @ p + t
+        R = std_lattice.T @ A @ np.linalg.inv(std_lattice.T) @ R
     return StandardizedCrystal(
         number=number,
         hall_number=hall,
         lattice=std_lattice,
         frac_coords=_wrap(std_frac),
         numbers=std_numbers,
-        # x_std = P x_red + p and x_red = U^-T x_in, so the input's P is P U^-T
-        transformation_matrix=np.array(dataset.transformation_matrix, dtype=np.float64)
-        @ U_inv.T,
-        origin_shift=np.array(dataset.origin_shift, dtype=np.float64),
-        std_rotation_matrix=np.array(dataset.std_rotation_matrix, dtype=np.float64),
+        transformation_matrix=P,
+        origin_shift=p,
+        std_rotation_matrix=R,
     )
 
 
@@ -582,6 +688,7 @@ def from_structure(
     radius: float = DEFAULT_RADIUS,
     max_neighbors: int | None = DEFAULT_MAX_NEIGHBORS,
     min_distance: float = DEFAULT_MIN_DISTANCE,
+    canonical_origin: bool = True,
     y: float | Sequence[float] | np.ndarray | torch.Tensor | None = None,
     material_id: str | None = None,
 ) -> Data:
@@ -599,6 +706,8 @@ def from_structure(
         max_neighbors: neighbours kept per centre (CGCNN: 12); ``None`` keeps all within
             ``radius`` (a graph that respects the symmetry exactly).
         min_distance: atoms closer than this (Å) are rejected as overlapping.
+        canonical_origin: choose the origin/axes canonically among the equivalent
+            descriptions (see :func:`standardize`); ``False`` keeps spglib's choice.
         y: optional target, a scalar (-> ``(1,)``) or a 1-D sequence (-> ``(1, T)``).
         material_id: optional identifier stored as ``Data.material_id``.
 
@@ -620,6 +729,7 @@ def from_structure(
         angle_tolerance=angle_tolerance,
         expected_space_group=expected_space_group,
         min_distance=min_distance,
+        canonical_origin=canonical_origin,
     )
     frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
     frac32[frac32 >= 1.0] = 0.0  # float32 rounding of values just below 1

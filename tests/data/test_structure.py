@@ -242,6 +242,8 @@ def _redescribe(s: Structure, kind: str, rng: np.random.Generator) -> object | N
         return ds.std_lattice, ds.std_positions, ds.std_types
     if kind == "rotate":
         return lattice @ _random_rotation(rng, 0.2).T, frac, z
+    if kind == "origin":
+        return lattice, frac + rng.random(3), z
     raise AssertionError(kind)
 
 
@@ -253,18 +255,21 @@ def _distance_fingerprint(data) -> np.ndarray:
     return keys[np.lexsort(keys.T[::-1])]
 
 
-KINDS = ["permute", "operation", "primitive", "conventional", "supercell", "hall", "rotate"]
+KINDS = [
+    "permute", "operation", "primitive", "conventional", "supercell", "hall", "rotate", "origin"
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_redescriptions_give_the_same_standardized_crystal(
     kind: str, mp20_structures: list[Structure]
 ) -> None:
-    """Same group and cell always; same atoms up to order except the normalizer ambiguity.
+    """Same group and cell always; same atoms up to order, with the canonical origin.
 
-    The affine-normalizer ambiguity (see cft_pyg.data.structure) only permits another
-    equivalent origin or axis choice: the distance fingerprint must agree exactly, and
-    most crystals must come out identical up to atom order.
+    The distance fingerprint (an isometry invariant) must agree for every crystal; the
+    standardized atoms must agree up to order (0.01 Å, near-ties of pseudo-symmetric
+    crystals allowed) for at least 10 of 12 crystals (measured on 500 MP-20 crystals:
+    ~95% are identical to 1e-4 Å even for a composite re-description).
     """
     rng = np.random.default_rng(KINDS.index(kind))
     outcomes = []
@@ -280,10 +285,28 @@ def test_redescriptions_give_the_same_standardized_crystal(
         assert torch.allclose(a.cell, b.cell, atol=1e-4), (a.cell, b.cell)
         fa, fb = _distance_fingerprint(a), _distance_fingerprint(b)
         assert fa.shape == fb.shape and np.allclose(fa, fb, atol=1e-4)
-        outcomes.append(compare_standardized(a, b))
+        outcomes.append(compare_standardized(a, b, tol=1e-2))
     assert len(outcomes) == 12
-    identical = outcomes.count("identical") / len(outcomes)
-    assert identical >= (1.0 if kind == "rotate" else 0.6), (kind, outcomes)
+    assert outcomes.count("identical") >= 10, (kind, outcomes)
+
+
+def test_canonical_origin_removes_the_origin_ambiguity(mp20_structures: list[Structure]) -> None:
+    """spglib alone often picks another equivalent origin; canonical_origin fixes it."""
+    rng = np.random.default_rng(11)
+    spglib_choice, canonical = [], []
+    for s in mp20_structures[:20]:
+        lattice, frac, z = _triplet(s)
+        shifted = (lattice, frac + rng.random(3), z)
+        for flag, out in ((False, spglib_choice), (True, canonical)):
+            a = standardize(s, canonical_origin=flag)
+            b = standardize(shifted, canonical_origin=flag)
+            out.append(compare_standardized(a, b, tol=1e-2))
+    assert spglib_choice.count("origin") >= 5, spglib_choice  # the problem is real
+    assert canonical.count("identical") >= 18, canonical
+    # the canonical description is still exactly symmetric and maps back to the input
+    for s in mp20_structures[:10]:
+        std = standardize(s)
+        assert _max_symmetry_error(std.frac_coords, std.numbers, std.space_group) < 1e-12
 
 
 # ---------------------------------------------------------------------------- bad inputs
