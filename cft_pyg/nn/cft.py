@@ -272,6 +272,20 @@ class CrystalFourierTransformer(nn.Module):
           ``pos`` and ``cell_offsets``).
         - output: ``(num_graphs,)``, or ``(num_graphs, out_channels)`` when
           ``out_channels > 1``.
+
+    Defaults (width 128, 2 blocks, 8 heads, messages of width 64) give about 0.52 M
+    parameters; the published CFT has width 128-256 and 2-6 blocks.
+
+    Example::
+
+        from torch_geometric.loader import DataLoader
+        from cft_pyg.data import MP20
+        from cft_pyg.nn import CrystalFourierTransformer
+
+        data = MP20("../shared/data/mp_20", split="project-train", target="band_gap")
+        model = CrystalFourierTransformer()            # hybrid, symmetry-adapted PE
+        batch = next(iter(DataLoader(data, batch_size=64)))
+        pred = model(batch)                            # (64,)
     """
 
     def __init__(
