@@ -7,7 +7,8 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
                           (global attention + local message passing), symmetry-adapted PE
 ``cft-transformer``       the same with the local part off (pure Transformer, like the
                           published CFT)
-``transformer-plain``     pure Transformer with standard (non-symmetrized) Fourier PE
+``transformer-plain``     :class:`~cft_pyg.nn.PlainPETransformer`: pure Transformer with
+                          standard (non-symmetrized) Fourier PE
 ``cgcnn``                 :class:`~cft_pyg.nn.CGCNN`
 ``alignn``                :class:`~cft_pyg.nn.ALIGNN` (needs the ``alignn`` extra)
 ========================  ==========================================================
@@ -40,7 +41,7 @@ ModelFactory = Callable[..., nn.Module]
 _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "cft": ("CrystalFourierTransformer", {}),
     "cft-transformer": ("CrystalFourierTransformer", {"local": False}),
-    "transformer-plain": ("CrystalFourierTransformer", {"local": False, "encoding": "plain"}),
+    "transformer-plain": ("PlainPETransformer", {}),
     "cgcnn": ("CGCNN", {}),
     "alignn": ("ALIGNN", {}),
 }
