@@ -614,6 +614,12 @@ class MP20(CDVAEDataset):
         target: One or several of the targets above.
         **kwargs: Options of :class:`CDVAEDataset` / :class:`CrystalDataset`.
 
+    Processing (CIF parsing, spglib standardization, neighbour graph) costs about 22 ms of
+    CPU per crystal, about 400 s of CPU for the 18,093 local crystals (3-4 min with the
+    default 2 worker processes on 2 free cores); it runs once, later loads hit the cache.
+    With ``symprec=0.1``, ``angle_tolerance=5`` no local entry is skipped and the detected
+    group equals the declared ``spacegroup.number`` for all 18,093.
+
     Example::
 
         train = MP20("../shared/data/mp_20", split="project-train", target="band_gap")

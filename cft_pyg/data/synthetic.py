@@ -35,6 +35,8 @@ already in the setting of the group's operations):
 A crystal is invariant under its generating group, and by default (``exact_symmetry``) a
 crystal whose full symmetry is larger (spglib at ``symprec=1e-3`` A finds a supergroup, e.g.
 a single atom in P1 is P-1) is re-drawn, so ``space_group`` is the crystal's true group.
+Cost: about 33 ms of CPU per crystal (generation, label and graph); 2,000 crystals take
+about 66 s of CPU, so about 35-40 s with the default 2 worker processes on 2 free cores.
 Crystal ``i`` is generated from ``numpy.random.default_rng([seed, i])``, so the data do not
 depend on the number of worker processes.  The groups are assigned by cycling through seeded
 permutations of the requested groups, so every group appears once ``num_crystals`` reaches
