@@ -399,17 +399,19 @@ def _structure_options(checkpoint: Path) -> dict[str, Any]:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.exists() and out.is_dir():
+        raise CLIError(f"--output must be a file, got a folder: {out}")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} exists; use --overwrite to replace it")
+    files = _cif_files(args.inputs)  # cheap checks first, heavy imports after
+    _check_readable(args.checkpoint, "checkpoint")
+
     import pandas as pd
 
     from .data import from_cif
     from .training import predict
 
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise CLIError(f"{out} exists; use --overwrite to replace it")
-    if out.exists() and out.is_dir():
-        raise CLIError(f"--output must be a file, got a folder: {out}")
-    files = _cif_files(args.inputs)
     module = _load_checkpoint(args.checkpoint)
     kwargs = _structure_options(Path(args.checkpoint))
     if args.symprec is not None:
