@@ -471,7 +471,13 @@ def _normalizer_of(hall: int, metric_matrices: bytes) -> tuple[tuple[np.ndarray,
         keys = np.sort(_op_keys(rot_new[None], base[None] + shift), axis=1)  # (t, g)
         for t in grid[np.all(keys == ref[None], axis=1)]:
             out.append((A, t))
-    return tuple(out)
+    # (A, t) and (A, t) o g give the same image of a G-invariant crystal: keep one element
+    # per coset (A, t) G, identified by the smallest key of the coset
+    cosets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for A, t in out:
+        coset = _op_keys(A @ rot, tr12 @ A.T + t).min()
+        cosets.setdefault(int(coset), (A, t))
+    return tuple(cosets.values())
 
 
 def _free_axes(group: SpaceGroup) -> list[int]:
