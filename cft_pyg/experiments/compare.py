@@ -384,7 +384,7 @@ def run_zero_shot(settings: CompareSettings, log: Callable[[str], None] = print
 def _mean_std(values: Sequence[float]) -> dict[str, Any]:
     v = np.asarray(values, dtype=float)
     return {"mean": float(v.mean()) if v.size else math.nan,
-            "std": float(v.std(ddof=1)) if v.size > 1 else math.nan,
+            "std": float(v.std(ddof=1)) if v.size > 1 else None,
             "values": [float(x) for x in v], "n_seeds": int(v.size)}
 
 
@@ -394,7 +394,7 @@ def summarize_benchmark(records: list[dict[str, Any]]) -> dict[str, Any]:
     Returns:
         ``{target: {model: {'seeds', 'test_mae', 'train_time_s', 'params', 'epochs',
         'per_crystal_system', 'per_space_group', 'predictions_seed<s>'}}}``; the MAE entries
-        hold ``mean``, ``std`` (over seeds, ``ddof=1``) and ``values``.
+        hold ``mean``, ``std`` (over seeds, ``ddof=1``; ``None`` for one seed) and ``values``.
     """
     out: dict[str, Any] = {}
     for r in sorted(records, key=lambda r: (r["target"], r["model"], r["seed"])):

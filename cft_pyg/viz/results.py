@@ -20,6 +20,15 @@ from matplotlib.figure import Figure
 __all__ = ["plot_few_shot", "plot_mae_by_crystal_system", "plot_mae_by_space_group",
            "plot_parity"]
 
+def _numeric(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """A copy with ``cols`` as floats (``None``, e.g. from JSON ``null``, becomes NaN)."""
+    table = table.copy()
+    for c in cols:
+        if c in table.columns:
+            table[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
+    return table
+
+
 CRYSTAL_SYSTEM_ORDER = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal",
                         "hexagonal", "cubic")
 
@@ -73,6 +82,7 @@ def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
     Returns:
         The figure; model ``m``'s bar patches have gid ``'mae_<m>'``.
     """
+    table = _numeric(table, ["mae", "mae_std"])
     models = list(dict.fromkeys(table["model"]))
     systems = [s for s in CRYSTAL_SYSTEM_ORDER if s in set(table["crystal_system"])]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(systems) + 2), 4.0))
@@ -110,6 +120,7 @@ def plot_mae_by_space_group(table: pd.DataFrame, *, top: int = 25, unit: str = "
     Returns:
         The figure; model ``m``'s markers have gid ``'sg_<m>'``.
     """
+    table = _numeric(table, ["mae", "mae_std", "n"])
     counts = table.groupby("space_group")["n"].max().sort_values(ascending=False)
     groups = list(counts.index[:top])
     models = list(dict.fromkeys(table["model"]))
@@ -146,6 +157,7 @@ def plot_few_shot(table: pd.DataFrame, *, unit: str = "", reference: Mapping[str
     Returns:
         The figure; model ``m``'s curve has gid ``'fewshot_<m>'``.
     """
+    table = _numeric(table, ["mae", "mae_std"])
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     models = list(dict.fromkeys(table["model"]))
     # k = 0 on a symlog axis

@@ -46,7 +46,7 @@ def test_parity_one_panel_per_model_with_mae_in_title():
 def test_crystal_system_bars_per_model():
     table = pd.DataFrame({"model": ["m1", "m1", "m2"], "crystal_system": ["cubic", "triclinic",
                                                                           "cubic"],
-                          "mae": [0.1, 0.2, 0.3], "mae_std": [0.01, 0.02, np.nan]})
+                          "mae": [0.1, 0.2, 0.3], "mae_std": [0.01, 0.02, None]})
     fig = plot_mae_by_crystal_system(table)
     ax = fig.axes[0]
     m1 = [p for p in ax.patches if p.get_gid() == "mae_m1"]
