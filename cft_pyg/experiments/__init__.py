@@ -4,8 +4,9 @@
   MP-20 (same split, same epoch budget, several seeds), and the zero-shot / few-shot study on
   the centrosymmetric groups; writes ``results/*.json`` and ``results/*.png``::
 
-      python -m cft_pyg.experiments.compare --full     # the numbers quoted in the README
+      python -m cft_pyg.experiments.compare --full     # README numbers + all notebooks
       python -m cft_pyg.experiments.compare --quick    # minutes, for a smoke test
+      python -m cft_pyg.experiments.compare --full --parts notebooks  # notebooks only
 
 The submodules are imported on first use (so ``python -m`` runs them without a warning).
 """

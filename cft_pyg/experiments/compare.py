@@ -56,6 +56,7 @@ __all__ = [
     "gb_gap",
     "main",
     "run_benchmark",
+    "run_notebooks",
     "run_zero_shot",
     "summarize_benchmark",
     "summarize_zero_shot",
@@ -610,6 +611,39 @@ def run(settings: CompareSettings, parts: Sequence[str] = ("benchmark", "zerosho
     return written
 
 
+def run_notebooks(out_dir: str | Path, names: Sequence[str] | None = None,
+                  parameters: dict[str, dict[str, Any]] | None = None,
+                  log: Callable[[str], None] = print) -> list[Path]:
+    """Execute the notebooks of ``notebooks/`` with their default (full) parameters.
+
+    Notebooks 02 and 03 then read ``results/benchmark_mp20.json`` / ``zeroshot_mp20.json``.
+    The executed copies (with outputs) are written to ``out_dir``.
+
+    Args:
+        out_dir: folder of the executed notebooks.
+        names: notebook file names (default: all ``notebooks/*.ipynb``).
+        parameters: extra papermill parameters per notebook name.
+        log: progress messages.
+
+    Returns:
+        Paths of the executed notebooks.
+    """
+    import papermill
+
+    src = REPO_ROOT / "notebooks"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for nb in sorted(names or [p.name for p in src.glob("*.ipynb")]):
+        start = time.perf_counter()
+        papermill.execute_notebook(str(src / nb), str(out / nb),
+                                   parameters=(parameters or {}).get(nb, {}), cwd=str(src),
+                                   kernel_name="python3", progress_bar=False)
+        log(f"notebook {nb}: {time.perf_counter() - start:.0f} s")
+        done.append(out / nb)
+    return done
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m cft_pyg.experiments.compare --full|--quick [options]``."""
     p = argparse.ArgumentParser(prog="python -m cft_pyg.experiments.compare",
@@ -617,8 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--full", action="store_true", help="the README's settings (~30 min)")
     mode.add_argument("--quick", action="store_true", help="tiny settings (minutes)")
-    p.add_argument("--parts", default="benchmark,zeroshot",
-                   help="comma-separated: benchmark, zeroshot")
+    p.add_argument("--parts", default="benchmark,zeroshot,notebooks",
+                   help="comma-separated: benchmark, zeroshot, notebooks (execute notebooks/ "
+                        "with full settings into <out>/notebooks; with --full only)")
     p.add_argument("--out", default=None, help="output folder (default: results/ for --full)")
     p.add_argument("--data-root", default=None, help="MP-20 folder (val/test.csv.gz)")
     p.add_argument("--jobs", type=int, default=None, help="trainings in parallel")
@@ -642,11 +677,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         changes["work_dir"] = a.work_dir
     settings = CompareSettings.full(**changes) if a.full else CompareSettings.quick(**changes)
     parts = tuple(x.strip() for x in a.parts.split(",") if x.strip())
-    bad = set(parts) - {"benchmark", "zeroshot"}
+    bad = set(parts) - {"benchmark", "zeroshot", "notebooks"}
     if bad:
         p.error(f"unknown part(s): {', '.join(sorted(bad))}")
     start = time.perf_counter()
-    written = run(settings, parts, log=lambda s: print(s, flush=True))
+    written: dict[str, Path] = {}
+    runs = tuple(x for x in parts if x != "notebooks")
+    if runs:
+        written = run(settings, runs, log=lambda s: print(s, flush=True))
+    if "notebooks" in parts and a.full:
+        figures = {"01_constraint_graphs.ipynb": {"save_dir": str(Path(settings.output_dir))}}
+        for path in run_notebooks(Path(settings.output_dir) / "notebooks", parameters=figures,
+                                  log=lambda s: print(s, flush=True)):
+            written[path.stem] = path
     print(f"done in {time.perf_counter() - start:.0f} s: "
           + ", ".join(str(v) for v in written.values()), flush=True)
     return 0
