@@ -68,6 +68,11 @@ __all__ = [
 ]
 
 OutputMode = Literal["frequency", "orbit"]
+Strategy = Literal["auto", "grouped", "gathered"]
+GATHERED_MAX_ELEMENTS = 1 << 19
+"""``strategy="auto"`` routes batches with ``n_atoms * S`` up to this size gathered ..."""
+GATHERED_MAX_ELEMENTS_GRAD = 1 << 23
+"""... and up to this size when gradients flow to the coordinates (measured crossovers)."""
 _TWO_PI = 2.0 * math.pi
 
 
@@ -158,6 +163,14 @@ class _SlotTables:
         gather = np.full(num_slots, uniq.shape[0], dtype=np.int64)  # absent: zero column
         gather[present] = pair_index.reshape(-1)
         self.slot_gather = gather
+        # per-slot tables of the gathered path (slot = frequency index; absent slots point
+        # to a dummy orbit ``max_orbits`` and get zero coefficients)
+        self.slot_phase = np.zeros(num_slots)
+        self.slot_phase[present] = phase
+        self.slot_orbit = np.full(num_slots, -1, dtype=np.int64)
+        self.slot_orbit[present] = routing.orbit[present]
+        self.slot_coef = np.zeros((num_slots, 2))
+        self.slot_coef[present] = self.rot_coef[pair_index.reshape(-1)]
         # compact orbit basis: f_j = u_j Re e_O + v_j Im e_O
         fun = basis.entry_function.numpy()
         first = np.unique(fun, return_index=True)[1]
@@ -167,6 +180,10 @@ class _SlotTables:
         # u - i v = a exp(2 pi i turns)
         self.fun_orbit = routing.orbit[node]
         self.fun_coef = np.stack([a * np.cos(_TWO_PI * turns), -a * np.sin(_TWO_PI * turns)], 1)
+        self.slot_fun_orbit = np.full(num_slots, -1, dtype=np.int64)
+        self.slot_fun_orbit[: self.fun_orbit.size] = self.fun_orbit
+        self.slot_fun_coef = np.zeros((num_slots, 2))
+        self.slot_fun_coef[: self.fun_orbit.size] = self.fun_coef
 
 
 def _stack(arrays: list[np.ndarray], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -191,6 +208,15 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
             ``"orbit"`` (the compact real orthonormal basis, zero-padded to ``S``).
         bases: precomputed :class:`~cft_pyg.SymmetryAdaptedBasis` of groups 1..230 in
             default settings (default: loaded from the disk cache).
+        strategy: how a mixed batch is routed (same result to rounding):
+            ``"grouped"`` runs one vectorized pass per space group present, sharing each
+            group's tables by broadcasting (best for large batches);
+            ``"gathered"`` runs one pass over the whole batch with each atom's row of the
+            stacked ``(230, S)`` phase/orbit tables gathered and one flat scatter over
+            ``(atom, orbit)`` pairs (no Python loop at all: best for the small batches of
+            training); ``"auto"`` picks ``gathered`` when ``n_atoms * S <= 2**19``
+            (``2**23`` when gradients flow to the coordinates), the crossovers measured
+            on CPU.
 
     Shapes:
         - frac_coords: ``(n_atoms, 3)`` float32/float64, fractional coordinates of each
@@ -205,10 +231,14 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         output: OutputMode = "frequency",
         *,
         bases: list[SymmetryAdaptedBasis] | None = None,
+        strategy: Strategy = "auto",
     ) -> None:
         super().__init__()
         if output not in ("frequency", "orbit"):
             raise ValueError(f"output must be 'frequency' or 'orbit', got {output!r}")
+        if strategy not in ("auto", "grouped", "gathered"):
+            raise ValueError(f"strategy must be 'auto', 'grouped' or 'gathered', got {strategy!r}")
+        self.strategy = strategy
         if bases is None:
             bases = load_group_bases(cutoff)
         if len(bases) != NUM_SPACE_GROUPS or any(
@@ -236,9 +266,27 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
             "slot_gather", torch.from_numpy(np.stack([t.slot_gather for t in tables])),
             persistent=False,
         )
+        # gathered path: row g-1 of each table belongs to group g
+        self.max_orbits = max(self.num_orbits)
+        for name in ("slot_phase", "slot_orbit", "slot_coef", "slot_fun_orbit", "slot_fun_coef"):
+            table = np.stack([getattr(t, name) for t in tables])
+            if "orbit" in name:
+                table = np.where(table < 0, self.max_orbits, table)
+            self.register_buffer(name, torch.from_numpy(table), persistent=False)
+        slot_freq = np.zeros((2, self.num_slots, 3))
+        hexagonal = np.zeros(NUM_SPACE_GROUPS, dtype=bool)
+        for b in bases:
+            row = int(b.frequencies.metric == "hexagonal")
+            hexagonal[b.group.number - 1] = bool(row)
+            slot_freq[row, : len(b.frequencies)] = b.frequencies.freq
+        self.register_buffer("slot_freq", torch.from_numpy(slot_freq), persistent=False)
+        self.register_buffer("group_is_hexagonal", torch.from_numpy(hexagonal), persistent=False)
         self._ptr_cache: dict[str, list[int]] = {}
 
-    _EXACT_TABLES = ("cos_table", "rot_coef", "fun_coef")
+    _EXACT_TABLES = (
+        "cos_table", "rot_coef", "fun_coef", "slot_phase", "slot_coef", "slot_fun_coef",
+        "slot_freq",
+    )
 
     def _apply(self, fn, recurse: bool = True):  # type: ignore[override]
         # Casting the model (model.float(), .half()) must not round the phase tables:
@@ -295,12 +343,45 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         rotated = torch.view_as_real(torch.cat([picked * coef, picked.new_zeros(n, 1)], dim=1))
         return rotated.index_select(1, self.slot_gather[group - 1]).reshape(n, -1)
 
+    def _encode_gathered(self, x: Tensor, groups: Tensor) -> Tensor:
+        """All atoms in one pass: per-atom table rows, one flat scatter over (atom, orbit)."""
+        n, S = x.shape[0], self.num_slots
+        row = groups - 1
+        x_red = x - torch.floor(x)
+        freq = self.slot_freq.to(x.dtype)
+        hexagonal = self.group_is_hexagonal[row]
+        turns = x_red @ freq[0].T
+        if bool(hexagonal.any()):
+            turns = torch.where(hexagonal[:, None], x_red @ freq[1].T, turns)
+        turns = turns + self.slot_phase[row].to(x.dtype)
+        # interleaved (cos, sin) = cos(2 pi [t, t - 1/4])
+        turns = torch.stack([turns, turns - 0.25], dim=-1)
+        waves = torch.cos(turns.frac_().mul_(_TWO_PI)).view(n * S, 2)
+        width = self.max_orbits + 1  # one dummy orbit per atom collects absent slots
+        offset = torch.arange(n, device=x.device)[:, None] * width
+        flat = (self.slot_orbit[row] + offset).view(-1)
+        sums = scatter(waves, flat, dim=0, dim_size=n * width, reduce="sum")
+        if self.output == "orbit":
+            pick = (self.slot_fun_orbit[row] + offset).view(-1)
+            coef = self.slot_fun_coef[row].to(x.dtype).view(n * S, 2)
+            return (sums[pick] * coef).sum(-1).view(n, S)
+        back = torch.view_as_complex(sums[flat].contiguous())
+        coef = torch.view_as_complex(self.slot_coef[row].to(x.dtype).view(n * S, 2))
+        return torch.view_as_real(back * coef).reshape(n, 2 * S)
+
     def forward(self, frac_coords: Tensor, space_group: Tensor) -> Tensor:
         x = check_frac_coords(frac_coords)
         groups = check_space_group_index(space_group, x.shape[0]).to(x.device)
         out = x.new_zeros(x.shape[0], self.out_dim)
         if x.shape[0] == 0:
             return out
+        strategy = self.strategy
+        if strategy == "auto":
+            grad = x.requires_grad and torch.is_grad_enabled()
+            limit = GATHERED_MAX_ELEMENTS_GRAD if grad else GATHERED_MAX_ELEMENTS
+            strategy = "gathered" if x.shape[0] * self.num_slots <= limit else "grouped"
+        if strategy == "gathered":
+            return self._encode_gathered(x, groups)
         group_ids, atom_index, inverse = _group_slices(groups)
         if inverse is None:
             return self._encode_group(x, group_ids[0])
