@@ -171,6 +171,7 @@ def plot_few_shot(table: pd.DataFrame, *, unit: str = "", reference: Mapping[str
     ax.set_xscale("symlog", linthresh=1)
     ticks = sorted(set(table["k"])) if ks is None else list(ks)
     ax.set_xticks(ticks, [str(k) for k in ticks])
+    ax.set_xlim(-0.2, 1.3 * max(max(ticks), 1))
     ax.set_xlabel("k = training crystals per held-out group")
     ax.set_ylabel(f"MAE on held-out groups{f' ({unit})' if unit else ''}")
     ax.set_title("Few-shot (dashed: trained on all groups)" if reference else "Few-shot")
