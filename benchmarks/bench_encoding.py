@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_encoding.py                 # 200k atoms, R=5 and R=8
     python benchmarks/bench_encoding.py --atoms 20000 --cutoffs 5   # quick
+    python benchmarks/bench_encoding.py --threads 1      # one intra-op thread
 
 Writes ``benchmarks/results/encoding.json`` (and ``encoding_<device>.json`` for CUDA).
 """
@@ -46,7 +47,9 @@ def _rss_mib() -> float:
 
 
 def _worker(args: tuple) -> dict:
-    method, cutoff, atoms, groups, device, repeats, seed = args
+    method, cutoff, atoms, groups, device, repeats, seed, threads, chunk = args
+    if threads:
+        torch.set_num_threads(threads)
     from cft_pyg.nn import (
         DenseRoutingEncoding,
         OrbitAveragingEncoding,
@@ -91,7 +94,8 @@ def _worker(args: tuple) -> dict:
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
-            module(x, sg)
+            for start in range(0, atoms, chunk):  # batches as a data loader would give
+                module(x[start : start + chunk], sg[start : start + chunk])
             sync()
             times.append(time.perf_counter() - t)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
@@ -105,11 +109,16 @@ def _worker(args: tuple) -> dict:
     }
 
 
+OPTIONS: dict = {"threads": 0, "chunk": 20_000}
+
+
 def run(method: str, cutoff: float, atoms: int, groups: list[int], device: str,
         repeats: int, seed: int = 0) -> dict:
     ctx = mp.get_context("spawn")
+    job = (method, cutoff, atoms, groups, device, repeats, seed, OPTIONS["threads"],
+           OPTIONS["chunk"])
     with ctx.Pool(1) as pool:
-        res = pool.apply(_worker, ((method, cutoff, atoms, groups, device, repeats, seed),))
+        res = pool.apply(_worker, (job,))
     print(
         f"  {method:14s} R={cutoff:g} groups={res['num_groups']:3d} atoms={atoms:7d}: "
         f"{res['atoms_per_s']:12,.0f} atoms/s  peak +{res['peak_mem_mib']:8.1f} MiB  "
@@ -117,6 +126,41 @@ def run(method: str, cutoff: float, atoms: int, groups: list[int], device: str,
         flush=True,
     )
     return res
+
+
+def small_batches(threads: int, repeats: int = 20) -> dict:
+    """Training-sized batches: grouped vs gathered routing, forward and forward+backward."""
+    from cft_pyg.nn import SymmetryAdaptedFourierEncoding
+
+    if threads:
+        torch.set_num_threads(threads)
+    out: dict = {}
+    encoders = {s: SymmetryAdaptedFourierEncoding(5.0, strategy=s) for s in ("grouped", "gathered")}
+    for atoms in (640, 2000):  # ~64 and ~200 MP-20 crystals
+        gen = torch.Generator().manual_seed(atoms)
+        sg = torch.randint(1, 231, (atoms,), generator=gen)
+        x = torch.rand(atoms, 3, generator=gen)
+        for grad in (False, True):
+            key = f"{atoms}_atoms_{'fwd_bwd' if grad else 'fwd'}"
+            out[key] = {}
+            for name, enc in encoders.items():
+                xi = x.clone().requires_grad_(grad)
+
+                def step(enc=enc, xi=xi, grad=grad, sg=sg) -> None:
+                    y = enc(xi, sg)
+                    if grad:
+                        y.square().sum().backward()
+
+                step()
+                t = time.perf_counter()
+                for _ in range(repeats):
+                    step()
+                out[key][name] = (time.perf_counter() - t) / repeats
+            ratio = out[key]["grouped"] / out[key]["gathered"]
+            out[key]["grouped_over_gathered"] = ratio
+            print(f"  small batch {key:22s} grouped {out[key]['grouped'] * 1e3:7.2f} ms  "
+                  f"gathered {out[key]['gathered'] * 1e3:7.2f} ms  ratio {ratio:5.2f}", flush=True)
+    return out
 
 
 def main() -> None:
@@ -129,13 +173,20 @@ def main() -> None:
     parser.add_argument("--cutoffs", type=float, nargs="+", default=[5.0, 8.0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (0: torch's default)")
+    parser.add_argument("--chunk", type=int, default=20_000,
+                        help="atoms per call, as a data loader would batch them")
     args = parser.parse_args()
+    OPTIONS.update(threads=args.threads, chunk=args.chunk)
 
     all_groups = list(range(1, 231))
-    print(f"device={args.device} threads={torch.get_num_threads()} "
+    threads = args.threads or torch.get_num_threads()
+    print(f"device={args.device} threads={threads} chunk={args.chunk} "
           f"load_avg={os.getloadavg()}", flush=True)
     report: dict = {
-        "device": args.device, "torch": torch.__version__, "machine": platform.machine(),
+        "device": args.device, "threads": threads, "chunk": args.chunk,
+        "torch": torch.__version__, "machine": platform.machine(),
         "cpu_count": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "runs": [],
         "ratios": {},
     }
@@ -186,6 +237,9 @@ def main() -> None:
                 ok = value <= target[1] if target[0] == "<=" else value >= target[1]
                 mark = f"  (target {target[0]} {target[1]:g}: {'met' if ok else 'MISSED'})"
             print(f"  {name:40s} {value:8.2f}{mark}", flush=True)
+    if args.device == "cpu":
+        print("R=5: small (training-sized) batches, routing strategies", flush=True)
+        report["small_batches"] = small_batches(args.threads)
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
     out = RESULTS / f"encoding{suffix}.json"
