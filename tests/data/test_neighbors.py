@@ -16,14 +16,6 @@ from cft_pyg.data import num_images, radius_graph_pbc
 BOUNDARY = 1e-6  # pairs this close to the cutoff are ignored in set comparisons (rounding)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_torch_thread():
-    """Many tiny tensor ops: intra-op threads only add wake-up latency (3x on a busy box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def mp20_structures(shared_data_dir: Path) -> list[Structure]:

@@ -35,14 +35,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
 NACL = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_torch_thread():
-    """Many tiny tensor ops: intra-op threads only add wake-up latency (3x on a busy box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def mp20_rows(shared_data_dir: Path) -> pd.DataFrame:

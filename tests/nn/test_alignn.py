@@ -18,13 +18,6 @@ needs_alignn = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def test_line_graph_matches_brute_force():
     gen = torch.Generator().manual_seed(0)

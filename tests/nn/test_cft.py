@@ -15,15 +15,6 @@ from cft_pyg.testing import assert_batch_invariant, assert_invariant
 from ._crystals import CRYSTALS, RADIUS, crystal, make_data, with_frac_coords
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: intra-op threads only add contention (the CI machine is shared)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def small_cft(dtype: torch.dtype = torch.float32, **kwargs) -> CrystalFourierTransformer:
     torch.manual_seed(0)
     options = dict(channels=32, num_blocks=2, heads=4, radius=RADIUS)

@@ -12,14 +12,6 @@ from cft_pyg.testing import assert_invariant
 from ._crystals import CRYSTALS, crystal, make_data, with_frac_coords
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def batch3(dtype=torch.float32) -> Batch:
     return Batch.from_data_list(
         [crystal(n, num_atoms=k, seed=k, dtype=dtype) for n, k in
