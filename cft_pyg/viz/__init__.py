@@ -1,7 +1,8 @@
-"""Figures of cft-pyg (matplotlib, safe under the non-interactive ``Agg`` backend).
+"""Figures of cft-pyg (matplotlib; work under the non-interactive ``Agg`` backend).
 
 Every plotting function returns the :class:`matplotlib.figure.Figure` it drew (it never calls
-``plt.show``), so figures can be saved, embedded in notebooks or inspected in tests.
+``plt.show`` and never changes the backend), so figures can be saved, shown inline in
+notebooks or inspected in tests.
 
 * :mod:`~cft_pyg.viz.graphs` - a group's constraint graph: 3D scatter, 2D slice, networkx view;
   systematic absences against gemmi.

@@ -16,9 +16,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

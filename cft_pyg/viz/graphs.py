@@ -12,9 +12,6 @@ from __future__ import annotations
 import colorsys
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)  # no-op when a backend is already active
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
