@@ -125,6 +125,8 @@ def test_settings_presets_and_deviations():
     full, quick = CompareSettings.full(), CompareSettings.quick()
     assert full.label == "full" and quick.label == "quick"
     assert quick.n_train < full.n_train and quick.epochs < full.epochs
-    assert full.seeds_of("cft") == (0, 1, 2) and full.seeds_of("alignn") == (0,)
+    assert full.seeds_of("cft") == (0, 1, 2) and full.seeds_of("alignn") == (0, 1)
     assert any("alignn" in d for d in deviations(full))
-    assert deviations(CompareSettings(model_seeds={}, zs_model_ks={})) == []
+    assert full.seeds_of("cft", zero_shot=True) == (0, 1, 2)
+    assert full.seeds_of("alignn", zero_shot=True) == (0,)
+    assert deviations(CompareSettings(model_seeds={}, zs_model_ks={}, zs_model_seeds={})) == []
