@@ -551,7 +551,8 @@ def _environment() -> dict[str, Any]:
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=True) + "\n")
+    # compact: the per-seed predictions make an indented file exceed 1 MB
+    tmp.write_text(json.dumps(payload, separators=(",", ":"), allow_nan=True) + "\n")
     tmp.replace(path)
 
 
