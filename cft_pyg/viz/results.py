@@ -66,6 +66,15 @@ def plot_parity(predictions: Mapping[str, pd.DataFrame], *, quantity: str = "tar
     return fig
 
 
+def _mae_and_std(sub: pd.DataFrame, keys: list) -> tuple[list[float], list[float] | None]:
+    """``mae`` (and ``mae_std`` when present) of ``sub`` at ``keys``, NaN where missing."""
+
+    def column(name: str) -> list[float]:
+        return [float(sub.loc[k, name]) if k in sub.index else np.nan for k in keys]
+
+    return column("mae"), (column("mae_std") if "mae_std" in sub.columns else None)
+
+
 def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
                                title: str | None = None) -> Figure:
     """Grouped bars of MAE per crystal system and model.
@@ -86,10 +95,7 @@ def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
     width = 0.8 / max(len(models), 1)
     x = np.arange(len(systems))
     for i, m in enumerate(models):
-        sub = table[table["model"] == m].set_index("crystal_system")
-        vals = [float(sub.loc[s, "mae"]) if s in sub.index else np.nan for s in systems]
-        err = ([float(sub.loc[s, "mae_std"]) if s in sub.index else np.nan for s in systems]
-               if "mae_std" in sub.columns else None)
+        vals, err = _mae_and_std(table[table["model"] == m].set_index("crystal_system"), systems)
         bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, yerr=err,
                       capsize=2, label=m)
         for patch in bars:
@@ -124,10 +130,7 @@ def plot_mae_by_space_group(table: pd.DataFrame, *, top: int = 25, unit: str = "
     fig, ax = plt.subplots(figsize=(max(7.0, 0.38 * len(groups) + 2), 4.0))
     x = np.arange(len(groups))
     for i, m in enumerate(models):
-        sub = table[table["model"] == m].set_index("space_group")
-        vals = [float(sub.loc[g, "mae"]) if g in sub.index else np.nan for g in groups]
-        err = ([float(sub.loc[g, "mae_std"]) if g in sub.index else np.nan for g in groups]
-               if "mae_std" in sub.columns else None)
+        vals, err = _mae_and_std(table[table["model"] == m].set_index("space_group"), groups)
         cont = ax.errorbar(x + (i - (len(models) - 1) / 2) * 0.12, vals, yerr=err, fmt="o",
                            ms=4, capsize=2, label=m)
         cont.lines[0].set_gid(f"sg_{m}")
