@@ -235,7 +235,8 @@ class CrystalDataset(InMemoryDataset):
         angle_tolerance: spglib angle tolerance (deg).
         space_group_check: ``'report'``, ``'strict'`` or ``'ignore'`` (see module docs).
         radius: Neighbour cutoff (A).
-        max_neighbors: Neighbours per atom (``None``: all within ``radius``).
+        max_neighbors: Nearest neighbours per atom, tied shells kept whole (``None``: all
+            within ``radius``).
         max_rows: Use only the first ``max_rows`` entries (of the split), e.g. for tests.
         num_workers: Processes for processing (default ``min(2, cpu_count)``; 0: in-process).
         processed_root: Where ``processed/`` goes (default ``root`` if writable, else a
@@ -252,7 +253,7 @@ class CrystalDataset(InMemoryDataset):
     """
 
     name: ClassVar[str] = "crystals"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # 2: neighbour cap keeps tied shells
     available_targets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

@@ -29,13 +29,15 @@ Conventions follow ``docs/conventions.md`` (PyG flow source -> target):
 ``edge_index[0] = j`` (neighbour), ``edge_index[1] = i`` (centre), and the edge vector is
 ``pos[j] + cell_offsets @ cell - pos[i]``.
 
-Tie rule for ``max_neighbors``: edges are ordered per centre by their returned distance
-value; exactly equal values are ordered by smaller neighbour index ``j``, then
-lexicographically smaller ``cell_offsets``; the first ``max_neighbors`` are kept.  The
-cap is strict ("at most"), so a shell of symmetry-equivalent neighbours straddling the
-cut is cut in a deterministic but arbitrary way (and symmetry-equivalent distances may
-differ in the last bit), as in CGCNN; pass ``max_neighbors=None`` for a graph that
-respects the crystal's symmetry exactly.
+Tie rule for ``max_neighbors`` (:func:`nearest_neighbor_mask`): per centre, edges are
+ordered by distance and the ``max_neighbors`` nearest are kept **together with every
+further edge whose distance ties the last kept one** within ``tie_tolerance`` (default
+``1e-4`` Å, far above the float32 rounding of stored coordinates, ~1e-6 Å, and far below
+any physical distinction).  A shell of symmetry-equivalent neighbours is therefore never
+cut, and the graph does not depend on the order of the atoms: it is invariant under
+permutations and under every operation of the crystal's space group.  ``strict_cap=True``
+restores CGCNN's strict "at most ``max_neighbors``" rule, which cuts such shells by atom
+index and **breaks permutation and space-group invariance**; it is off by default.
 """
 
 from __future__ import annotations
@@ -44,11 +46,57 @@ import functools
 
 import torch
 
-__all__ = ["radius_graph_pbc", "num_images"]
+__all__ = ["radius_graph_pbc", "num_images", "nearest_neighbor_mask", "DEFAULT_TIE_TOLERANCE"]
 
 DEFAULT_MAX_CANDIDATES = 1 << 21
 _EPS = {torch.float64: 1e-9}  # widening of per-pair image ranges (the distance test decides)
 _EPS_DEFAULT = 1e-4  # float32 / float16
+DEFAULT_TIE_TOLERANCE = 1e-4
+"""Distances (Å) within this of the ``k``-th neighbour's are ties and kept with it."""
+
+
+def nearest_neighbor_mask(
+    centre: torch.Tensor,
+    dist: torch.Tensor,
+    max_neighbors: int,
+    *,
+    tie_tolerance: float = DEFAULT_TIE_TOLERANCE,
+    strict_cap: bool = False,
+) -> torch.Tensor:
+    """Which edges the ``max_neighbors`` cap keeps, shells of tied distances kept whole.
+
+    Args:
+        centre: ``(E,)`` centre atom of each edge, sorted (edges of a centre contiguous).
+        dist: ``(E,)`` edge lengths, ascending within each centre.
+        max_neighbors: ``k``, the number of nearest neighbours to keep per centre.
+        tie_tolerance: edges with ``dist <= d_k + tie_tolerance`` are kept too, ``d_k``
+            the ``k``-th smallest distance of their centre (Å).
+        strict_cap: keep exactly the first ``k`` edges of each centre, cutting a shell of
+            equal distances by edge order: **not invariant** under permutations of the
+            atoms or the operations of the space group (CGCNN's rule; off by default).
+
+    Returns:
+        ``(E,)`` bool mask.
+    """
+    if max_neighbors < 1:
+        raise ValueError(f"max_neighbors must be >= 1, got {max_neighbors}")
+    if not tie_tolerance >= 0:
+        raise ValueError(f"tie_tolerance must be >= 0, got {tie_tolerance}")
+    num = centre.numel()
+    if num == 0:
+        return torch.zeros(0, dtype=torch.bool, device=centre.device)
+    is_first = torch.ones(num, dtype=torch.bool, device=centre.device)
+    is_first[1:] = centre[1:] != centre[:-1]
+    seg = torch.cumsum(is_first.to(torch.long), 0) - 1
+    seg_start = torch.nonzero(is_first).squeeze(1)
+    rank = torch.arange(num, device=centre.device) - seg_start[seg]
+    within = rank < max_neighbors
+    if strict_cap:
+        return within
+    # k-th distance of each centre (the last one for centres with fewer edges)
+    seg_end = torch.cat([seg_start[1:], seg_start.new_tensor([num])]) - 1
+    kth = dist[torch.minimum(seg_start + max_neighbors - 1, seg_end)]
+    return within | (dist <= kth[seg] + tie_tolerance)
 
 
 def _frac_radius(cell: torch.Tensor, radius: float) -> torch.Tensor:
@@ -114,6 +162,8 @@ def radius_graph_pbc(
     natoms: torch.Tensor | None = None,
     radius: float = 8.0,
     max_neighbors: int | None = 12,
+    tie_tolerance: float = DEFAULT_TIE_TOLERANCE,
+    strict_cap: bool = False,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Periodic radius graph of a batch of crystals.
@@ -127,8 +177,13 @@ def radius_graph_pbc(
             ``batch`` or ``natoms``; with neither, all atoms form one crystal.
         natoms: ``(B,)`` number of atoms of each crystal.
         radius: cutoff (Å); pairs with distance ``<= radius`` are kept.
-        max_neighbors: keep at most this many nearest neighbours per centre (see the
-            module docstring for the tie rule); ``None`` keeps all within ``radius``.
+        max_neighbors: keep this many nearest neighbours per centre, plus every further
+            neighbour tied with the last one (see :func:`nearest_neighbor_mask`);
+            ``None`` keeps all within ``radius``.
+        tie_tolerance: distance tolerance (Å) of the tie rule.
+        strict_cap: cut at exactly ``max_neighbors`` (CGCNN's rule): **breaks the
+            invariance** under atom permutations and space-group operations when a shell
+            straddles the cut.  Off by default.
         max_candidates: memory bound, the largest number of candidate triplets
             evaluated at once.
 
@@ -206,7 +261,7 @@ def radius_graph_pbc(
             begin = end
             edges = _chunk_edges(
                 centres, crystal, counts, first_atom, frac_w, pos_w, cell, r_frac, shape,
-                radius_sq, eps, max_neighbors, arange,
+                radius_sq, eps, max_neighbors, tie_tolerance, strict_cap, arange,
             )
             if edges is None:
                 continue
@@ -240,12 +295,14 @@ def _chunk_edges(
     radius_sq: float,
     eps: float,
     max_neighbors: int | None,
+    tie_tolerance: float,
+    strict_cap: bool,
     arange: functools.partial,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Edges of a chunk of centres whose crystals share the image box ``shape``.
 
     Returns ``(centre, neighbour, wrapped image offset, distance)`` sorted by centre,
-    distance, neighbour, offset, and cut to ``max_neighbors`` per centre.
+    distance, neighbour, offset, and cut by :func:`nearest_neighbor_mask`.
     """
     dtype = pos_w.dtype
     f64 = torch.float64
@@ -286,7 +343,7 @@ def _chunk_edges(
     # distances as returned (output dtype): the tie rule applies to these values
     dist = torch.sqrt(d2[p, a, b, c]).to(dtype)
     ci = pi[p]
-    # ---- per centre: sort by distance (stable: ties keep the (j, offset) order), cut to k
+    # ---- per centre: sort by distance (stable: ties keep the (j, offset) order), then cap
     num = ci.numel()
     is_first = torch.ones(num, dtype=torch.bool, device=ci.device)
     is_first[1:] = ci[1:] != ci[:-1]
@@ -296,10 +353,16 @@ def _chunk_edges(
     width = int(rank.max()) + 1
     padded = torch.full((seg_start.numel(), width), float("inf"), dtype=dtype, device=ci.device)
     padded[seg, rank] = dist
-    k = width if max_neighbors is None else min(width, max_neighbors)
-    order = torch.sort(padded, dim=1, stable=True).indices[:, :k]
+    order = torch.sort(padded, dim=1, stable=True).indices
     valid = torch.gather(padded, 1, order) < float("inf")
     sel = (seg_start[:, None] + order)[valid]  # flat indices, by centre then distance
+    if max_neighbors is not None:
+        sel = sel[
+            nearest_neighbor_mask(
+                ci[sel], dist[sel], max_neighbors,
+                tie_tolerance=tie_tolerance, strict_cap=strict_cap,
+            )
+        ]
     p = p[sel]
     img = low[p] + torch.stack([a[sel], b[sel], c[sel]], dim=1)
     return pi[p], pj[p], img, dist[sel]

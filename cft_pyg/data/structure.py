@@ -728,8 +728,11 @@ def from_structure(
             differs (e.g. a database's declared group).
         neighbor_graph: add ``edge_index``, ``cell_offsets``, ``edge_dist``.
         radius: neighbour cutoff in Å (CGCNN: 8).
-        max_neighbors: neighbours kept per centre (CGCNN: 12); ``None`` keeps all within
-            ``radius`` (a graph that respects the symmetry exactly).
+        max_neighbors: nearest neighbours kept per centre (CGCNN: 12), plus every further
+            neighbour tied with the last kept one, so that the graph respects the
+            crystal's symmetry and does not depend on atom order
+            (:func:`~cft_pyg.data.neighbors.nearest_neighbor_mask`); ``None`` keeps all
+            within ``radius``.
         min_distance: atoms closer than this (Å) are rejected as overlapping.
         canonical_origin: choose the origin/axes canonically among the equivalent
             descriptions (see :func:`standardize`); ``False`` keeps spglib's choice.

@@ -62,6 +62,7 @@ from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
 from ..symmetry.space_group import SpaceGroup
+from .neighbors import nearest_neighbor_mask
 
 __all__ = [
     "SyntheticCrystals",
@@ -467,9 +468,12 @@ def _record_chunk(args: tuple[list[tuple[int, int]], int, dict]) -> list[dict]:
         r, off = dist_np[lo:hi], offsets_np[lo:hi]
         energy = _morse_sum(z, s, d, r, MORSE_CUTOFF, MORSE_STIFFNESS) / z.shape[0]
         keep = r <= radius
-        if max_neighbors is not None:
-            start = np.searchsorted(d, d)  # d is sorted: first edge of each centre
-            keep &= (np.arange(d.shape[0]) - start) < max_neighbors
+        if max_neighbors is not None:  # edges within radius stay sorted by centre, distance
+            kept = np.flatnonzero(keep)
+            capped = nearest_neighbor_mask(
+                torch.from_numpy(d[kept]), torch.from_numpy(r[kept]), max_neighbors
+            ).numpy()
+            keep[kept[~capped]] = False
         records.append({
             "index": index, "number": number, "cell": cell32, "frac": frac32, "z": z,
             "pos": pos_np[first[c]:first[c + 1]].astype(np.float32), "y": energy,
@@ -562,7 +566,7 @@ class SyntheticCrystals(InMemoryDataset):
         log: Show progress bars and messages.
     """
 
-    VERSION = 2
+    VERSION = 3  # 3: neighbour cap keeps tied shells
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from cft_pyg.data import num_images, radius_graph_pbc
+from cft_pyg.data.neighbors import nearest_neighbor_mask
 
 BOUNDARY = 1e-6  # pairs this close to the cutoff are ignored in set comparisons (rounding)
 
@@ -143,10 +144,10 @@ def test_self_pair_excluded_own_images_included() -> None:
     assert torch.allclose(dist, torch.full((6,), 3.0, dtype=torch.float64))
 
 
-def test_max_neighbors_is_nearest_k_with_documented_ties(mp20_structures: list[Structure]) -> None:
+def test_strict_cap_is_nearest_k_with_documented_ties(mp20_structures: list[Structure]) -> None:
     for s in mp20_structures[:15]:
         ei_all, off_all, d_all = _ours(s, 8.0, None)
-        ei, off, dist = _ours(s, 8.0, 12)
+        ei, off, dist = _ours(s, 8.0, 12, strict_cap=True)
         c, _, _, pdist = s.get_neighbor_list(8.0)
         for i in range(len(s)):
             mine = dist[ei[1] == i]
@@ -173,6 +174,61 @@ def test_max_neighbors_is_nearest_k_with_documented_ties(mp20_structures: list[S
                 )
             )
             assert [k[1:] for k in keys] == [g[1:] for g in got]
+
+
+def test_default_cap_keeps_whole_shells(mp20_structures: list[Structure]) -> None:
+    """Default rule: the 12 nearest plus every neighbour tied (1e-4 Å) with the 12th."""
+    grew = 0
+    for s in mp20_structures[:20]:
+        ei_all, _, d_all = _ours(s, 8.0, None)
+        ei, _, dist = _ours(s, 8.0, 12)
+        for i in range(len(s)):
+            every = torch.sort(d_all[ei_all[1] == i]).values
+            mine = dist[ei[1] == i]
+            if every.numel() <= 12:
+                assert mine.numel() == every.numel()
+                continue
+            expected = int((every <= every[11] + 1e-4).sum())
+            assert mine.numel() == expected
+            assert torch.equal(mine, every[:expected])
+            grew += expected > 12
+    assert grew > 0  # real crystals do have shells straddling the 12th neighbour
+
+
+def test_default_graph_is_invariant_under_atom_permutation() -> None:
+    """A shell of 8 equal distances cut at 4 by the strict cap depends on atom order."""
+    s = Structure(Lattice.cubic(3.0), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    s.make_supercell([2, 1, 1])  # each Cs: 8 Cl at 2.598 Å, 4 images of each Cl atom
+    cell = torch.tensor(s.lattice.matrix, dtype=torch.float64)
+    for strict, invariant in ((False, True), (True, False)):
+        edge_sets = []
+        for perm in (np.arange(len(s)), np.arange(len(s))[::-1].copy()):
+            pos = torch.tensor(s.cart_coords[perm], dtype=torch.float64)
+            ei, off, _ = radius_graph_pbc(pos, cell, radius=5.0, max_neighbors=4,
+                                          strict_cap=strict)
+            # edges named by the original atom indices (same positions, same offsets)
+            edge_sets.append(sorted(
+                (int(perm[int(c)]), int(perm[int(j)]), tuple(o.tolist()))
+                for j, c, o in zip(ei[0], ei[1], off, strict=True)
+            ))
+        assert (edge_sets[0] == edge_sets[1]) == invariant
+    pos = torch.tensor(s.cart_coords, dtype=torch.float64)
+    ei, _, _ = radius_graph_pbc(pos, cell, radius=5.0, max_neighbors=4)
+    assert ei.shape[1] == 4 * 8  # every atom keeps its whole shell of 8 (ties)
+
+
+def test_nearest_neighbor_mask_rules() -> None:
+    centre = torch.tensor([0, 0, 0, 0, 1, 1])
+    dist = torch.tensor([1.0, 2.0, 2.0 + 5e-5, 2.1, 3.0, 3.0], dtype=torch.float64)
+    assert nearest_neighbor_mask(centre, dist, 2).tolist() == [1, 1, 1, 0, 1, 1]
+    assert nearest_neighbor_mask(centre, dist, 2, strict_cap=True).tolist() == [1, 1, 0, 0, 1, 1]
+    assert nearest_neighbor_mask(centre, dist, 1).tolist() == [1, 0, 0, 0, 1, 1]
+    assert nearest_neighbor_mask(centre, dist, 2, tie_tolerance=0.0).tolist() == [
+        1, 1, 0, 0, 1, 1]
+    with pytest.raises(ValueError, match="max_neighbors"):
+        nearest_neighbor_mask(centre, dist, 0)
+    with pytest.raises(ValueError, match="tie_tolerance"):
+        nearest_neighbor_mask(centre, dist, 2, tie_tolerance=-1.0)
 
 
 def test_float32_close_to_float64(mp20_structures: list[Structure]) -> None:
