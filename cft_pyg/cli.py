@@ -80,6 +80,9 @@ _TRAIN_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--model-kwargs", "model_kwargs", {"type": _json_mapping, "metavar": "JSON",
                                         "help": "model constructor arguments, e.g. "
                                                 "'{\"channels\": 64, \"num_blocks\": 2}'"}),
+    ("--pretrained-encoding", "pretrained_encoding",
+     {"metavar": "FILE", "help": "start the positional encoding from a file of "
+                                 "`cft-pyg pretrain`"}),
     ("--dataset", "dataset", {"help": "dataset: synthetic (default), mp20, perov5, carbon24, "
                                       "cif-folder"}),
     ("--data-root", "data_root", {"metavar": "DIR", "help": "dataset folder"}),
@@ -180,6 +183,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symprec", type=float, default=None,
                    help="symmetry tolerance in Å for the space-group detection (default: "
                         "that of the training data, 0.1 for the bundled datasets)")
+    _add_common(p, config=False)
+
+    p = sub.add_parser("pretrain", help="pretrain the positional encoding on orbit distances",
+                       description="Label-free pretraining of a CFT's positional encoding on "
+                                   "synthetic two-atom crystals of all 230 space groups: "
+                                   "|p(x1) - p(x2)| regresses the orbit distance (Å). Prints "
+                                   "the error on held-out pairs and saves the weights for "
+                                   "`cft-pyg train --pretrained-encoding FILE`.")
+    p.add_argument("output", help="file to write (.pt)")
+    p.add_argument("--model-kwargs", type=_json_mapping, default={}, metavar="JSON",
+                   help="CFT arguments of the model to be trained later (channels, encoding, "
+                        "...); they must match at training time")
+    p.add_argument("--pairs-per-group", type=_positive_int, default=256)
+    p.add_argument("--epochs", type=_positive_int, default=20)
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
     _add_common(p, config=False)
 
     p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (< 10 min CPU)",
@@ -446,6 +466,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from .training.pretraining import run_pretraining
+
+    result = run_pretraining(
+        args.output, args.model_kwargs, pairs_per_group=args.pairs_per_group,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        overwrite=args.overwrite,
+    )
+    _print(f"pretrained in {result.seconds:.1f} s; final train MSE {result.train_mse[-1]:.4f} Å²")
+    _print(f"orbit-distance error on {result.heldout_pairs} held-out pairs: "
+           f"MAE {result.heldout_mae:.3f} Å, RMSE {result.heldout_rmse:.3f} Å "
+           "(published CFT: 0.102 Å)")
+    _print(f"saved to {result.path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .training.demo import DemoSettings, run_demo
 
@@ -474,7 +510,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-             "demo": _cmd_demo}
+             "pretrain": _cmd_pretrain, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
-from .cft import NUM_ELEMENTS, graph_inputs
+from .elements import NUM_ELEMENTS
+from .inputs import graph_inputs
 
 __all__ = ["ALIGNN", "alignn_available", "line_graph"]
 

@@ -1,5 +1,5 @@
 """The Crystal Fourier Transformer: symmetry-adapted Fourier tokens, a hybrid
-attention / message-passing trunk, and a per-crystal readout."""
+attention / message-passing trunk with pairwise geometry, and a per-crystal readout."""
 
 from __future__ import annotations
 
@@ -10,22 +10,39 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_mean_pool
 
-from .conv import DistanceFilterConv, envelope_weights
+from ..symmetry.space_group import HEXAGONAL_FAMILY_NUMBERS
+from .conv import DistanceFilterConv, GatedDistanceConv, envelope_weights
+from .elements import NUM_ELEMENTS, AtomEmbedding
+from .inputs import edge_distances, graph_inputs
 from .lattice import LatticeFeatures
 from .radial import CosineCutoff, GaussianExpansion
-from .transformer import DenseBatchIndex, FeedForward, MaskedSelfAttention, SizeBuckets
+from .transformer import (
+    DenseBatchIndex,
+    FeedForward,
+    MaskedSelfAttention,
+    PairLayout,
+    SizeBuckets,
+)
 
 __all__ = [
     "CrystalPositionalEncoding",
+    "EncodingRMSNorm",
+    "FamilyLinear",
     "HybridBlock",
     "CrystalFourierTransformer",
     "PlainPETransformer",
     "make_encoding",
     "graph_inputs",
+    "NUM_ELEMENTS",
 ]
 
 EncodingKind = Literal["symmetry", "plain", "none"]
-NUM_ELEMENTS = 119
+_HEX_FIRST, _HEX_LAST = HEXAGONAL_FAMILY_NUMBERS[0], HEXAGONAL_FAMILY_NUMBERS[-1]
+
+
+def is_hexagonal_family(space_group: torch.Tensor) -> torch.Tensor:
+    """``(n,)`` bool: the space-group numbers of the trigonal/hexagonal family (143-194)."""
+    return (space_group >= _HEX_FIRST) & (space_group <= _HEX_LAST)
 
 
 def make_encoding(kind: EncodingKind | nn.Module | None, cutoff: float = 5.0) -> nn.Module | None:
@@ -57,26 +74,72 @@ def make_encoding(kind: EncodingKind | nn.Module | None, cutoff: float = 5.0) ->
     raise ValueError(f"encoding must be 'symmetry', 'plain', 'none' or a module, got {kind!r}")
 
 
-def graph_inputs(data: Data | Batch) -> tuple[torch.Tensor, int, torch.Tensor]:
-    """``(batch, num_graphs, natoms)`` of a single crystal :class:`Data` or a :class:`Batch`."""
-    n = data.z.numel()
-    if isinstance(data, Batch) or getattr(data, "batch", None) is not None:
-        batch = data.batch
-        num_graphs = int(data.num_graphs) if isinstance(data, Batch) else int(batch.max()) + 1
-    else:
-        batch = torch.zeros(n, dtype=torch.long, device=data.z.device)
-        num_graphs = 1
-    natoms = torch.bincount(batch, minlength=num_graphs)
-    return batch, num_graphs, natoms
+class EncodingRMSNorm(nn.Module):
+    r"""Per-atom RMS normalization of a Fourier encoding with a learned gain per slot.
+
+    .. math::
+
+        \hat\phi = g \odot \phi \Big/ \sqrt{\tfrac{1}{D}\textstyle\sum_k \phi_k^2 + \varepsilon}
+
+    The raw invariant encoding has a norm that depends on the group and the site (median
+    16.6 for triclinic atoms, 8.9 for cubic ones at ``R = 5``): after this layer every
+    atom's encoding has the same scale, so the first layer sees the *pattern* of the
+    Fourier coefficients.  A per-atom scalar function of an invariant vector: invariant.
+
+    Args:
+        dim: encoding width :math:`D`.
+        eps: :math:`\varepsilon`.
+
+    Shapes:
+        - input / output: ``(N, D)``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.gain = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rms = x.square().mean(dim=-1, keepdim=True).add(self.eps).sqrt()
+        return x / rms * self.gain
 
 
-def _edge_distances(data: Data | Batch, batch: torch.Tensor) -> torch.Tensor:
-    if getattr(data, "edge_dist", None) is not None:
-        return data.edge_dist.to(data.frac_coords.dtype)
-    j, i = data.edge_index
-    cell = data.cell.to(data.pos.dtype)[batch[i]]
-    shift = torch.einsum("ej,ejk->ek", data.cell_offsets.to(data.pos.dtype), cell)
-    return (data.pos[j] + shift - data.pos[i]).norm(dim=-1)
+class FamilyLinear(nn.Module):
+    r"""A linear layer with separate weights for the two frequency families.
+
+    Slot :math:`i` of the encoding is the :math:`i`-th shortest frequency of the group's
+    reference ball: the same :math:`k` for the 178 non-hexagonal groups, but another
+    frequency (in another reference metric) for the 52 trigonal/hexagonal groups.  One
+    shared first layer would read one input as two different plane waves; this layer
+    gives each family its own weights, so every input means one thing.
+
+    .. math::
+
+        y_i = W_{f(i)}\, x_i + b_{f(i)}, \qquad f(i) \in \{\text{hexagonal}, \text{other}\}.
+
+    Args:
+        in_features, out_features: as :class:`torch.nn.Linear`.
+
+    Shapes:
+        - input: ``x`` ``(N, in)``, ``hexagonal`` ``(N,)`` bool.
+        - output: ``(N, out)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.other = nn.Linear(in_features, out_features)
+        self.hexagonal = nn.Linear(in_features, out_features)
+
+    def forward(self, x: torch.Tensor, hexagonal: torch.Tensor) -> torch.Tensor:
+        n_hex = int(hexagonal.sum())
+        if n_hex == 0:
+            return self.other(x)
+        if n_hex == x.shape[0]:
+            return self.hexagonal(x)
+        out = x.new_empty(x.shape[0], self.other.out_features)
+        out[hexagonal] = self.hexagonal(x[hexagonal])
+        out[~hexagonal] = self.other(x[~hexagonal])
+        return out
 
 
 class CrystalPositionalEncoding(nn.Module):
@@ -84,20 +147,25 @@ class CrystalPositionalEncoding(nn.Module):
 
     .. math::
 
-        p_i = \mathrm{MLP}_{pos}\big(\phi_{G}(x_i)\big) \odot (1 + s_b) + t_b,
+        p_i = \mathrm{MLP}_{pos}\big(W_{f(i)}\,\mathrm{RMSNorm}(\phi_{G}(x_i))\big)
+              \odot (1 + s_b) + t_b,
         \qquad [s_b, t_b] = \mathrm{MLP}_{lat}\big(\ell_b\big),
 
     with :math:`\phi_G` the encoding of atom :math:`i`'s fractional coordinates in its
-    crystal's space group :math:`G`, and :math:`\ell_b` the frame-invariant
-    :class:`LatticeFeatures` of its crystal :math:`b` (FiLM conditioning, the analogue of
-    the published model's element-wise product of a position and a lattice branch, but
-    without the raw lattice matrix and without a space-group one-hot).  When
-    :math:`\phi_G` is invariant under :math:`G`, so is :math:`p_i`.
+    crystal's space group :math:`G`, :class:`EncodingRMSNorm` (``normalize``), a first
+    layer per frequency family :class:`FamilyLinear` (``family_inputs``), and
+    :math:`\ell_b` the frame-invariant :class:`LatticeFeatures` of its crystal :math:`b`
+    (FiLM conditioning, the analogue of the published model's element-wise product of a
+    position and a lattice branch, but without the raw lattice matrix and without a
+    space-group one-hot).  When :math:`\phi_G` is invariant under :math:`G`, so is
+    :math:`p_i`.
 
     Args:
         channels: output width.
         encoding: the Fourier encoding module (``None``: lattice part only).
         lattice: use the lattice features.
+        normalize: RMS-normalize the encoding per atom (learned gain per slot).
+        family_inputs: separate first-layer weights for the hexagonal family.
 
     Shapes:
         - input: ``frac_coords`` ``(N, 3)``, ``space_group`` ``(N,)`` long, ``cell``
@@ -105,17 +173,25 @@ class CrystalPositionalEncoding(nn.Module):
         - output: ``(N, channels)``.
     """
 
-    def __init__(self, channels: int, encoding: nn.Module | None, lattice: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        encoding: nn.Module | None,
+        lattice: bool = True,
+        normalize: bool = True,
+        family_inputs: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = channels
         self.encoding = encoding
-        self.pos_mlp = (
-            nn.Sequential(
-                nn.Linear(int(encoding.out_dim), channels), nn.SiLU(), nn.Linear(channels, channels)
-            )
-            if encoding is not None
-            else None
-        )
+        self.norm = None
+        self.first = None
+        self.pos_mlp = None
+        if encoding is not None:
+            dim = int(encoding.out_dim)
+            self.norm = EncodingRMSNorm(dim) if normalize else None
+            self.first = FamilyLinear(dim, channels) if family_inputs else nn.Linear(dim, channels)
+            self.pos_mlp = nn.Sequential(nn.SiLU(), nn.Linear(channels, channels))
         self.lattice = LatticeFeatures() if lattice else None
         self.lat_mlp = (
             nn.Sequential(
@@ -137,7 +213,14 @@ class CrystalPositionalEncoding(nn.Module):
     ) -> torch.Tensor:
         out = frac_coords.new_zeros(frac_coords.shape[0], self.channels)
         if self.encoding is not None:
-            out = self.pos_mlp(self.encoding(frac_coords, space_group))
+            enc = self.encoding(frac_coords, space_group)
+            if self.norm is not None:
+                enc = self.norm(enc)
+            if isinstance(self.first, FamilyLinear):
+                enc = self.first(enc, is_hexagonal_family(space_group))
+            else:
+                enc = self.first(enc)
+            out = self.pos_mlp(enc)
         if self.lattice is not None:
             scale, shift = self.lat_mlp(self.lattice(cell, natoms)).chunk(2, dim=-1)
             out = out * (1.0 + scale[batch]) + shift[batch]
@@ -150,12 +233,13 @@ class HybridBlock(nn.Module):
 
     .. math::
 
-        h &= x + \mathrm{Attn}\big(\mathrm{LN}_1(x)\big)
+        h &= x + \mathrm{Attn}\big(\mathrm{LN}_1(x);\ b\big)
                + \mathrm{Conv}\big(\mathrm{LN}_2(x);\ \mathcal{E}, f, w\big), \\
         x' &= h + \mathrm{FFN}\big(\mathrm{LN}_3(h)\big),
 
-    with :class:`MaskedSelfAttention` over the atoms of each crystal and
-    :class:`DistanceFilterConv` over the periodic neighbour graph :math:`\mathcal{E}`.
+    with :class:`MaskedSelfAttention` over the atoms of each crystal (optionally with an
+    additive per-head pair bias :math:`b`) and :class:`GatedDistanceConv` (``gated=True``)
+    or :class:`DistanceFilterConv` over the periodic neighbour graph :math:`\mathcal{E}`.
     Either branch can be switched off (``local=False``: the published pure Transformer
     block; ``attention=False``: a pure message-passing block).
 
@@ -167,11 +251,14 @@ class HybridBlock(nn.Module):
         attention: use the attention branch.
         dropout: dropout on the branch outputs and attention weights.
         local_channels: message width :math:`h` of the local branch (default :math:`d`).
+        gated: gated messages that see the receiving atom (:class:`GatedDistanceConv`,
+            filters of width :math:`2h`) instead of one linear filter (width :math:`h`).
 
     Shapes:
         - input: ``x`` ``(N, d)``, a :class:`DenseBatchIndex` or :class:`SizeBuckets`,
-          and for the local branch
-          ``edge_index`` ``(2, E)``, ``edge_filter`` ``(E, h)``, ``edge_weight`` ``(E,)``.
+          optionally ``pair_bias`` (see :class:`MaskedSelfAttention`), and for the local
+          branch ``edge_index`` ``(2, E)``, ``edge_filter`` ``(E, h)`` or ``(E, 2h)``,
+          ``edge_weight`` ``(E,)``.
         - output: ``(N, d)``.
     """
 
@@ -184,6 +271,7 @@ class HybridBlock(nn.Module):
         attention: bool = True,
         dropout: float = 0.0,
         local_channels: int | None = None,
+        gated: bool = True,
     ) -> None:
         super().__init__()
         if not (local or attention):
@@ -191,7 +279,8 @@ class HybridBlock(nn.Module):
         self.norm_attn = nn.LayerNorm(channels) if attention else None
         self.attn = MaskedSelfAttention(channels, heads, dropout) if attention else None
         self.norm_local = nn.LayerNorm(channels) if local else None
-        self.conv = DistanceFilterConv(channels, local_channels) if local else None
+        conv = GatedDistanceConv if gated else DistanceFilterConv
+        self.conv = conv(channels, local_channels) if local else None
         self.norm_ffn = nn.LayerNorm(channels)
         self.ffn = FeedForward(channels, ffn_hidden, dropout)
         self.dropout = nn.Dropout(dropout)
@@ -203,10 +292,11 @@ class HybridBlock(nn.Module):
         edge_index: torch.Tensor | None = None,
         edge_filter: torch.Tensor | None = None,
         edge_weight: torch.Tensor | None = None,
+        pair_bias: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         h = x
         if self.attn is not None:
-            h = h + self.dropout(self.attn(self.norm_attn(x), index))
+            h = h + self.dropout(self.attn(self.norm_attn(x), index, pair_bias))
         if self.conv is not None:
             h = h + self.dropout(
                 self.conv(self.norm_local(x), edge_index, edge_filter, edge_weight)
@@ -222,41 +312,62 @@ class CrystalFourierTransformer(nn.Module):
 
     .. math::
 
-        h_i^{(0)} &= E[Z_i] + p_i \quad\text{(atom embedding + }
-                     \text{:class:`CrystalPositionalEncoding`)}, \\
+        h_i^{(0)} &= \mathrm{LN}_a\big(a(Z_i)\big) + \mathrm{LN}_p\big(p_i\big)
+                     \quad\text{(:class:`~cft_pyg.nn.elements.AtomEmbedding` +
+                     :class:`CrystalPositionalEncoding`)}, \\
         h^{(l+1)} &= \mathrm{Block}_l\big(h^{(l)}\big),\quad l = 0..L-1
                      \quad\text{(:class:`HybridBlock`)}, \\
         \hat y_b &= \mathrm{MLP}\Big(\tfrac{1}{|b|}\sum_{i \in b}
                     \mathrm{LN}\big(h_i^{(L)}\big)\Big).
 
-    The local branch uses the neighbour graph of the batch (``edge_index``,
-    ``edge_dist``): distances are expanded on ``num_radial`` Gaussians, mapped by one
-    linear layer to a filter :math:`f_{ij}^{(l)} = W^{(l)} e(d_{ij})` for every block (a
-    linear map of a Gaussian basis is already an arbitrary smooth function of the
-    distance, and it is the cheapest: per-edge work dominates the cost), and weighted by
-    a smooth cosine envelope at ``radius``.  Messages have width ``local_channels``.
+    **Tokens.**  The atom token starts from physical element descriptors
+    (``element_features``); the positional token is the symmetry-adapted encoding,
+    RMS-normalized, read by a first layer per frequency family and FiLM-conditioned on
+    the lattice.  Each token is layer-normalized before the sum (``balance_tokens``), so
+    position and element weigh the same at initialization (without it the element part
+    is ~10x larger).
 
-    **Invariance.** Every input is unchanged when an operation of :math:`G_b` is applied
-    to all atoms of crystal :math:`b` (the encoding by construction, the neighbour
-    distances because the operation is an isometry of the lattice, the lattice features
-    trivially), and the trunk is permutation equivariant with a permutation-invariant
-    readout; attention is masked per crystal, so predictions do not depend on the other
-    crystals of the batch.  The space group enters only through the encoding's routing,
-    never as a learned one-hot, so one set of weights serves all 230 groups, including
-    groups absent from training (zero-shot).
+    **Pairwise geometry.**  The neighbour graph (``edge_index``, ``edge_dist``) gives
+    distances :math:`d_{ij}`, expanded on ``num_radial`` Gaussians :math:`e(d)` with a
+    smooth cosine envelope :math:`c(d)` at ``radius``.  They enter twice:
+
+    * ``pair_bias``: every attention head :math:`h` of block :math:`l` adds
+      :math:`b^{l,h}_{ij} = \sum_{T} c(d_{ij}^T)\, u_{l,h}^\top e(d_{ij}^T)` to its logits,
+      the sum running over the periodic images :math:`T` of :math:`j` that are neighbours
+      of :math:`i`: attention knows which atoms are close, instead of inferring distances
+      from dot products of absolute tokens;
+    * ``local``: gated messages (:class:`GatedDistanceConv`) with filters
+      :math:`W^{(l)} e(d_{ij})`, weighted by the normalized envelope.
+
+    **Invariance.**  Every input is unchanged when an operation of :math:`G_b` is applied
+    to all atoms of crystal :math:`b` (the encoding by construction, distances because
+    the operation is an isometry of the lattice, the lattice features trivially, the
+    neighbour graph because its cap keeps tied shells whole), and the trunk is
+    permutation equivariant with a permutation-invariant readout; attention is masked per
+    crystal, so predictions do not depend on the other crystals of the batch.  The space
+    group enters only through the encoding's routing, never as a learned one-hot, so one
+    set of weights serves all 230 groups, including groups absent from training.
 
     Args:
         channels: width :math:`d` of the trunk.
         num_blocks: number of blocks :math:`L`.
         heads: attention heads.
         ffn_ratio: FFN hidden width as a multiple of ``channels``.
-        local: use local message passing (``False``: the published pure Transformer).
+        local: use local message passing (``False``: a pure Transformer).
         attention: use global attention (``False``: a pure message-passing ablation).
         encoding: ``'symmetry'``, ``'plain'``, ``'none'`` or a module, see
             :func:`make_encoding`.
         encoding_cutoff: frequency cutoff of the encoding.
         lattice: use the frame-invariant lattice features.
-        radius: envelope cutoff (Å) of the local branch; set it to the radius of the
+        element_features: atom tokens from physical element descriptors (``False``: a
+            learned embedding of the atomic number only).
+        normalize_encoding: RMS-normalize the encoding per atom (:class:`EncodingRMSNorm`).
+        family_inputs: separate first layers for the hexagonal family (:class:`FamilyLinear`).
+        balance_tokens: layer-normalize the atom and positional tokens before their sum.
+        pair_bias: distance bias of the attention logits (needs the neighbour graph).
+        gated_messages: gated local messages (:class:`GatedDistanceConv`) instead of a
+            single linear distance filter (:class:`DistanceFilterConv`).
+        radius: envelope cutoff (Å) of the pair terms; set it to the radius of the
             neighbour graph.
         num_radial: number of Gaussians for the distances.
         local_channels: message width of the local branch.
@@ -268,12 +379,12 @@ class CrystalFourierTransformer(nn.Module):
     Shapes:
         - input: a :class:`~torch_geometric.data.Batch` (or one :class:`Data`) with the
           fields of ``docs/conventions.md``: ``z``, ``frac_coords``, ``cell``,
-          ``space_group`` and, for ``local=True``, ``edge_index`` and ``edge_dist`` (or
-          ``pos`` and ``cell_offsets``).
+          ``space_group`` and, for ``local=True`` or ``pair_bias=True``, ``edge_index``
+          and ``edge_dist`` (or ``pos`` and ``cell_offsets``).
         - output: ``(num_graphs,)``, or ``(num_graphs, out_channels)`` when
           ``out_channels > 1``.
 
-    Defaults (width 128, 2 blocks, 8 heads, messages of width 64) give about 0.52 M
+    Defaults (width 128, 2 blocks, 8 heads, messages of width 64) give about 0.72 M
     parameters; the published CFT has width 128-256 and 2-6 blocks.
 
     Example::
@@ -299,6 +410,12 @@ class CrystalFourierTransformer(nn.Module):
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = 5.0,
         lattice: bool = True,
+        element_features: bool = True,
+        normalize_encoding: bool = True,
+        family_inputs: bool = True,
+        balance_tokens: bool = True,
+        pair_bias: bool = True,
+        gated_messages: bool = True,
         radius: float = 8.0,
         num_radial: int = 32,
         local_channels: int = 64,
@@ -307,23 +424,34 @@ class CrystalFourierTransformer(nn.Module):
         out_channels: int = 1,
     ) -> None:
         super().__init__()
-        self.channels, self.num_blocks = channels, num_blocks
+        self.channels, self.num_blocks, self.heads = channels, num_blocks, heads
         self.local_channels = local_channels
         self.attention_buckets = attention_buckets
         self.local, self.attention = local, attention
+        self.pair_bias = pair_bias and attention
         self.encoding_kind = encoding if isinstance(encoding, str) or encoding is None else "custom"
         self.out_channels = out_channels
-        self.atom_embedding = nn.Embedding(NUM_ELEMENTS, channels)
+        self.atom_embedding = AtomEmbedding(channels, descriptors=element_features)
         self.positional = CrystalPositionalEncoding(
-            channels, make_encoding(encoding, encoding_cutoff), lattice=lattice
+            channels, make_encoding(encoding, encoding_cutoff), lattice=lattice,
+            normalize=normalize_encoding, family_inputs=family_inputs,
         )
-        if local:
+        self.atom_norm = nn.LayerNorm(channels) if balance_tokens else None
+        self.pos_norm = nn.LayerNorm(channels) if balance_tokens else None
+        self.filter_width = (2 if gated_messages else 1) * local_channels if local else 0
+        self.bias_width = heads if self.pair_bias else 0
+        if local or self.pair_bias:
             self.rbf = GaussianExpansion(0.0, radius, radius / (num_radial - 1))
             self.envelope = CosineCutoff(radius)
-            self.filter_net = nn.Linear(self.rbf.num_features, num_blocks * local_channels)
+            self.filter_net = nn.Linear(
+                self.rbf.num_features, num_blocks * (self.filter_width + self.bias_width)
+            )
         ffn_hidden = round(ffn_ratio * channels)
         self.blocks = nn.ModuleList(
-            HybridBlock(channels, heads, ffn_hidden, local, attention, dropout, local_channels)
+            HybridBlock(
+                channels, heads, ffn_hidden, local, attention, dropout, local_channels,
+                gated=gated_messages,
+            )
             for _ in range(num_blocks)
         )
         self.norm = nn.LayerNorm(channels)
@@ -340,30 +468,53 @@ class CrystalFourierTransformer(nn.Module):
         """Number of (trainable) parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def forward(self, data: Data | Batch) -> torch.Tensor:
-        batch, num_graphs, natoms = graph_inputs(data)
+    def tokens(self, data: Data | Batch) -> torch.Tensor:
+        """``(N, d)`` input tokens :math:`h^{(0)}` of every atom (element + position)."""
+        batch, _, natoms = graph_inputs(data)
         frac = data.frac_coords
         cell = data.cell.to(frac.dtype).reshape(-1, 3, 3)
         space_group = data.space_group.reshape(-1)[batch]
+        atom = self.atom_embedding(data.z)
+        pos = self.positional(frac, space_group, cell, natoms, batch)
+        if self.atom_norm is not None:
+            return self.atom_norm(atom) + self.pos_norm(pos)
+        return atom + pos
+
+    def forward(self, data: Data | Batch) -> torch.Tensor:
+        batch, num_graphs, _ = graph_inputs(data)
         index = (
             SizeBuckets(batch, num_graphs, self.attention_buckets)
             if self.attention and self.attention_buckets > 1
             else DenseBatchIndex(batch, num_graphs)
         )
-
-        h = self.atom_embedding(data.z) + self.positional(frac, space_group, cell, natoms, batch)
+        h = self.tokens(data)
 
         filters: list[torch.Tensor | None] = [None] * self.num_blocks
+        biases: list[list[torch.Tensor] | None] = [None] * self.num_blocks
         edge_index = weight = None
-        if self.local:
+        if self.local or self.pair_bias:
+            if getattr(data, "edge_index", None) is None:
+                raise ValueError(
+                    "this model needs the neighbour graph (edge_index, edge_dist): build the "
+                    "data with cft_pyg.data.from_structure(..., neighbor_graph=True), or use "
+                    "local=False, pair_bias=False"
+                )
             edge_index = data.edge_index
-            dist = _edge_distances(data, batch)
-            weight = envelope_weights(self.envelope(dist), edge_index[1], h.shape[0])
-            all_filters = self.filter_net(self.rbf(dist))
-            filters = list(all_filters.view(-1, self.num_blocks, self.local_channels).unbind(1))
+            dist = edge_distances(data, batch)
+            envelope = self.envelope(dist)
+            per_block = self.filter_net(self.rbf(dist)).view(
+                -1, self.num_blocks, self.filter_width + self.bias_width
+            )
+            if self.local:
+                weight = envelope_weights(envelope, edge_index[1], h.shape[0])
+                filters = list(per_block[..., : self.filter_width].unbind(1))
+            if self.pair_bias:
+                layout = PairLayout(index, edge_index)
+                bias = per_block[..., self.filter_width :] * envelope[:, None, None]
+                biases = [layout.to_dense(b) for b in bias.unbind(1)]
 
-        for block, edge_filter in zip(self.blocks, filters, strict=True):
-            h = block(h, index, edge_index, edge_filter, weight)
+        for block, edge_filter, pair_bias in zip(self.blocks, filters, biases, strict=True):
+            h = block(h, index, edge_index, edge_filter, weight, pair_bias)
 
         pooled = global_mean_pool(self.norm(h), batch, size=num_graphs)
         out = self.head(pooled)
@@ -374,18 +525,20 @@ class PlainPETransformer(CrystalFourierTransformer):
     r"""Baseline: the pure Transformer with a **standard** Fourier positional encoding.
 
     The "Transformer, plain PE" column of the published comparison: no local message
-    passing and :class:`~cft_pyg.nn.PlainFourierFeatures` (plane waves of the raw
-    fractional coordinates, not invariant under the space group) instead of the
-    symmetry-adapted encoding; everything else as :class:`CrystalFourierTransformer`.
-    Equivalent to ``CrystalFourierTransformer(local=False, encoding='plain', ...)``.
+    passing, no pair bias (the published Transformer sees no distances) and
+    :class:`~cft_pyg.nn.PlainFourierFeatures` (plane waves of the raw fractional
+    coordinates, not invariant under the space group) instead of the symmetry-adapted
+    encoding; everything else as :class:`CrystalFourierTransformer`.  Equivalent to
+    ``CrystalFourierTransformer(local=False, encoding='plain', pair_bias=False, ...)``.
 
     Args:
         **kwargs: any argument of :class:`CrystalFourierTransformer` except ``local`` and
-            ``encoding``.
+            ``encoding`` (``pair_bias=True`` adds the distance bias to this baseline).
     """
 
     def __init__(self, **kwargs) -> None:
         for key in ("local", "encoding"):
             if key in kwargs:
                 raise TypeError(f"PlainPETransformer fixes `{key}`")
+        kwargs.setdefault("pair_bias", False)
         super().__init__(local=False, encoding="plain", **kwargs)

@@ -8,7 +8,8 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import CGConv, global_mean_pool
 
-from .cft import NUM_ELEMENTS, _edge_distances, graph_inputs
+from .elements import AtomEmbedding
+from .inputs import edge_distances, graph_inputs
 from .radial import GaussianExpansion
 
 __all__ = ["CGCNN"]
@@ -19,7 +20,7 @@ class CGCNN(nn.Module):
 
     .. math::
 
-        v_i^{(0)} &= E[Z_i], \qquad
+        v_i^{(0)} &= W\,\delta(Z_i) + b + E[Z_i], \qquad
         u_{ij} = \big[\exp(-(d_{ij} - \mu_k)^2 / \sigma^2)\big]_{k}, \\
         v_i^{(t+1)} &= \operatorname{softplus}\Big(v_i^{(t)} + \mathrm{BN}\big(\textstyle\sum_j
             \sigma(z_{ij} W_f + b_f) \odot \operatorname{softplus}(z_{ij} W_s + b_s)\big)\Big),
@@ -33,12 +34,16 @@ class CGCNN(nn.Module):
     Gaussian expansion of the distances from 0 to 8 Å with step and width 0.2 Å
     (41 features), mean pooling, one hidden layer of 128, softplus activations.  The
     neighbour graph is the batch's own (``cft_pyg.data`` builds CGCNN's 12 nearest
-    neighbours within 8 Å by default).
+    neighbours within 8 Å by default, tied shells kept whole).  Atom features are, as in
+    the reference code, fixed physical descriptors through a linear layer
+    (:class:`~cft_pyg.nn.elements.AtomEmbedding`: the descriptors of
+    :func:`~cft_pyg.nn.elements.element_descriptors` from pymatgen's element data instead
+    of the 92-dimensional ``atom_init.json`` file), plus a learned per-element correction
+    that starts at zero.
 
-    Differences from the reference code: the atom features are a learned embedding of
-    the atomic number (equivalent to a linear layer on a one-hot) instead of the fixed
-    92-dimensional ``atom_init.json`` vectors, and PyG's ``CGConv`` has no batch norm
-    inside the gate (the reference code's ``bn1``).
+    Differences from the reference code: the descriptor table (44 columns from pymatgen
+    rather than 92 one-hot bins), and PyG's ``CGConv`` has no batch norm inside the gate
+    (the reference code's ``bn1``).
 
     Args:
         atom_fea_len: atom feature width (64).
@@ -48,6 +53,8 @@ class CGCNN(nn.Module):
         radius: last Gaussian centre (8 Å).
         step: Gaussian spacing and width (0.2 Å).
         batch_norm: batch normalization in the convolutions (True, as published).
+        element_features: start from physical element descriptors (``False``: a learned
+            embedding of the atomic number only).
         out_channels: number of targets.
 
     Shapes:
@@ -65,11 +72,12 @@ class CGCNN(nn.Module):
         radius: float = 8.0,
         step: float = 0.2,
         batch_norm: bool = True,
+        element_features: bool = True,
         out_channels: int = 1,
     ) -> None:
         super().__init__()
         self.out_channels = out_channels
-        self.embedding = nn.Embedding(NUM_ELEMENTS, atom_fea_len)
+        self.embedding = AtomEmbedding(atom_fea_len, descriptors=element_features)
         self.rbf = GaussianExpansion(0.0, radius, step)
         self.convs = nn.ModuleList(
             CGConv(atom_fea_len, dim=self.rbf.num_features, aggr="add", batch_norm=batch_norm)
@@ -85,7 +93,7 @@ class CGCNN(nn.Module):
 
     def forward(self, data: Data | Batch) -> torch.Tensor:
         batch, num_graphs, _ = graph_inputs(data)
-        edge_attr = self.rbf(_edge_distances(data, batch))
+        edge_attr = self.rbf(edge_distances(data, batch))
         x = self.embedding(data.z)
         edge_attr = edge_attr.to(x.dtype)
         for conv in self.convs:

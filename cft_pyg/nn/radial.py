@@ -9,6 +9,8 @@ from torch import nn
 
 __all__ = ["GaussianExpansion", "CosineCutoff"]
 
+_UNDERFLOW = 80.0
+
 
 class GaussianExpansion(nn.Module):
     r"""Expands distances on a fixed grid of Gaussians (CGCNN's "Gaussian filter").
@@ -19,7 +21,9 @@ class GaussianExpansion(nn.Module):
         \mu_k = d_\min + k\,\Delta,\ k = 0, \dots, K - 1 .
 
     With the CGCNN defaults (``start=0``, ``stop=8``, ``step=0.2``, ``width=step``) this is
-    exactly the 41-dimensional edge feature of Xie & Grossman (2018).
+    exactly the 41-dimensional edge feature of Xie & Grossman (2018).  Values below
+    :math:`e^{-80}` (about ``2e-35``) are returned as exact zeros: float32 subnormals
+    would slow every later product with these features down by an order of magnitude.
 
     Args:
         start: first centre :math:`d_\min` (Å).
@@ -51,7 +55,10 @@ class GaussianExpansion(nn.Module):
 
     def forward(self, dist: torch.Tensor) -> torch.Tensor:
         centres = self.centres.to(dist.dtype)
-        return torch.exp(-((dist.unsqueeze(-1) - centres) ** 2) / self.width**2)
+        arg = (dist.unsqueeze(-1) - centres).square_().div_(-(self.width**2))
+        # exp(-x) for x > 80 is below 2e-35 and underflows to float32 subnormals, which
+        # make every later matmul with these features 10-30x slower on x86 CPUs: zero them
+        return torch.exp(arg.clamp_(min=-_UNDERFLOW)).masked_fill_(arg <= -_UNDERFLOW, 0.0)
 
 
 class CosineCutoff(nn.Module):

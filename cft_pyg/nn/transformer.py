@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DenseBatchIndex", "SizeBuckets", "MaskedSelfAttention", "FeedForward"]
+__all__ = ["DenseBatchIndex", "SizeBuckets", "PairLayout", "MaskedSelfAttention", "FeedForward"]
 
 
 class DenseBatchIndex:
@@ -82,6 +82,54 @@ class SizeBuckets:
         self.buckets: list[tuple[torch.Tensor, DenseBatchIndex]] = []
         for graphs, atoms in zip(chunks, atoms_sorted.split(sizes), strict=True):
             self.buckets.append((atoms, DenseBatchIndex(atom_rank[atoms], graphs.numel())))
+        self.atom_bucket = bucket_of[batch]
+        """``(N,)`` bucket of each atom."""
+        self.atom_flat = torch.empty_like(batch)
+        """``(N,)`` position of each atom in its bucket's ``(B_k L_k)`` layout."""
+        for atoms, sub in self.buckets:
+            self.atom_flat[atoms] = sub.flat
+
+
+class PairLayout:
+    r"""Where the edges of the neighbour graph land in the padded attention layout.
+
+    An edge :math:`(j \to i)` (``edge_index = [j, i]``) of crystal :math:`b` is the entry
+    ``(b, slot_i, slot_j)`` of the ``(B, L, L)`` attention matrix of its layout (one
+    layout for :class:`DenseBatchIndex`, one per bucket for :class:`SizeBuckets`).
+    Built once per forward pass; :meth:`to_dense` then turns per-edge values (e.g. a
+    per-head bias of the distance) into dense ``(B, H, L, L)`` tensors, summing the
+    values of several periodic images of the same pair.
+
+    Args:
+        index: the attention layout of the batch.
+        edge_index: ``(2, E)`` neighbour graph, both ends in the same crystal.
+    """
+
+    def __init__(self, index: DenseBatchIndex | SizeBuckets, edge_index: torch.Tensor) -> None:
+        j, i = edge_index
+        self.parts: list[tuple[torch.Tensor | None, torch.Tensor, DenseBatchIndex]] = []
+        if isinstance(index, DenseBatchIndex):
+            length = index.max_nodes
+            pos = index.flat[i] * length + index.flat[j] % length
+            self.parts.append((None, pos, index))
+            return
+        for k, (_, sub) in enumerate(index.buckets):
+            edges = torch.nonzero(index.atom_bucket[i] == k).squeeze(1)
+            length = sub.max_nodes
+            pos = index.atom_flat[i[edges]] * length + index.atom_flat[j[edges]] % length
+            self.parts.append((edges, pos, sub))
+
+    def to_dense(self, values: torch.Tensor) -> list[torch.Tensor]:
+        """``(E, H)`` per-edge values -> one ``(B_k, H, L_k, L_k)`` tensor per layout."""
+        out = []
+        for edges, pos, sub in self.parts:
+            size = sub.num_graphs * sub.max_nodes * sub.max_nodes
+            v = values if edges is None else values.index_select(0, edges)
+            dense = v.new_zeros(size, v.shape[1]).index_add_(0, pos, v)
+            out.append(
+                dense.view(sub.num_graphs, sub.max_nodes, sub.max_nodes, -1).permute(0, 3, 1, 2)
+            )
+        return out
 
 
 class MaskedSelfAttention(nn.Module):
@@ -99,7 +147,10 @@ class MaskedSelfAttention(nn.Module):
 
     Padded slots are excluded by a key mask, so the output for one crystal is the same
     whatever else is in the batch and is equivariant to permutations of its atoms.
-    No positional information enters here: it comes from the inputs.  With
+    An optional additive bias :math:`b^h_{ij}` of the logits (``pair_bias``, e.g. a
+    learned function of the distances of the periodic images of :math:`j` around
+    :math:`i`, laid out by :class:`PairLayout`) brings pairwise geometry into the
+    attention; it must be a function of the pair that is itself invariant.  With
     :class:`SizeBuckets` the crystals are processed in groups of similar size (less
     padding, same result).
 
@@ -109,7 +160,9 @@ class MaskedSelfAttention(nn.Module):
         dropout: dropout on the attention weights (training only).
 
     Shapes:
-        - input: ``x`` ``(N, d)`` and a :class:`DenseBatchIndex` or :class:`SizeBuckets`.
+        - input: ``x`` ``(N, d)``, a :class:`DenseBatchIndex` or :class:`SizeBuckets`, and
+          optionally ``pair_bias``, one ``(B_k, H, L_k, L_k)`` tensor per layout
+          (:meth:`PairLayout.to_dense`).
         - output: ``(N, d)``.
     """
 
@@ -124,23 +177,34 @@ class MaskedSelfAttention(nn.Module):
     def extra_repr(self) -> str:
         return f"channels={self.channels}, heads={self.heads}"
 
-    def _attend(self, qkv: torch.Tensor, index: DenseBatchIndex) -> torch.Tensor:
+    def _attend(
+        self, qkv: torch.Tensor, index: DenseBatchIndex, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, length, h = index.num_graphs, index.max_nodes, self.heads
         dense = index.to_dense(qkv).view(b, length, 3, h, self.channels // h)
         q, k, v = dense.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, d_h) each
         mask = index.mask[:, None, None, :]  # keys only; padded queries are dropped below
+        if bias is not None:
+            mask = bias.to(q.dtype).masked_fill(~mask, float("-inf"))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
         return index.to_flat(out.transpose(1, 2).reshape(b, length, self.channels))
 
-    def forward(self, x: torch.Tensor, index: DenseBatchIndex | SizeBuckets) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        index: DenseBatchIndex | SizeBuckets,
+        pair_bias: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         qkv = self.qkv(x)
         if isinstance(index, DenseBatchIndex):
-            return self.out(self._attend(qkv, index))
+            bias = None if pair_bias is None else pair_bias[0]
+            return self.out(self._attend(qkv, index, bias))
         out = x.new_zeros(x.shape[0], self.channels)
-        for atoms, sub in index.buckets:
-            out = out.index_copy(0, atoms, self._attend(qkv.index_select(0, atoms), sub))
+        for k, (atoms, sub) in enumerate(index.buckets):
+            bias = None if pair_bias is None else pair_bias[k]
+            out = out.index_copy(0, atoms, self._attend(qkv.index_select(0, atoms), sub, bias))
         return self.out(out)
 
 

@@ -34,6 +34,9 @@ class TrainConfig:
         model: registered model name (``'cft'``, ``'cft-transformer'``, ``'transformer-plain'``,
             ``'cgcnn'``, ``'alignn'``; see :func:`cft_pyg.training.available_models`).
         model_kwargs: keyword arguments passed to the model's constructor.
+        pretrained_encoding: file of ``cft-pyg pretrain``
+            (:func:`cft_pyg.training.pretraining.run_pretraining`) whose positional
+            weights the model starts from (CFT models only).
 
     Data:
         dataset: dataset name (see :func:`cft_pyg.training.available_datasets`).
@@ -79,6 +82,7 @@ class TrainConfig:
     # model
     model: str = "cft"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained_encoding: str | None = None
     # data
     dataset: str = "synthetic"
     data_root: str | None = None

@@ -141,6 +141,10 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         target_index=config.target_index, lr=config.lr, weight_decay=config.weight_decay,
         warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio, loss=config.loss,
         seed=config.seed)
+    if config.pretrained_encoding:
+        from .pretraining import load_pretrained_encoding
+
+        load_pretrained_encoding(module.model, config.pretrained_encoding)
     data = CrystalDataModule(train, val, test, batch_size=config.batch_size, seed=config.seed,
                              num_workers=config.num_workers)
 

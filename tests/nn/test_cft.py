@@ -169,10 +169,12 @@ def test_forward_backward_shapes(options):
 
 
 def test_pure_transformer_needs_no_graph():
-    model = small_cft(local=False)
+    model = small_cft(local=False, pair_bias=False)
     data = crystal("Fm-3m", num_atoms=3)
     del data.edge_index, data.edge_dist, data.cell_offsets
     assert predict(model, data).shape == (1,)
+    with pytest.raises(ValueError, match="neighbour graph"):
+        predict(small_cft(local=False), data)  # the pair bias needs the graph
 
 
 def test_local_branch_uses_the_graph(model64):

@@ -31,7 +31,7 @@ def test_gaussian_expansion_matches_cgcnn():
 def test_published_sizes():
     model = CGCNN()
     assert len(model.convs) == 3
-    assert model.embedding.embedding_dim == 64 and model.conv_to_fc.out_features == 128
+    assert model.embedding.channels == 64 and model.conv_to_fc.out_features == 128
     assert model.convs[0].dim == 41 and model.convs[0].batch_norm is not None
     assert 70_000 < model.num_parameters() < 100_000
 
@@ -45,7 +45,7 @@ def test_forward_backward(out_channels):
     assert out.shape == ((3,) if out_channels == 1 else (3, out_channels))
     out.square().sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
-    assert float(model.embedding.weight.grad.abs().sum()) > 0
+    assert float(model.embedding.linear.weight.grad.abs().sum()) > 0
 
 
 def test_eval_independent_of_batch_and_invariant():
