@@ -253,7 +253,7 @@ class CrystalDataset(InMemoryDataset):
     """
 
     name: ClassVar[str] = "crystals"
-    VERSION: ClassVar[int] = 2  # 2: neighbour cap keeps tied shells
+    VERSION: ClassVar[int] = 3  # 2: tied shells kept; 3: order-independent symmetrization
     available_targets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(

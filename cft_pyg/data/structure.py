@@ -18,10 +18,14 @@ Pipeline (:func:`standardize`):
    basis of the input lattice, robust for very skewed input cells) detects the number
    ``n``; when spglib's choice of Hall setting is not ``default_hall_number(n)`` it is
    re-run with ``hall_number=default_hall_number(n)``.
-3. Its ``std_lattice``/``std_positions``/``std_types`` (idealized conventional cell) are
+3. The atoms of its conventional cell (``std_types``) are placed at the **measured**
+   input positions they stand for (``P x + p`` plus the exact centring/lattice
+   translation; spglib's own idealized ``std_positions`` depend on the order of the
+   atoms), moved to the origin that fits the operations best (least squares), and
    **symmetrized** with the operations of ``SpaceGroup(n)``: each atom is replaced by the
-   average of its pre-images under all operations (the Reynolds projection), and the
-   metric is averaged over the point group.  Afterwards every operation maps the atom
+   average of its pre-images under all operations (the Reynolds projection); the metric
+   of ``std_lattice`` is averaged over the point group.  The result depends on the atom
+   set only: not on the order of the atoms nor on the input description.  Afterwards every operation maps the atom
    set onto itself to ~1e-12 in fractional coordinates (float64; ~1e-7 after the
    float32 cast of ``Data.frac_coords``).
 4. With ``canonical_origin=True`` (default) the remaining choice among equivalent
@@ -371,6 +375,60 @@ def _periodic_match(
     return perm, best_shift, best_dist
 
 
+def _measured_std_positions(
+    dataset: Any, frac_reduced: np.ndarray, std_lattice: np.ndarray, group: SpaceGroup
+) -> np.ndarray:
+    """The input's own positions in spglib's standard cell, **before** idealization.
+
+    spglib's ``std_positions`` are idealized from particular atoms, so for a structure
+    that is symmetric only within the tolerance they depend on the order of the atoms
+    (measured: 3 of 100 MP-20 crystals change by ~1e-4 when their atoms are permuted).
+    Here every standard-cell atom ``k`` is instead placed at the measured position of the
+    input atoms it stands for: ``P x_j + p`` plus the exact lattice translation (a
+    centring vector plus an integer vector) closest to spglib's ``s_k - (P x_j + p)``,
+    averaged over the input atoms ``j`` of the same primitive atom (one, or several for a
+    supercell).  The exact symmetrization (:func:`symmetrize_frac_coords`) then starts
+    from data that depend on the atom set only.
+    """
+    P = np.array(dataset.transformation_matrix, dtype=np.float64)
+    p = np.array(dataset.origin_shift, dtype=np.float64)
+    ideal = np.array(dataset.std_positions, dtype=np.float64)  # (m, 3)
+    measured = frac_reduced @ P.T + p  # (n, 3)
+    same = (np.asarray(dataset.std_mapping_to_primitive)[:, None]
+            == np.asarray(dataset.mapping_to_primitive)[None, :])  # (m, n)
+    identity = np.all(group.rotations == np.eye(3, dtype=group.rotations.dtype), axis=(1, 2))
+    centring = group.translations[identity]  # (c, 3), includes 0
+    delta = ideal[:, None, :] - measured[None, :, :]  # (m, n, 3)
+    rest = delta[:, :, None, :] - centring[None, None, :, :]  # (m, n, c, 3)
+    frac_err = rest - np.round(rest)
+    err = np.linalg.norm(frac_err @ std_lattice, axis=-1)  # (m, n, c)
+    best = np.argmin(err, axis=-1)  # (m, n)
+    chosen = np.take_along_axis(rest, best[..., None, None], axis=2)[:, :, 0, :]
+    exact = centring[best] + np.round(chosen)  # lattice translation, (m, n, 3)
+    estimates = measured[None, :, :] + exact  # (m, n, 3), each close to ideal[k]
+    weight = same.astype(np.float64)
+    return np.einsum("mn,mnk->mk", weight, estimates) / weight.sum(axis=1, keepdims=True)
+
+
+def _best_origin(residual: np.ndarray, group: SpaceGroup, lattice: np.ndarray) -> np.ndarray:
+    """The origin shift ``t`` that best fits the operations to the atoms.
+
+    With the atoms moved to ``y = x - t`` the mismatch of operation ``g`` on atom ``i``
+    becomes ``r_gi - (W_g - I) t``; ``t`` minimizes its sum of squares in the Cartesian
+    metric (minimum-norm solution: no shift along polar axes, where the origin is free).
+    spglib places the origin from particular atoms, so for a structure that is symmetric
+    only within the tolerance its origin depends on the order of the atoms; the fitted
+    origin depends on the atom *set* only, which makes the symmetrized structure
+    independent of the input order and description.
+    """
+    A = group.rotations.astype(np.float64) - np.eye(3)  # (g, 3, 3)
+    G = lattice @ lattice.T
+    mean = residual.mean(axis=1)  # (g, 3)
+    lhs = np.einsum("gji,jk,gkl->il", A, G, A)
+    rhs = np.einsum("gji,jk,gk->i", A, G, mean)
+    return np.linalg.pinv(lhs, rcond=1e-10) @ rhs
+
+
 def symmetrize_frac_coords(
     frac_coords: np.ndarray,
     numbers: np.ndarray,
@@ -381,9 +439,11 @@ def symmetrize_frac_coords(
     """Project fractional coordinates onto exact symmetry of ``group`` (Reynolds average).
 
     For each operation ``g = (W, w)`` the image ``W x_i + w`` is matched to the nearest
-    atom ``x_{p(i)}`` of the same type (up to a lattice vector ``L``); the symmetrized
-    position is ``mean_g W^-1 (x_{p(i)} + L - w)``.  When ``g`` permutes the atoms, the
-    result is exactly invariant (to rounding).
+    atom ``x_{p(i)}`` of the same type (up to a lattice vector ``L``); the atoms are first
+    moved to the origin that fits the operations best (least squares, see
+    :func:`_best_origin`; zero for an exactly symmetric input), then the symmetrized
+    position is ``mean_g W^-1 (x_{p(i)} + L - w)``.  The result is exactly invariant under
+    the group (to rounding) and does not depend on the order of the atoms.
 
     Args:
         frac_coords: ``(n, 3)`` fractional coordinates in the setting of ``group``.
@@ -410,6 +470,7 @@ def symmetrize_frac_coords(
             f"from any atom of its type (tolerance {tolerance:.3g} Å, bijective={bijective})",
             "symmetry_failed",
         )
+    x = x - _best_origin(images - (x[perm] + shift), group, lattice)
     W_inv = np.linalg.inv(group.rotations.astype(np.float64))  # (g, 3, 3)
     target = x[perm] + shift - group.translations[:, None, :]  # (g, n, 3)
     pre = np.einsum("gij,gnj->gni", W_inv, target)
@@ -650,7 +711,7 @@ def standardize(
     group = SpaceGroup(number)
     std_lattice = _symmetrize_lattice(np.array(dataset.std_lattice, dtype=np.float64), group)
     std_numbers = np.array(dataset.std_types, dtype=np.int64)
-    std_frac = np.array(dataset.std_positions, dtype=np.float64)
+    std_frac = _measured_std_positions(dataset, cell[1], std_lattice, group)
     std_frac = symmetrize_frac_coords(
         std_frac, std_numbers, std_lattice, group, tolerance=max(4.0 * symprec, 1e-6)
     )

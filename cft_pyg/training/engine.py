@@ -17,6 +17,7 @@ A run folder holds::
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,31 @@ class _StopAfterEpochs(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch + 1 >= self.n:
             trainer.should_stop = True
+
+
+class TrainingClock(Callback):
+    """Logs ``train_seconds``: cumulative wall-clock seconds spent in training epochs
+    (optimizer steps and data loading, validation excluded) at the end of every epoch, so
+    that learning curves can be drawn against training time as well as epochs."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._start: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._start is not None:
+            self.total += time.perf_counter() - self._start
+            self._start = None
+        pl_module.log("train_seconds", self.total, on_epoch=True, on_step=False)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"total": self.total}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.total = float(state_dict.get("total", 0.0))
 
 
 def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
@@ -151,7 +177,7 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     ckpt_dir = out / "checkpoints"
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_mae", mode="min",
                               save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks: list[Callback] = [best_cb]
+    callbacks: list[Callback] = [best_cb, TrainingClock()]
     if config.patience:
         callbacks.append(EarlyStopping(monitor="val_mae", mode="min", patience=config.patience))
     if config.stop_after_epochs:

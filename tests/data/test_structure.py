@@ -274,6 +274,13 @@ def test_redescriptions_give_the_same_standardized_crystal(
         other = _redescribe(s, kind, rng)
         if other is None:
             continue
+        if kind == "hall":
+            # spglib's standard cell in another setting is *idealized* by spglib, which
+            # moves atoms by up to the input's asymmetry; compare it with the same crystal
+            # idealized by spglib in the default setting (same atom set, two descriptions)
+            lattice, frac, z = _triplet(s)
+            ds = spglib.get_symmetry_dataset((lattice, frac, z), symprec=0.01)
+            s = (ds.std_lattice, ds.std_positions, ds.std_types)
         a = from_structure(s, radius=4.0, max_neighbors=None)
         b = from_structure(other, radius=4.0, max_neighbors=None)
         assert int(a.space_group[0]) == int(b.space_group[0])
