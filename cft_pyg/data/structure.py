@@ -26,8 +26,8 @@ Pipeline (:func:`standardize`):
    average of its pre-images under all operations (the Reynolds projection); the metric
    of ``std_lattice`` is averaged over the point group.  The result depends on the atom
    set only: not on the order of the atoms nor on the input description.  Afterwards
-   every operation maps the atom set onto itself to ~1e-12 in fractional coordinates (float64; ~1e-7 after the
-   float32 cast of ``Data.frac_coords``).
+   every operation maps the atom set onto itself to ~1e-12 in fractional coordinates
+   (float64; ~1e-7 after the float32 cast of ``Data.frac_coords``).
 4. With ``canonical_origin=True`` (default) the remaining choice among equivalent
    origins and axes is made canonically (see "Uniqueness" below).
 
