@@ -132,23 +132,17 @@ _DATA: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 def load_splits(settings: AblationSettings, dataset: str) -> tuple[Any, Any, Any]:
     """``(train, val, test)`` of a dataset (processed once per process, cached)."""
     from ..data import MP20, Carbon24
-    from ..training.data import subset
 
     key = (dataset, json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str))
     if key not in _DATA:
-        if dataset == "mp20":
-            parts = [MP20(settings.mp20_root, split=f"project-{s}", target=list(MP20_TARGETS),
-                          log=False) for s in ("train", "val", "test")]
-            n_train = settings.n_train_mp20
-        else:
-            parts = [Carbon24(settings.carbon_root, split=f"project-{s}", log=False)
-                     for s in ("train", "val", "test")]
-            n_train = settings.n_train_carbon
-        limits = (n_train, settings.n_eval, settings.n_eval)
-        _DATA[key] = tuple(
-            part if n is None else subset(part, range(min(n, len(part))))
-            for part, n in zip(parts, limits, strict=True)
-        )
+        cls, root, target = ((MP20, settings.mp20_root, list(MP20_TARGETS))
+                             if dataset == "mp20" else
+                             (Carbon24, settings.carbon_root, "energy_per_atom"))
+        n_train = settings.n_train_mp20 if dataset == "mp20" else settings.n_train_carbon
+        limits = {"train": n_train, "val": settings.n_eval, "test": settings.n_eval}
+        # the project split is a fixed random permutation: its first rows are a random subset
+        _DATA[key] = tuple(cls(root, split=f"project-{s}", target=target, max_rows=n, log=False)
+                           for s, n in limits.items())
     return _DATA[key]
 
 
