@@ -37,7 +37,8 @@ agree) and with Matbench's ``spg_num`` for Perov-5.  Where a file declares a gro
 ``key`` hashes every option that changes the result (split, targets, tolerances, graph
 options, ``max_rows``, the size and modification time of the raw files), so changing any of
 them re-processes while unchanged options load from disk.  ``processed_root`` defaults to
-``root`` when it is writable and to ``default_cache_dir()/<name>/<hash of root>`` otherwise
+``root`` when it is writable and to ``get_home_dir()/<name>/<hash of root>`` otherwise
+(``$CFT_PYG_HOME``, :mod:`cft_pyg.home`)
 (e.g. the read-only ``shared/data``).
 
 **Project split (only val + test available).**  The public MP-20/Perov-5/Carbon-24 train
@@ -77,7 +78,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset, download_url
 from tqdm.auto import tqdm
 
-from .synthetic import default_cache_dir
+from ..home import get_home_dir
 
 __all__ = [
     "MP20",
@@ -321,7 +322,7 @@ class CrystalDataset(InMemoryDataset):
         if os.access(probe, os.W_OK):
             return root
         digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
-        return default_cache_dir() / self.name / digest
+        return get_home_dir() / self.name / digest
 
     @property
     def split_name(self) -> str:

@@ -61,6 +61,8 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
+from ..home import get_home_dir
+from ..home import get_home_dir as default_cache_dir  # noqa: F401  (former name)
 from ..symmetry.space_group import SpaceGroup
 from .neighbors import nearest_neighbor_mask
 
@@ -507,12 +509,6 @@ def _record_to_data(rec: dict, seed: int) -> Data:
     )
 
 
-def default_cache_dir() -> Path:
-    """``$CFT_PYG_CACHE`` or ``~/.cache/cft-pyg``: where datasets without a ``root`` live."""
-    env = os.environ.get("CFT_PYG_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "cft-pyg"
-
-
 def assign_space_groups(num_crystals: int, seed: int,
                         space_groups: Sequence[int] | None = None) -> np.ndarray:
     """Group of each crystal: consecutive seeded permutations of ``space_groups``.
@@ -549,7 +545,7 @@ class SyntheticCrystals(InMemoryDataset):
     when loaded from the cache).
 
     Args:
-        root: Cache folder; default ``default_cache_dir() / 'synthetic'``.
+        root: Cache folder; default ``get_home_dir() / 'synthetic'`` (``$CFT_PYG_HOME``).
         num_crystals: Number of crystals.
         seed: Random seed (same seed and options give identical data).
         space_groups: Groups to cover (default all 230), cycled in seeded random order.
@@ -606,7 +602,7 @@ class SyntheticCrystals(InMemoryDataset):
         }
         self.num_workers = min(2, os.cpu_count() or 1) if num_workers is None else num_workers
         self.generation_seconds: float | None = None
-        root = default_cache_dir() / "synthetic" if root is None else Path(root)
+        root = get_home_dir() / "synthetic" if root is None else Path(root)
         super().__init__(str(root), transform, pre_transform, pre_filter,
                          force_reload=force_reload, log=log)
         self.load(self.processed_paths[0])

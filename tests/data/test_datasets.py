@@ -237,7 +237,7 @@ def test_cache_reused_and_invalidated(shared_data_dir: Path, tmp_path: Path) -> 
 
 def test_read_only_root_uses_user_cache(shared_data_dir: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CFT_PYG_CACHE", str(tmp_path / "usercache"))
+    monkeypatch.setenv("CFT_PYG_HOME", str(tmp_path / "usercache"))
     monkeypatch.setattr(ds_module.os, "access", lambda *args, **kwargs: False)
     ds = Carbon24(shared_data_dir / "carbon_24", split="test", max_rows=2, num_workers=0,
                   log=False)
