@@ -63,6 +63,8 @@ from tqdm.auto import tqdm
 
 from ..home import get_home_dir
 from ..home import get_home_dir as default_cache_dir  # noqa: F401  (former name)
+from ..symmetry.distance import NEIGHBOR_CELL_SHIFTS, ZERO_SHIFT_INDEX
+from ..symmetry.lattice import random_lattice, symmetric_metric
 from ..symmetry.space_group import SpaceGroup
 from .neighbors import nearest_neighbor_mask
 
@@ -92,50 +94,6 @@ MORSE_CUTOFF = 6.0
 """Cutoff radius of the Morse sum in A (the potential is shifted to zero there)."""
 
 _IDENTITY = np.eye(3, dtype=np.int64)
-_SHIFTS = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)],
-                   dtype=np.float64)
-
-
-# --------------------------------------------------------------------------- lattice
-def symmetric_metric(group: SpaceGroup, metric: np.ndarray) -> np.ndarray:
-    """Average a metric tensor over the point group: ``mean_W W^T G W``.
-
-    Args:
-        group: The space group (its setting defines the basis).
-        metric: ``(3, 3)`` symmetric positive-definite metric ``G = L L^T``.
-
-    Returns:
-        ``(3, 3)`` metric with ``W^T G W == G`` for every rotation ``W`` of ``group``.
-    """
-    rot = group.point_group_rotations.astype(np.float64)
-    sym = np.einsum("gji,jk,gkl->il", rot, metric, rot) / rot.shape[0]
-    return 0.5 * (sym + sym.T)
-
-
-def random_lattice(group: SpaceGroup, volume: float, rng: np.random.Generator) -> np.ndarray:
-    """A random lattice compatible with ``group`` (its metric is invariant), of given volume.
-
-    Args:
-        group: Space group in its setting.
-        volume: Cell volume in A^3.
-        rng: Random generator.
-
-    Returns:
-        ``(3, 3)`` float64 lattice vectors as rows (A), lower-triangular.
-    """
-    lengths = rng.uniform(0.8, 1.25, size=3)
-    angles = np.deg2rad(rng.uniform(75.0, 105.0, size=3))
-    ca, cb, cg = np.cos(angles)
-    g0 = np.array([
-        [lengths[0] ** 2, lengths[0] * lengths[1] * cg, lengths[0] * lengths[2] * cb],
-        [lengths[0] * lengths[1] * cg, lengths[1] ** 2, lengths[1] * lengths[2] * ca],
-        [lengths[0] * lengths[2] * cb, lengths[1] * lengths[2] * ca, lengths[2] ** 2],
-    ])
-    if np.linalg.eigvalsh(g0).min() <= 1e-3:  # angles that do not close: use orthogonal axes
-        g0 = np.diag(lengths**2)
-    g = symmetric_metric(group, g0)
-    g *= (volume / np.sqrt(np.linalg.det(g))) ** (2.0 / 3.0)
-    return np.linalg.cholesky(g)
 
 
 # --------------------------------------------------------------------------- Wyckoff
@@ -225,11 +183,11 @@ def pair_distances(cell: np.ndarray, a: np.ndarray, b: np.ndarray | None = None)
     other = a if b is None else b
     diff = a[:, None, :] - other[None, :, :]
     diff -= np.rint(diff)
-    cart = (diff[:, :, None, :] + _SHIFTS[None, None, :, :]) @ cell
+    cart = (diff[:, :, None, :] + NEIGHBOR_CELL_SHIFTS[None, None, :, :]) @ cell
     sq = np.sum(cart * cart, axis=-1)
     if b is None:
         idx = np.arange(a.shape[0])
-        sq[idx, idx, 13] = np.inf  # _SHIFTS[13] is the zero translation
+        sq[idx, idx, ZERO_SHIFT_INDEX] = np.inf
     return np.sqrt(sq.min(axis=-1))
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..symmetry.space_group import CRYSTAL_SYSTEMS
+
 __all__ = ["plot_few_shot", "plot_mae_by_crystal_system", "plot_mae_by_space_group",
            "plot_parity"]
 
@@ -26,8 +28,7 @@ def _numeric(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return table
 
 
-CRYSTAL_SYSTEM_ORDER = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal",
-                        "hexagonal", "cubic")
+CRYSTAL_SYSTEM_ORDER = CRYSTAL_SYSTEMS  # the former name
 
 
 def plot_parity(predictions: Mapping[str, pd.DataFrame], *, quantity: str = "target",
@@ -90,7 +91,7 @@ def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
     """
     table = _numeric(table, ["mae", "mae_std"])
     models = list(dict.fromkeys(table["model"]))
-    systems = [s for s in CRYSTAL_SYSTEM_ORDER if s in set(table["crystal_system"])]
+    systems = [s for s in CRYSTAL_SYSTEMS if s in set(table["crystal_system"])]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(systems) + 2), 4.0))
     width = 0.8 / max(len(models), 1)
     x = np.arange(len(systems))

@@ -15,7 +15,6 @@ from cft_pyg.data.synthetic import (
     generate_crystal,
     morse_energy_per_atom,
     pair_distances,
-    random_lattice,
 )
 
 
@@ -125,17 +124,6 @@ def test_label_is_invariant(number: int) -> None:
     # and the energy does change when the structure changes
     squeezed = morse_energy_per_atom(0.9 * cell, frac, z)
     assert abs(squeezed - energy) > 1e-3
-
-
-def test_random_lattice_metric_is_invariant() -> None:
-    rng = np.random.default_rng(0)
-    for number in range(1, 231):
-        group = SpaceGroup(number)
-        cell = random_lattice(group, 100.0, rng)
-        metric = cell @ cell.T
-        assert np.linalg.det(cell) == pytest.approx(100.0)
-        for W in group.point_group_rotations:
-            np.testing.assert_allclose(W.T @ metric @ W, metric, atol=1e-9)
 
 
 def test_same_seed_identical_other_seed_different(tmp_path) -> None:
