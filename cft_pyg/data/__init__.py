@@ -1,5 +1,7 @@
 """The crystal data pipeline: structures in, standardized PyG ``Data`` out."""
 
+from .cif import from_cif, parse_cif
+from .comparison import compare_standardized
 from .datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
 from .errors import REASONS, StructureError
 from .neighbors import num_images, radius_graph_pbc
@@ -11,19 +13,15 @@ from .splits import (
     random_split,
     space_groups_of,
 )
-from .structure import (
+from .standardization import (
     StandardizedCrystal,
-    compare_standardized,
-    from_cif,
-    from_structure,
-    parse_cif,
     standardize,
     std_to_input_frac,
     symmetrize_frac_coords,
-    to_cell,
-    validate_cell,
 )
+from .structure import from_structure
 from .synthetic import SyntheticCrystals, morse_energy_per_atom
+from .validation import to_cell, validate_cell
 
 __all__ = [
     "REASONS",

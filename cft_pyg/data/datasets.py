@@ -182,8 +182,9 @@ def _worker_init() -> None:
 def _convert(job: tuple[int, str, str | None, str | None, list[float] | None, int | None,
                         dict]) -> tuple:
     """Turn one entry into arrays (picklable) or a skip record; never raises."""
+    from .cif import parse_cif
     from .errors import StructureError
-    from .structure import from_structure, parse_cif
+    from .structure import from_structure
 
     index, entry_id, cif, cif_path, y, declared, options = job
     try:
