@@ -1,15 +1,17 @@
 """The crystal data pipeline: structures in, standardized PyG ``Data`` out."""
 
+from .cdvae import MP20, Carbon24, Perov5
 from .cif import from_cif, parse_cif
+from .cif_folder import CIFFolder
 from .comparison import compare_standardized
-from .datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
-from .errors import REASONS, StructureError
+from .errors import REASONS, SkipReason, StructureError
 from .neighbors import num_images, radius_graph_pbc
 from .splits import (
     Split,
     centrosymmetric_groups,
     few_shot_split,
     holdout_space_groups,
+    project_split,
     random_split,
     space_groups_of,
 )
@@ -25,6 +27,7 @@ from .validation import to_cell, validate_cell
 
 __all__ = [
     "REASONS",
+    "SkipReason",
     "StandardizedCrystal",
     "StructureError",
     "compare_standardized",

@@ -1,4 +1,4 @@
-"""Tests of the synthetic all-230-group dataset (cft_pyg.data.synthetic)."""
+"""Tests of the synthetic all-230-group dataset (cft_pyg.data.synthetic, .generator, .morse)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,10 @@ import pytest
 import torch
 
 from cft_pyg import SpaceGroup
+from cft_pyg.data.generator import _detected_number, generate_crystal, pair_distances
+from cft_pyg.data.morse import morse_energy_per_atom
 from cft_pyg.data.neighbors import radius_graph_pbc
-from cft_pyg.data.synthetic import (
-    SyntheticCrystals,
-    _detected_number,
-    assign_space_groups,
-    generate_crystal,
-    morse_energy_per_atom,
-    pair_distances,
-)
+from cft_pyg.data.synthetic import SyntheticCrystals, assign_space_groups
 
 
 @pytest.fixture(scope="module")
