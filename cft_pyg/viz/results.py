@@ -8,6 +8,7 @@ functions draw a notebook's tiny run and the full run.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,8 +17,8 @@ from matplotlib.figure import Figure
 
 from ..symmetry.space_group import CRYSTAL_SYSTEMS
 
-__all__ = ["plot_few_shot", "plot_mae_by_crystal_system", "plot_mae_by_space_group",
-           "plot_parity"]
+__all__ = ["plot_few_shot", "plot_learning_curves", "plot_mae_by_crystal_system",
+           "plot_mae_by_space_group", "plot_parity", "save_figure"]
 
 def _numeric(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """A copy with ``cols`` as floats (``None``, e.g. from JSON ``null``, becomes NaN)."""
@@ -179,3 +180,42 @@ def plot_few_shot(table: pd.DataFrame, *, unit: str = "", reference: Mapping[str
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_learning_curves(curves: Mapping[str, pd.DataFrame], *, metric: str = "val_mae",
+                         unit: str = "") -> Figure:
+    """A per-epoch metric of several runs (e.g. :func:`cft_pyg.training.epoch_metrics`).
+
+    Args:
+        curves: run name -> table with ``epoch`` (0-based) and ``metric``; runs without the
+            column are left out.
+        metric: the column to plot.
+        unit: unit of the metric.
+
+    Returns:
+        The figure; run ``r``'s line has gid ``'curve_<r>'``.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    for name, df in curves.items():
+        if metric in df.columns:
+            d = df.dropna(subset=[metric])
+            (line,) = ax.plot(d["epoch"] + 1, d[metric], marker="o", label=name)
+            line.set_gid(f"curve_{name}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{metric.replace('_', ' ')}{f' ({unit})' if unit else ''}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
+    """Save ``fig`` as ``path`` (tight bounding box) and close it.
+
+    Returns:
+        The path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
