@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -77,6 +78,16 @@ def _mae_and_std(sub: pd.DataFrame, keys: list) -> tuple[list[float], list[float
     return column("mae"), (column("mae_std") if "mae_std" in sub.columns else None)
 
 
+def _finish_mae_axes(fig: Figure, ax: Any, unit: str, title: str | None) -> Figure:
+    """MAE axis label, optional title, legend and layout of the per-group MAE plots."""
+    ax.set_ylabel(f"MAE{f' ({unit})' if unit else ''}")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
                                title: str | None = None) -> Figure:
     """Grouped bars of MAE per crystal system and model.
@@ -103,12 +114,7 @@ def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
         for patch in bars:
             patch.set_gid(f"mae_{m}")
     ax.set_xticks(x, systems, rotation=20)
-    ax.set_ylabel(f"MAE{f' ({unit})' if unit else ''}")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_mae_axes(fig, ax, unit, title)
 
 
 def plot_mae_by_space_group(table: pd.DataFrame, *, top: int = 25, unit: str = "",
@@ -138,12 +144,7 @@ def plot_mae_by_space_group(table: pd.DataFrame, *, top: int = 25, unit: str = "
         cont.lines[0].set_gid(f"sg_{m}")
     ax.set_xticks(x, [f"{g}\n(n={int(counts[g])})" for g in groups], fontsize=6)
     ax.set_xlabel("space group (test crystals)")
-    ax.set_ylabel(f"MAE{f' ({unit})' if unit else ''}")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_mae_axes(fig, ax, unit, title)
 
 
 def plot_few_shot(table: pd.DataFrame, *, unit: str = "", reference: Mapping[str, float] |

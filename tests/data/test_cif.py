@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from cft_pyg.data import from_cif, parse_cif
 
-from cft_pyg.data import StructureError, from_cif, parse_cif
+from ._helpers import rejection_reason as _reason
 
 NACL_CIF = """data_NaCl
 _cell_length_a 5.64
@@ -26,14 +26,6 @@ _atom_site_occupancy
 Na1 Na 0 0 0 1
 Cl1 Cl 0.5 0.5 0.5 1
 """
-
-
-def _reason(fn, *args, **kwargs) -> str:
-    with pytest.raises(StructureError) as info:
-        fn(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
-    assert str(info.value)
-    return info.value.reason
 
 
 def test_malformed_cif() -> None:

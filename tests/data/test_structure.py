@@ -30,6 +30,8 @@ from cft_pyg.data import (
 )
 from cft_pyg.symmetry import default_hall_number
 
+from ._helpers import rejection_reason as _reason
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
 
 NACL = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
@@ -305,14 +307,6 @@ def test_canonical_origin_removes_the_origin_ambiguity(mp20_structures: list[Str
 
 
 # ---------------------------------------------------------------------------- bad inputs
-def _reason(fn, *args, **kwargs) -> str:
-    with pytest.raises(StructureError) as info:
-        fn(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
-    assert str(info.value)
-    return info.value.reason
-
-
 def test_disorder() -> None:
     s = Structure(Lattice.cubic(3.6), [{"Fe": 0.5, "Ni": 0.5}], [[0, 0, 0]])
     assert _reason(from_structure, s) == "disorder"
