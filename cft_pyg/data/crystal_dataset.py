@@ -9,9 +9,8 @@ standardized with :func:`cft_pyg.data.from_structure` (spglib, to the default se
 used (malformed CIF, partial occupancy, overlapping atoms, unknown element, failed symmetry
 detection, missing or non-finite target, missing CIF file, ...) is skipped and recorded in
 ``dataset.skipped`` as ``(id, reason)`` (``reason`` is ``'<code>: <message>'`` with the
-codes of :class:`cft_pyg.data.errors.SkipReason`), written
-to ``skipped.csv`` in the processed folder, and summarized in a warning every time the
-dataset is loaded.
+codes of :class:`cft_pyg.data.errors.SkipReason`), written to ``skipped.csv`` in the
+processed folder, and summarized in a warning every time the dataset is loaded.
 
 **Symmetry tolerance and declared space groups.**  The datasets use ``symprec=0.1`` A and
 ``angle_tolerance=5`` deg by default: the tolerances of the Materials Project (pymatgen's
@@ -33,9 +32,8 @@ agree) and with Matbench's ``spg_num`` for Perov-5.  Where a file declares a gro
 ``key`` hashes every option that changes the result (split, targets, tolerances, graph
 options, ``max_rows``, the size and modification time of the raw files), so changing any of
 them re-processes while unchanged options load from disk.  ``processed_root`` defaults to
-``root`` when it is writable and to ``get_home_dir()/<name>/<hash of root>`` otherwise
-(``$CFT_PYG_HOME``, :mod:`cft_pyg.home`)
-(e.g. the read-only ``shared/data``).
+``root`` when it is writable and to ``get_home_dir()/<name>/<hash of root>`` otherwise (e.g.
+the read-only ``shared/data``; :mod:`cft_pyg.home`, ``$CFT_PYG_HOME``).
 """
 
 from __future__ import annotations
