@@ -1,32 +1,33 @@
 """The crystal data pipeline: structures in, standardized PyG ``Data`` out."""
 
-from .datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
-from .errors import REASONS, StructureError
+from .cdvae import MP20, Carbon24, Perov5
+from .cif import from_cif, parse_cif
+from .cif_folder import CIFFolder
+from .comparison import compare_standardized
+from .errors import REASONS, SkipReason, StructureError
 from .neighbors import num_images, radius_graph_pbc
 from .splits import (
     Split,
     centrosymmetric_groups,
     few_shot_split,
     holdout_space_groups,
+    project_split,
     random_split,
     space_groups_of,
 )
-from .structure import (
+from .standardization import (
     StandardizedCrystal,
-    compare_standardized,
-    from_cif,
-    from_structure,
-    parse_cif,
     standardize,
     std_to_input_frac,
     symmetrize_frac_coords,
-    to_cell,
-    validate_cell,
 )
+from .structure import from_structure
 from .synthetic import SyntheticCrystals, morse_energy_per_atom
+from .validation import to_cell, validate_cell
 
 __all__ = [
     "REASONS",
+    "SkipReason",
     "StandardizedCrystal",
     "StructureError",
     "compare_standardized",

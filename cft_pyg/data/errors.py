@@ -9,7 +9,9 @@ builders can record in their skipped-entries report.
 
 from __future__ import annotations
 
-__all__ = ["StructureError", "REASONS"]
+from enum import Enum
+
+__all__ = ["StructureError", "REASONS", "SkipReason"]
 
 REASONS: dict[str, str] = {
     "malformed_cif": "the CIF could not be parsed into a structure",
@@ -25,6 +27,36 @@ REASONS: dict[str, str] = {
     "space_group_mismatch": "the detected space group differs from the expected one",
 }
 """The ``reason`` codes of :class:`StructureError` and what each means."""
+
+
+class SkipReason(str, Enum):  # noqa: UP042  (StrEnum needs Python 3.11)
+    """Why a dataset entry was skipped: every :data:`REASONS` code plus the dataset's own.
+
+    The value is the code written to ``skipped.csv`` (``str(reason)`` gives it too).
+    """
+
+    MALFORMED_CIF = "malformed_cif"
+    UNSUPPORTED_INPUT = "unsupported_input"
+    DISORDER = "disorder"
+    NO_ATOMS = "no_atoms"
+    NON_FINITE = "non_finite"
+    BAD_SHAPE = "bad_shape"
+    DEGENERATE_LATTICE = "degenerate_lattice"
+    UNKNOWN_ELEMENT = "unknown_element"
+    OVERLAPPING_ATOMS = "overlapping_atoms"
+    SYMMETRY_FAILED = "symmetry_failed"
+    SPACE_GROUP_MISMATCH = "space_group_mismatch"
+    MISSING_TARGET = "missing_target"
+    """The target value is missing or not finite."""
+    MISSING_FILE = "missing_file"
+    """The entry's CIF file does not exist."""
+    ERROR = "error"
+    """An unexpected exception while converting the entry."""
+    PRE_FILTER = "pre_filter"
+    """Rejected by the dataset's ``pre_filter``."""
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class StructureError(ValueError):

@@ -33,6 +33,10 @@ __all__ = [
     "few_shot_split",
     "centrosymmetric_groups",
     "space_groups_of",
+    "project_split",
+    "PROJECT_SPLITS",
+    "PROJECT_SPLIT_SEED",
+    "PROJECT_SPLIT_FRACTIONS",
 ]
 
 
@@ -196,3 +200,44 @@ def few_shot_split(dataset: Any, groups: Iterable[int], k: int, *, val_fraction:
     moved_idx = np.concatenate(moved) if moved else np.zeros(0, dtype=np.int64)
     train = np.concatenate([base.train.numpy(), moved_idx])
     return Split(_sorted(train), base.val, _sorted(np.setdiff1d(test, moved_idx)))
+
+
+PROJECT_SPLITS = ("project-train", "project-val", "project-test")
+"""Names of the project's fixed split of the locally available val + test rows."""
+PROJECT_SPLIT_SEED = 0
+PROJECT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def project_split(
+    material_ids: Sequence[str],
+    seed: int = PROJECT_SPLIT_SEED,
+    fractions: tuple[float, float, float] = PROJECT_SPLIT_FRACTIONS,
+) -> dict[str, list[str]]:
+    """The project's fixed split of a set of crystals, by identifier.
+
+    The ids are de-duplicated and sorted (so the file order does not matter), permuted with
+    ``numpy.random.default_rng(seed)``, and cut into ``fractions`` (train gets the rounding
+    remainder).
+
+    Args:
+        material_ids: Identifiers of all crystals (e.g. MP-20 val + test).
+        seed: Permutation seed.
+        fractions: Train, val and test fractions (summing to 1).
+
+    Returns:
+        ``{'project-train': ids, 'project-val': ids, 'project-test': ids}``.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1, "
+                         f"got {fractions}")
+    ids = sorted({str(i) for i in material_ids})
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    n_val = round(fractions[1] * len(ids))
+    n_test = round(fractions[2] * len(ids))
+    n_train = len(ids) - n_val - n_test
+    shuffled = [ids[i] for i in perm]
+    return {
+        "project-train": shuffled[:n_train],
+        "project-val": shuffled[n_train:n_train + n_val],
+        "project-test": shuffled[n_train + n_val:],
+    }

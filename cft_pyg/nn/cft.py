@@ -10,9 +10,9 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_mean_pool
 
-from ..symmetry.space_group import HEXAGONAL_FAMILY_NUMBERS
 from .conv import DistanceFilterConv, GatedDistanceConv, envelope_weights
 from .elements import NUM_ELEMENTS, AtomEmbedding
+from .encoding import is_hexagonal_family
 from .inputs import edge_distances, graph_inputs
 from .lattice import LatticeFeatures
 from .radial import CosineCutoff, GaussianExpansion
@@ -37,12 +37,6 @@ __all__ = [
 ]
 
 EncodingKind = Literal["symmetry", "plain", "none"]
-_HEX_FIRST, _HEX_LAST = HEXAGONAL_FAMILY_NUMBERS[0], HEXAGONAL_FAMILY_NUMBERS[-1]
-
-
-def is_hexagonal_family(space_group: torch.Tensor) -> torch.Tensor:
-    """``(n,)`` bool: the space-group numbers of the trigonal/hexagonal family (143-194)."""
-    return (space_group >= _HEX_FIRST) & (space_group <= _HEX_LAST)
 
 
 def make_encoding(kind: EncodingKind | nn.Module | None, cutoff: float = 5.0) -> nn.Module | None:

@@ -58,9 +58,10 @@ from torch_geometric.utils import scatter
 
 from ..symmetry.basis import SymmetryAdaptedBasis, check_frac_coords
 from ..symmetry.frequencies import ball_frequencies
-from ..symmetry.space_group import NUM_SPACE_GROUPS
+from ..symmetry.space_group import HEXAGONAL_FAMILY_NUMBERS, NUM_SPACE_GROUPS
 
 __all__ = [
+    "is_hexagonal_family",
     "PlainFourierFeatures",
     "SymmetryAdaptedFourierEncoding",
     "check_space_group_index",
@@ -74,6 +75,14 @@ GATHERED_MAX_ELEMENTS = 1 << 19
 GATHERED_MAX_ELEMENTS_GRAD = 1 << 23
 """... and up to this size when gradients flow to the coordinates (measured crossovers)."""
 _TWO_PI = 2.0 * math.pi
+
+
+def is_hexagonal_family(space_group: Tensor) -> Tensor:
+    """``(n,)`` bool: which space-group numbers belong to the trigonal/hexagonal family
+    (:data:`~cft_pyg.symmetry.HEXAGONAL_FAMILY_NUMBERS`, whose frequencies live in the
+    hexagonal reference metric)."""
+    first, last = HEXAGONAL_FAMILY_NUMBERS[0], HEXAGONAL_FAMILY_NUMBERS[-1]
+    return (space_group >= first) & (space_group <= last)
 
 
 def load_group_bases(cutoff: float, progress: bool = False) -> list[SymmetryAdaptedBasis]:
@@ -432,7 +441,7 @@ class PlainFourierFeatures(nn.Module):
     def forward(self, frac_coords: Tensor, space_group: Tensor) -> Tensor:
         x = check_frac_coords(frac_coords)
         groups = check_space_group_index(space_group, x.shape[0]).to(x.device)
-        hexagonal = (groups >= 143) & (groups <= 194)
+        hexagonal = is_hexagonal_family(groups)
         n_hex = int(hexagonal.sum())
         if n_hex == 0:
             return self._features(x, self.identity_table)

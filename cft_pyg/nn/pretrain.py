@@ -9,84 +9,33 @@ this helped it most on the elastic moduli.  Here the same is available for the
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..symmetry.distance import orbit_distance
+from ..symmetry.lattice import random_lattice as _random_lattice
 from ..symmetry.space_group import SpaceGroup
 from .cft import CrystalFourierTransformer, CrystalPositionalEncoding
 
 __all__ = ["orbit_distance", "random_lattice", "pretrain_encoding"]
 
-_NEIGHBOUR_SHIFTS = torch.tensor(
-    [[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=torch.float64
-)
 
-
-def orbit_distance(
-    x1: torch.Tensor, x2: torch.Tensor, cell: torch.Tensor, group: SpaceGroup | int
-) -> torch.Tensor:
-    r"""Orbit distance :math:`d_G(x_1, x_2) = \min_{(W, w) \in G,\ n \in \mathbb{Z}^3}
-    \big\| (W x_2 + w + n - x_1)\, L \big\|`.
-
-    The distance in Å from :math:`x_1` to the nearest point of the orbit of :math:`x_2`
-    (all periodic images of all group images).  Invariant under any operation applied to
-    either argument.  The lattice translation is found by reducing the fractional
-    difference to :math:`[-1/2, 1/2)` and searching the 27 neighbouring cells, exact for
-    cells that are not extremely skewed (all standardized cells of ``cft_pyg.data``).
-
-    Args:
-        x1, x2: ``(n, 3)`` fractional coordinates in the group's setting.
-        cell: ``(n, 3, 3)`` or ``(3, 3)`` lattice vectors as rows (Å).
-        group: the space group.
-
-    Returns:
-        ``(n,)`` distances (dtype of ``x1``).
-    """
-    if not isinstance(group, SpaceGroup):
-        group = SpaceGroup(group)
-    W = torch.as_tensor(group.rotations.copy(), dtype=x1.dtype, device=x1.device)
-    w = torch.as_tensor(group.translations, dtype=x1.dtype, device=x1.device)
-    cell = cell.to(x1.dtype)
-    if cell.ndim == 2:
-        cell = cell.expand(x1.shape[0], 3, 3)
-    diff = torch.einsum("gij,nj->gni", W, x2) + w[:, None, :] - x1  # (G, n, 3)
-    diff = diff - torch.round(diff)
-    shifts = _NEIGHBOUR_SHIFTS.to(device=x1.device, dtype=x1.dtype)
-    cand = diff[:, :, None, :] + shifts  # (G, n, 27, 3)
-    cart = torch.einsum("gnsi,nij->gnsj", cand, cell)
-    return cart.norm(dim=-1).amin(dim=(0, 2))
+def _pair_cell(group: SpaceGroup, rng: np.random.Generator) -> np.ndarray:
+    """The cell of one synthetic pair: a random lattice of the group's Bravais type whose
+    volume is the product of three lengths drawn in 3-10 Å."""
+    return _random_lattice(group, float(np.prod(rng.uniform(3.0, 10.0, size=3))), rng)
 
 
 def random_lattice(group: SpaceGroup | int, generator: np.random.Generator) -> np.ndarray:
-    """A random ``(3, 3)`` cell (rows, Å) of the right shape for the group's default setting.
-
-    Lengths in 3-10 Å; monoclinic cells are b-unique (beta in 90-120 deg), trigonal and
-    hexagonal ones use hexagonal axes (gamma = 120 deg), triclinic angles in 70-110 deg.
-    """
-    if not isinstance(group, SpaceGroup):
-        group = SpaceGroup(group)
-    a, b, c = generator.uniform(3.0, 10.0, size=3)
-    alpha = beta = gamma = 90.0
-    system = group.crystal_system
-    if system == "triclinic":
-        alpha, beta, gamma = generator.uniform(70.0, 110.0, size=3)
-    elif system == "monoclinic":
-        beta = generator.uniform(90.0, 120.0)
-    elif system == "tetragonal":
-        b = a
-    elif system in ("trigonal", "hexagonal"):
-        b, gamma = a, 120.0
-    elif system == "cubic":
-        b = c = a
-    al, be, ga = (math.radians(v) for v in (alpha, beta, gamma))
-    cx = c * math.cos(be)
-    cy = c * (math.cos(al) - math.cos(be) * math.cos(ga)) / math.sin(ga)
-    cz = math.sqrt(max(c * c - cx * cx - cy * cy, 1e-6))
-    return np.array([[a, 0.0, 0.0], [b * math.cos(ga), b * math.sin(ga), 0.0], [cx, cy, cz]])
+    """Deprecated: the cell of a pretraining pair; use :func:`cft_pyg.symmetry.random_lattice`."""
+    warnings.warn("cft_pyg.nn.pretrain.random_lattice is deprecated; use "
+                  "cft_pyg.symmetry.random_lattice(group, volume, rng)", DeprecationWarning,
+                  stacklevel=2)
+    return _pair_cell(group if isinstance(group, SpaceGroup) else SpaceGroup(group), generator)
 
 
 def _synthetic_pairs(
@@ -97,7 +46,7 @@ def _synthetic_pairs(
     for number in groups:
         group = SpaceGroup(number)
         cell = torch.as_tensor(
-            np.stack([random_lattice(group, rng) for _ in range(pairs_per_group)])
+            np.stack([_pair_cell(group, rng) for _ in range(pairs_per_group)])
         )
         x1 = torch.as_tensor(rng.random((pairs_per_group, 3)))
         x2 = torch.as_tensor(rng.random((pairs_per_group, 3)))

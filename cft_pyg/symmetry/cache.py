@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..home import get_home_dir
+from ..home import get_home_dir as default_cache_dir  # the former name
 from .basis import OrbitRouting, SymmetryAdaptedBasis, routing_from_graph
 from .constraint_graph import constraint_graph
 from .frequencies import FrequencySet, ball_frequencies, reference_metric
@@ -79,12 +81,6 @@ def _check_cutoff(cutoff: float) -> float:
     return value
 
 
-def default_cache_dir() -> Path:
-    """``$CFT_PYG_CACHE`` if set, else ``~/.cache/cft_pyg``."""
-    env = os.environ.get("CFT_PYG_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "cft_pyg"
-
-
 def cache_path(cutoff: float = 5.0, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Path of the cache file for ``cutoff`` and the installed library version.
 
@@ -92,7 +88,7 @@ def cache_path(cutoff: float = 5.0, cache_dir: str | os.PathLike[str] | None = N
     :data:`CACHE_FORMAT_VERSION`, e.g. ``bases_R5_0x1.4000000000000p+2_v0.1.0_f1.npz``.
     """
     value = _check_cutoff(cutoff)
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    root = Path(cache_dir).expanduser() if cache_dir is not None else get_home_dir()
     version = "".join(c if c.isalnum() or c in ".-+" else "_" for c in _library_version())
     tag = f"{value:g}".replace(".", "p")
     return root / f"bases_R{tag}_{value.hex()}_v{version}_f{CACHE_FORMAT_VERSION}.npz"
@@ -307,8 +303,8 @@ def load_bases(
 
     Args:
         cutoff: ball radius ``R > 0``.
-        cache_dir: directory of the cache files (default ``$CFT_PYG_CACHE`` or
-            ``~/.cache/cft_pyg``).
+        cache_dir: directory of the cache files (default
+            :func:`cft_pyg.home.get_home_dir`: ``$CFT_PYG_HOME`` or ``~/.cache/cft_pyg``).
         rebuild: ignore any existing file, build and overwrite it.
         progress: show a :mod:`tqdm` progress bar while building.
 

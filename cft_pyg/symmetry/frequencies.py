@@ -23,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 
+from .space_group import HEXAGONAL_FAMILY_NUMBERS
+
 __all__ = ["FrequencySet", "ball_frequencies", "reference_metric", "ReferenceMetric"]
 
 ReferenceMetric = Literal["identity", "hexagonal"]
@@ -31,7 +33,7 @@ _METRICS: tuple[str, ...] = ("identity", "hexagonal")
 
 def reference_metric(number: int) -> ReferenceMetric:
     """The reference metric of space-group ``number``'s lattice family."""
-    return "hexagonal" if 143 <= int(number) <= 194 else "identity"
+    return "hexagonal" if int(number) in HEXAGONAL_FAMILY_NUMBERS else "identity"
 
 
 def _norm2_times3(freq: np.ndarray, metric: str) -> np.ndarray:

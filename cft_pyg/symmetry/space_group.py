@@ -22,14 +22,12 @@ import functools
 import numpy as np
 import spglib
 
-__all__ = ["SpaceGroup", "default_hall_number", "HEXAGONAL_FAMILY_NUMBERS"]
+__all__ = ["SpaceGroup", "default_hall_number", "crystal_system", "CRYSTAL_SYSTEMS",
+           "HEXAGONAL_FAMILY_NUMBERS"]
 
 NUM_SPACE_GROUPS = 230
 NUM_HALL_SETTINGS = 530
 TRANSLATION_DENOMINATOR = 12
-HEXAGONAL_FAMILY_NUMBERS = range(143, 195)
-"""Space-group numbers of the trigonal and hexagonal crystal systems (hexagonal family)."""
-
 _CRYSTAL_SYSTEMS = (
     (2, "triclinic"),
     (15, "monoclinic"),
@@ -38,7 +36,12 @@ _CRYSTAL_SYSTEMS = (
     (167, "trigonal"),
     (194, "hexagonal"),
     (230, "cubic"),
-)
+)  # (last space-group number, crystal system)
+CRYSTAL_SYSTEMS: tuple[str, ...] = tuple(name for _, name in _CRYSTAL_SYSTEMS)
+"""The seven crystal systems in ITA order (trigonal separate from hexagonal)."""
+HEXAGONAL_FAMILY_NUMBERS = range(_CRYSTAL_SYSTEMS[3][0] + 1, _CRYSTAL_SYSTEMS[5][0] + 1)
+"""Space-group numbers of the trigonal and hexagonal crystal systems (hexagonal family:
+143-194)."""
 
 
 def _check_number(number: int) -> int:

@@ -16,13 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..symmetry.space_group import SpaceGroup, crystal_system
+from ..symmetry.space_group import CRYSTAL_SYSTEMS, SpaceGroup, crystal_system
 
 __all__ = ["CRYSTAL_SYSTEMS", "EvaluationReport", "evaluation_report", "format_table"]
 
-CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal",
-                   "hexagonal", "cubic")
-"""Crystal systems in ITA order (the order of the per-system table)."""
 
 
 @dataclass

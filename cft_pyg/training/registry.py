@@ -24,7 +24,6 @@ groups, no download), ``mp20``, ``perov5``, ``carbon24`` and ``cif-folder``
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -88,9 +87,10 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
         return _CUSTOM[name](**kwargs)
     if name not in _BUILTIN:
         raise KeyError(_unknown(name))
+    from .. import nn as models  # the model layer, loaded on first use
+
     cls_name, preset = _BUILTIN[name]
-    nn_module = importlib.import_module("cft_pyg.nn")
-    cls = getattr(nn_module, cls_name, None)
+    cls = getattr(models, cls_name, None)
     if cls is None:
         raise ImportError(f"cft_pyg.nn has no {cls_name} (needed for model {name!r})")
     return cls(**{**preset, **kwargs})
@@ -100,10 +100,10 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
 # name -> (class name, submodule of cft_pyg.data defining it)
 _BUILTIN_DATASETS: dict[str, tuple[str, str]] = {
     "synthetic": ("SyntheticCrystals", "synthetic"),
-    "mp20": ("MP20", "datasets"),
-    "perov5": ("Perov5", "datasets"),
-    "carbon24": ("Carbon24", "datasets"),
-    "cif-folder": ("CIFFolder", "datasets"),
+    "mp20": ("MP20", "cdvae"),
+    "perov5": ("Perov5", "cdvae"),
+    "carbon24": ("Carbon24", "cdvae"),
+    "cif-folder": ("CIFFolder", "cif_folder"),
 }
 _CUSTOM_DATASETS: dict[str, Callable[..., Any]] = {}
 
@@ -131,10 +131,10 @@ def dataset_factory(name: str) -> Callable[..., Any]:
         return _CUSTOM_DATASETS[name]
     if name not in _BUILTIN_DATASETS:
         raise KeyError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
-    cls_name, submodule = _BUILTIN_DATASETS[name]
-    factory = getattr(importlib.import_module("cft_pyg.data"), cls_name, None)
-    if factory is None:
-        factory = getattr(importlib.import_module(f"cft_pyg.data.{submodule}"), cls_name, None)
+    from .. import data  # the data layer, loaded on first use
+
+    cls_name, _ = _BUILTIN_DATASETS[name]
+    factory = getattr(data, cls_name, None)
     if factory is None:
         raise ImportError(f"cft_pyg.data has no {cls_name} (needed for dataset {name!r})")
     return factory

@@ -9,7 +9,8 @@ notebooks or inspected in tests.
 * :mod:`~cft_pyg.viz.summary` - orbit and basis sizes across the 230 groups.
 * :mod:`~cft_pyg.viz.basis` - symmetry-adapted basis functions on a slice of the unit cell.
 * :mod:`~cft_pyg.viz.distance` - orbit distance and encoding distance of random point pairs.
-* :mod:`~cft_pyg.viz.results` - parity plots, MAE tables and few-shot curves of experiments.
+* :mod:`~cft_pyg.viz.results` - parity plots, MAE tables, few-shot and learning
+  curves of experiments; :func:`save_figure`.
 """
 
 from .basis import basis_on_slice, plot_basis_functions
@@ -28,9 +29,11 @@ from .graphs import (
 )
 from .results import (
     plot_few_shot,
+    plot_learning_curves,
     plot_mae_by_crystal_system,
     plot_mae_by_space_group,
     plot_parity,
+    save_figure,
 )
 from .summary import group_summary, plot_basis_sizes, plot_orbit_sizes
 
@@ -49,8 +52,10 @@ __all__ = [
     "plot_constraint_graph_slice",
     "plot_encoding_vs_orbit_distance",
     "plot_few_shot",
+    "plot_learning_curves",
     "plot_mae_by_crystal_system",
     "plot_mae_by_space_group",
     "plot_orbit_sizes",
     "plot_parity",
+    "save_figure",
 ]

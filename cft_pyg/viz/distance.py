@@ -1,19 +1,13 @@
-r"""Encoding distance against orbit distance for random pairs of points.
+"""Encoding distance against orbit distance for random pairs of points.
 
-The orbit distance of two points of a crystal with group ``G`` and lattice ``L`` is
-
-.. math::
-
-    d_G(x_1, x_2) = \min_{(W, w) \in G,\; n \in \mathbb{Z}^3} \| (W x_2 + w + n - x_1) L \|,
-
-the Cartesian distance from ``x_1`` to the nearest image of ``x_2``.  An invariant encoding
+The orbit distance ``d_G`` is :func:`cft_pyg.symmetry.orbit_distance`.  An invariant encoding
 must give ``|enc(x_1) - enc(x_2)| = 0`` whenever ``d_G = 0``; the published CFT pretrains its
 encoder so that the encoding distance tracks ``d_G``.
 """
 
 from __future__ import annotations
 
-import itertools
+import warnings
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -23,10 +17,10 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..symmetry import SpaceGroup
+from ..symmetry.distance import orbit_distance as _orbit_distance
+from ..symmetry.lattice import random_lattice
 
 __all__ = ["encoding_orbit_distances", "orbit_distance", "plot_encoding_vs_orbit_distance"]
-
-_SHIFTS = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=np.float64)
 
 
 def _group(group: SpaceGroup | int) -> SpaceGroup:
@@ -35,39 +29,12 @@ def _group(group: SpaceGroup | int) -> SpaceGroup:
 
 def orbit_distance(x1: np.ndarray, x2: np.ndarray, group: SpaceGroup | int,
                    cell: np.ndarray) -> np.ndarray:
-    """Orbit distance ``d_G(x1, x2)`` of pairs of fractional points, in the units of ``cell``.
-
-    Every image ``W x2 + w`` is reduced to the cell around ``x1`` (``diff - round(diff)``)
-    and the 27 neighbouring lattice translations are searched, which finds the minimum for
-    any reasonably reduced cell (e.g. the standardized cells of :mod:`cft_pyg.data`).
-
-    Args:
-        x1, x2: ``(n, 3)`` fractional coordinates in the group's setting.
-        group: a :class:`~cft_pyg.SpaceGroup` or number 1-230.
-        cell: ``(3, 3)`` lattice vectors as rows (a lattice compatible with the group).
-
-    Returns:
-        ``(n,)`` float64 distances.
-    """
-    group = _group(group)
-    x1 = np.asarray(x1, dtype=np.float64).reshape(-1, 3)
-    x2 = np.asarray(x2, dtype=np.float64).reshape(-1, 3)
-    if x1.shape != x2.shape:
-        raise ValueError(f"x1 and x2 must have the same shape, got {x1.shape} and {x2.shape}")
-    cell = np.asarray(cell, dtype=np.float64)
-    if cell.shape != (3, 3):
-        raise ValueError(f"cell must be (3, 3), got {cell.shape}")
-    diff = group.apply(x2) - x1[None]  # (g, n, 3)
-    diff -= np.round(diff)
-    cand = diff[:, :, None, :] + _SHIFTS[None, None]  # (g, n, 27, 3)
-    dist = np.linalg.norm(cand @ cell, axis=-1)
-    return dist.min(axis=(0, 2))
-
-
-def _default_cell(group: SpaceGroup, seed: int) -> np.ndarray:
-    from ..data.synthetic import random_lattice
-
-    return random_lattice(group, volume=150.0, rng=np.random.default_rng(seed))
+    """Deprecated (argument order ``group, cell``): use :func:`cft_pyg.symmetry.orbit_distance`
+    ``(x1, x2, cell, group)``."""
+    warnings.warn("cft_pyg.viz.orbit_distance(x1, x2, group, cell) is deprecated; use "
+                  "cft_pyg.symmetry.orbit_distance(x1, x2, cell, group)", DeprecationWarning,
+                  stacklevel=2)
+    return _orbit_distance(np.asarray(x1), np.asarray(x2), np.asarray(cell), group)
 
 
 def encoding_orbit_distances(
@@ -106,7 +73,8 @@ def encoding_orbit_distances(
     if not 0.0 <= near_fraction <= 1.0:
         raise ValueError(f"near_fraction must be in [0, 1], got {near_fraction}")
     rng = np.random.default_rng(seed)
-    cell = _default_cell(group, seed) if cell is None else np.asarray(cell, dtype=np.float64)
+    cell = (random_lattice(group, 150.0, np.random.default_rng(seed)) if cell is None
+            else np.asarray(cell, dtype=np.float64))
     x1 = rng.random((num_pairs, 3))
     x2 = rng.random((num_pairs, 3))
     near = np.zeros(num_pairs, dtype=bool)
@@ -115,7 +83,7 @@ def encoding_orbit_distances(
     images = np.einsum("nij,nj->ni", group.rotations[ops], x1) + group.translations[ops]
     moved = images + sigma * rng.standard_normal((num_pairs, 3))
     x2[near] = (moved - np.floor(moved))[near]
-    out: dict[str, np.ndarray] = {"orbit": orbit_distance(x1, x2, group, cell), "near": near,
+    out: dict[str, np.ndarray] = {"orbit": _orbit_distance(x1, x2, cell, group), "near": near,
                                   "cell": cell}
     sg = torch.full((num_pairs,), group.number, dtype=torch.long)
     a = torch.from_numpy(x1)

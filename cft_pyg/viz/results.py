@@ -8,14 +8,18 @@ functions draw a notebook's tiny run and the full run.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["plot_few_shot", "plot_mae_by_crystal_system", "plot_mae_by_space_group",
-           "plot_parity"]
+from ..symmetry.space_group import CRYSTAL_SYSTEMS
+
+__all__ = ["plot_few_shot", "plot_learning_curves", "plot_mae_by_crystal_system",
+           "plot_mae_by_space_group", "plot_parity", "save_figure"]
 
 def _numeric(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """A copy with ``cols`` as floats (``None``, e.g. from JSON ``null``, becomes NaN)."""
@@ -26,8 +30,7 @@ def _numeric(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return table
 
 
-CRYSTAL_SYSTEM_ORDER = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal",
-                        "hexagonal", "cubic")
+CRYSTAL_SYSTEM_ORDER = CRYSTAL_SYSTEMS  # the former name
 
 
 def plot_parity(predictions: Mapping[str, pd.DataFrame], *, quantity: str = "target",
@@ -75,6 +78,16 @@ def _mae_and_std(sub: pd.DataFrame, keys: list) -> tuple[list[float], list[float
     return column("mae"), (column("mae_std") if "mae_std" in sub.columns else None)
 
 
+def _finish_mae_axes(fig: Figure, ax: Any, unit: str, title: str | None) -> Figure:
+    """MAE axis label, optional title, legend and layout of the per-group MAE plots."""
+    ax.set_ylabel(f"MAE{f' ({unit})' if unit else ''}")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
                                title: str | None = None) -> Figure:
     """Grouped bars of MAE per crystal system and model.
@@ -90,7 +103,7 @@ def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
     """
     table = _numeric(table, ["mae", "mae_std"])
     models = list(dict.fromkeys(table["model"]))
-    systems = [s for s in CRYSTAL_SYSTEM_ORDER if s in set(table["crystal_system"])]
+    systems = [s for s in CRYSTAL_SYSTEMS if s in set(table["crystal_system"])]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(systems) + 2), 4.0))
     width = 0.8 / max(len(models), 1)
     x = np.arange(len(systems))
@@ -101,12 +114,7 @@ def plot_mae_by_crystal_system(table: pd.DataFrame, *, unit: str = "",
         for patch in bars:
             patch.set_gid(f"mae_{m}")
     ax.set_xticks(x, systems, rotation=20)
-    ax.set_ylabel(f"MAE{f' ({unit})' if unit else ''}")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_mae_axes(fig, ax, unit, title)
 
 
 def plot_mae_by_space_group(table: pd.DataFrame, *, top: int = 25, unit: str = "",
@@ -136,12 +144,7 @@ def plot_mae_by_space_group(table: pd.DataFrame, *, top: int = 25, unit: str = "
         cont.lines[0].set_gid(f"sg_{m}")
     ax.set_xticks(x, [f"{g}\n(n={int(counts[g])})" for g in groups], fontsize=6)
     ax.set_xlabel("space group (test crystals)")
-    ax.set_ylabel(f"MAE{f' ({unit})' if unit else ''}")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_mae_axes(fig, ax, unit, title)
 
 
 def plot_few_shot(table: pd.DataFrame, *, unit: str = "", reference: Mapping[str, float] |
@@ -178,3 +181,42 @@ def plot_few_shot(table: pd.DataFrame, *, unit: str = "", reference: Mapping[str
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_learning_curves(curves: Mapping[str, pd.DataFrame], *, metric: str = "val_mae",
+                         unit: str = "") -> Figure:
+    """A per-epoch metric of several runs (e.g. :func:`cft_pyg.training.epoch_metrics`).
+
+    Args:
+        curves: run name -> table with ``epoch`` (0-based) and ``metric``; runs without the
+            column are left out.
+        metric: the column to plot.
+        unit: unit of the metric.
+
+    Returns:
+        The figure; run ``r``'s line has gid ``'curve_<r>'``.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    for name, df in curves.items():
+        if metric in df.columns:
+            d = df.dropna(subset=[metric])
+            (line,) = ax.plot(d["epoch"] + 1, d[metric], marker="o", label=name)
+            line.set_gid(f"curve_{name}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{metric.replace('_', ' ')}{f' ({unit})' if unit else ''}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
+    """Save ``fig`` as ``path`` (tight bounding box) and close it.
+
+    Returns:
+        The path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+

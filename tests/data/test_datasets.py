@@ -14,7 +14,7 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from cft_pyg import SpaceGroup
-from cft_pyg.data import datasets as ds_module
+from cft_pyg.data import cdvae as ds_module
 from cft_pyg.data.datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
 
 FIELDS = ("z", "frac_coords", "pos", "cell", "space_group", "natoms", "edge_index",
@@ -237,7 +237,7 @@ def test_cache_reused_and_invalidated(shared_data_dir: Path, tmp_path: Path) -> 
 
 def test_read_only_root_uses_user_cache(shared_data_dir: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CFT_PYG_CACHE", str(tmp_path / "usercache"))
+    monkeypatch.setenv("CFT_PYG_HOME", str(tmp_path / "usercache"))
     monkeypatch.setattr(ds_module.os, "access", lambda *args, **kwargs: False)
     ds = Carbon24(shared_data_dir / "carbon_24", split="test", max_rows=2, num_workers=0,
                   log=False)
@@ -296,3 +296,11 @@ def test_all_entries_bad_raises_with_report(tmp_path: Path) -> None:
     reports = list(folder.glob("processed/*/skipped.csv"))
     assert len(reports) == 1
     assert "missing_file" in reports[0].read_text()
+
+
+def test_skip_reasons_cover_every_structure_error_reason() -> None:
+    from cft_pyg.data import REASONS, SkipReason
+
+    assert set(REASONS) <= {r.value for r in SkipReason}
+    assert str(SkipReason.MISSING_FILE) == "missing_file"
+    assert SkipReason("pre_filter") is SkipReason.PRE_FILTER

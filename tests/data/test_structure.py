@@ -16,7 +16,7 @@ from pymatgen.core import DummySpecies, Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from torch_geometric.loader import DataLoader
 
-import cft_pyg.data.structure as structure_module
+import cft_pyg.data.standardization as standardization_module
 from cft_pyg import SpaceGroup
 from cft_pyg.data import (
     StructureError,
@@ -29,6 +29,8 @@ from cft_pyg.data import (
     symmetrize_frac_coords,
 )
 from cft_pyg.symmetry import default_hall_number
+
+from ._helpers import rejection_reason as _reason
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
 
@@ -312,22 +314,6 @@ def test_canonical_origin_removes_the_origin_ambiguity(mp20_structures: list[Str
 
 
 # ---------------------------------------------------------------------------- bad inputs
-def _reason(fn, *args, **kwargs) -> str:
-    with pytest.raises(StructureError) as info:
-        fn(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
-    assert str(info.value)
-    return info.value.reason
-
-
-def test_malformed_cif() -> None:
-    assert _reason(from_cif, "data_broken\n_cell_length_a 3.0\nloop_\n_atom_site_label\n") == (
-        "malformed_cif"
-    )
-    assert _reason(from_cif, "this is not a cif\nat all") == "malformed_cif"
-    assert _reason(from_cif, "/nonexistent/file.cif") == "malformed_cif"
-
-
 def test_disorder() -> None:
     s = Structure(Lattice.cubic(3.6), [{"Fe": 0.5, "Ni": 0.5}], [[0, 0, 0]])
     assert _reason(from_structure, s) == "disorder"
@@ -407,13 +393,13 @@ def test_unsupported_inputs() -> None:
 
 
 def test_symmetry_detection_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(structure_module.spglib, "get_symmetry_dataset", lambda *a, **k: None)
+    monkeypatch.setattr(standardization_module.spglib, "get_symmetry_dataset", lambda *a, **k: None)
     assert _reason(from_structure, NACL) == "symmetry_failed"
 
     def boom(*args, **kwargs):
         raise spglib.SpglibError("forced failure")
 
-    monkeypatch.setattr(structure_module.spglib, "get_symmetry_dataset", boom)
+    monkeypatch.setattr(standardization_module.spglib, "get_symmetry_dataset", boom)
     assert _reason(from_structure, NACL) == "symmetry_failed"
 
 

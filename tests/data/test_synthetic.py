@@ -1,4 +1,4 @@
-"""Tests of the synthetic all-230-group dataset (cft_pyg.data.synthetic)."""
+"""Tests of the synthetic all-230-group dataset (cft_pyg.data.synthetic, .generator, .morse)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ import pytest
 import torch
 
 from cft_pyg import SpaceGroup
+from cft_pyg.data.generator import _detected_number, generate_crystal, pair_distances
+from cft_pyg.data.morse import morse_energy_per_atom
 from cft_pyg.data.neighbors import radius_graph_pbc
-from cft_pyg.data.synthetic import (
-    SyntheticCrystals,
-    _detected_number,
-    assign_space_groups,
-    generate_crystal,
-    morse_energy_per_atom,
-    pair_distances,
-    random_lattice,
-)
+from cft_pyg.data.synthetic import SyntheticCrystals, assign_space_groups
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +119,6 @@ def test_label_is_invariant(number: int) -> None:
     # and the energy does change when the structure changes
     squeezed = morse_energy_per_atom(0.9 * cell, frac, z)
     assert abs(squeezed - energy) > 1e-3
-
-
-def test_random_lattice_metric_is_invariant() -> None:
-    rng = np.random.default_rng(0)
-    for number in range(1, 231):
-        group = SpaceGroup(number)
-        cell = random_lattice(group, 100.0, rng)
-        metric = cell @ cell.T
-        assert np.linalg.det(cell) == pytest.approx(100.0)
-        for W in group.point_group_rotations:
-            np.testing.assert_allclose(W.T @ metric @ W, metric, atol=1e-9)
 
 
 def test_same_seed_identical_other_seed_different(tmp_path) -> None:

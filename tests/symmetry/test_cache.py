@@ -99,10 +99,11 @@ def test_key_includes_cutoff_version_and_format(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_default_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CFT_PYG_CACHE", str(tmp_path / "env"))
+    monkeypatch.delenv("CFT_PYG_CACHE", raising=False)
+    monkeypatch.setenv("CFT_PYG_HOME", str(tmp_path / "env"))
     assert cache.default_cache_dir() == tmp_path / "env"
     assert cache.cache_path(3.0).parent == tmp_path / "env"
-    monkeypatch.delenv("CFT_PYG_CACHE")
+    monkeypatch.delenv("CFT_PYG_HOME")
     assert cache.default_cache_dir() == Path.home() / ".cache" / "cft_pyg"
 
 

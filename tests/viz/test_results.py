@@ -1,4 +1,4 @@
-"""Result figures (parity, MAE tables, few-shot) and the comparison runner's aggregation."""
+"""Result figures: parity, MAE tables, few-shot and learning curves."""
 
 from __future__ import annotations
 
@@ -12,19 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cft_pyg.experiments.compare import (
-    CompareSettings,
-    deviations,
-    gb_gap,
-    summarize_benchmark,
-    summarize_zero_shot,
-    write_figures,
-)
 from cft_pyg.viz import (
     plot_few_shot,
+    plot_learning_curves,
     plot_mae_by_crystal_system,
     plot_mae_by_space_group,
     plot_parity,
+    save_figure,
 )
 
 
@@ -72,61 +66,13 @@ def test_few_shot_curve_and_reference_line():
     assert any(np.allclose(np.asarray(ln.get_ydata(), float), 0.05) for ln in fig.axes[0].lines)
 
 
-def test_gb_gap_is_mean_absolute_difference_over_common_groups():
-    zs = pd.DataFrame({"space_group": [2, 12, 225], "mae": [0.3, 0.5, 0.1]})
-    al = pd.DataFrame({"space_group": [2, 12, 139], "mae": [0.1, 0.6, 0.2]})
-    gap, n = gb_gap(zs, al)
-    assert n == 2 and gap == pytest.approx((0.2 + 0.1) / 2)
-    assert math.isnan(gb_gap(zs.iloc[:0], al)[0])
-
-
-def _bench_record(model, seed, mae):
-    return {"kind": "benchmark", "target": "band_gap", "model": model, "seed": seed,
-            "params": 10, "train_time_s": 1.0 + seed, "epochs_run": 3,
-            "test": {"overall": {"mae": mae, "n": 2, "mae_predict_mean": 1.0},
-                     "per_crystal_system": [{"crystal_system": "cubic", "n": 2, "mae": mae}],
-                     "per_space_group": [{"space_group": 225, "n": 2, "mae": mae}],
-                     "predictions": [{"space_group": 225, "y_true": 1.0, "y_pred": 1.0 + mae},
-                                     {"space_group": 225, "y_true": 2.0, "y_pred": 2.0 - mae}]}}
-
-
-def test_summarize_benchmark_reports_mean_and_spread_over_seeds(tmp_path):
-    recs = [_bench_record("cgcnn", s, m) for s, m in ((0, 0.2), (1, 0.4), (2, 0.3))]
-    out = summarize_benchmark(recs)["band_gap"]["cgcnn"]
-    assert out["seeds"] == [0, 1, 2]
-    assert out["test_mae"]["mean"] == pytest.approx(0.3)
-    assert out["test_mae"]["std"] == pytest.approx(0.1)
-    assert out["per_space_group"][0]["mae_std"] == pytest.approx(0.1)
-    assert out["train_time_s"]["values"] == [1.0, 2.0, 3.0]
-    paths = write_figures({"band_gap": {"cgcnn": out}}, None, tmp_path)
-    assert {p.name for p in paths} == {"parity_band_gap.png", "mae_crystal_system_band_gap.png",
-                                       "mae_space_group_band_gap.png"}
-    assert all(p.stat().st_size > 1000 for p in paths)
-
-
-def test_summarize_zero_shot_gap_and_few_shot_curve():
-    def rec(variant, per_group):
-        return {"kind": "zeroshot", "model": "cft", "seed": 0, "variant": variant,
-                "params": 5, "n_train": 10,
-                "held_test": {"overall": {"mae": float(np.mean([m for _, m in per_group]))},
-                              "per_space_group": [{"space_group": g, "n": 3, "mae": m}
-                                                  for g, m in per_group]}}
-
-    recs = [rec("all", [(2, 0.1), (12, 0.2)]), rec("k0", [(2, 0.4), (12, 0.2)]),
-            rec("k5", [(2, 0.2), (12, 0.2)])]
-    out = summarize_zero_shot(recs)["cft"]
-    assert list(out["held_test_mae"]) == ["all", "k0", "k5"]
-    assert out["gb_gap"]["mean"] == pytest.approx(0.15) and out["gb_gap_groups"] == 2
-    assert out["per_space_group_seed0"][0] == {"space_group": 2, "n": 3, "mae_zero_shot": 0.4,
-                                               "mae_all": 0.1}
-
-
-def test_settings_presets_and_deviations():
-    full, quick = CompareSettings.full(), CompareSettings.quick()
-    assert full.label == "full" and quick.label == "quick"
-    assert quick.n_train < full.n_train and quick.epochs < full.epochs
-    assert full.seeds_of("cft") == (0, 1, 2) and full.seeds_of("alignn") == (0, 1)
-    assert any("alignn" in d for d in deviations(full))
-    assert full.seeds_of("cft", zero_shot=True) == (0, 1, 2)
-    assert full.seeds_of("alignn", zero_shot=True) == (0,)
-    assert deviations(CompareSettings(model_seeds={}, zs_model_ks={}, zs_model_seeds={})) == []
+def test_learning_curves_and_save_figure(tmp_path):
+    curves = {"a": pd.DataFrame({"epoch": [0, 1, 2], "val_mae": [0.5, np.nan, 0.3]}),
+              "b": pd.DataFrame({"epoch": [0, 1], "train_loss": [1.0, 0.5]})}
+    fig = plot_learning_curves(curves, unit="eV")
+    lines = [ln for ln in fig.axes[0].lines if ln.get_gid() == "curve_a"]
+    assert len(lines) == 1 and list(lines[0].get_xdata()) == [1, 3]
+    assert not [ln for ln in fig.axes[0].lines if ln.get_gid() == "curve_b"]
+    path = save_figure(fig, tmp_path / "sub" / "curves.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)

@@ -88,20 +88,15 @@ def test_basis_figure_has_one_image_per_function():
     assert gids == ["basis_0", "basis_2", "basis_4", "basis_6"]
 
 
-def test_orbit_distance_is_zero_for_images_and_symmetric():
-    g = SpaceGroup(227)
-    cell = 5.4 * np.eye(3)
+def test_deprecated_orbit_distance_alias_forwards_to_symmetry():
+    from cft_pyg.symmetry import orbit_distance as home
+
+    g, cell = SpaceGroup(227), 5.4 * np.eye(3)
     rng = np.random.default_rng(0)
-    x = rng.random((20, 3))
-    images = g.apply(x)[rng.integers(0, g.num_operations, 20), np.arange(20)]
-    images += rng.integers(-2, 3, size=(20, 3))
-    np.testing.assert_allclose(orbit_distance(x, images, g, cell), 0.0, atol=1e-9)
-    y = rng.random((20, 3))
-    d = orbit_distance(x, y, g, cell)
-    np.testing.assert_allclose(d, orbit_distance(y, x, g, cell), atol=1e-9)
-    # never more than the plain periodic distance (the identity is one of the images)
-    plain = orbit_distance(x, y, SpaceGroup(1), cell)
-    assert np.all(d <= plain + 1e-12) and np.any(d < plain - 1e-6)
+    x, y = rng.random((5, 3)), rng.random((5, 3))
+    with pytest.warns(DeprecationWarning, match="cft_pyg.symmetry.orbit_distance"):
+        d = orbit_distance(x, y, g, cell)
+    np.testing.assert_array_equal(d, home(x, y, cell, g))
 
 
 def test_encoding_distance_vanishes_on_orbits_only_for_the_invariant_encoding():
@@ -123,8 +118,6 @@ def test_encoding_distance_input_checks():
         encoding_orbit_distances(2, {}, near_fraction=2.0)
     with pytest.raises(ValueError, match="no encoding"):
         plot_encoding_vs_orbit_distance({"orbit": np.zeros(2), "near": np.zeros(2, bool)})
-    with pytest.raises(ValueError, match="same shape"):
-        orbit_distance(np.zeros((2, 3)), np.zeros((3, 3)), 1, np.eye(3))
 
 
 def test_encodings_called_with_per_atom_groups():

@@ -1,0 +1,46 @@
+"""CIF reading (cft_pyg.data.cif): text or path in, malformed input rejected with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cft_pyg.data import from_cif, parse_cif
+
+from ._helpers import rejection_reason as _reason
+
+NACL_CIF = """data_NaCl
+_cell_length_a 5.64
+_cell_length_b 5.64
+_cell_length_c 5.64
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+Na1 Na 0 0 0 1
+Cl1 Cl 0.5 0.5 0.5 1
+"""
+
+
+def test_malformed_cif() -> None:
+    assert _reason(from_cif, "data_broken\n_cell_length_a 3.0\nloop_\n_atom_site_label\n") == (
+        "malformed_cif"
+    )
+    assert _reason(from_cif, "this is not a cif\nat all") == "malformed_cif"
+    assert _reason(from_cif, "/nonexistent/file.cif") == "malformed_cif"
+    assert _reason(parse_cif, NACL_CIF, index=1) == "malformed_cif"
+
+
+def test_text_and_path_give_the_same_crystal(tmp_path: Path) -> None:
+    path = tmp_path / "nacl.cif"
+    path.write_text(NACL_CIF)
+    assert len(parse_cif(path)) == len(parse_cif(NACL_CIF)) == 2
+    a, b = from_cif(NACL_CIF), from_cif(str(path))
+    assert int(a.space_group[0]) == int(b.space_group[0]) == 221
+    assert a.z.tolist() == b.z.tolist()

@@ -1,0 +1,31 @@
+"""The README's ablation block is generated from the committed results JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cft_pyg.experiments.report import BEGIN, END, ablation_markdown, replace_block
+
+from ..conftest import REPO_ROOT
+
+
+def test_readme_ablation_block_matches_the_json():
+    path = REPO_ROOT / "results" / "ablation.json"
+    if not path.is_file():
+        pytest.skip("results/ablation.json not committed")
+    payload = json.loads(path.read_text())
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert block.strip() == ablation_markdown(payload).strip()
+    # every headline test MAE of the JSON appears in the README
+    for target in payload["summary"].values():
+        for row in target["variants"].values():
+            assert f"{row['test_mae']['mean']:.4f}" in block
+
+
+def test_replace_block_needs_markers():
+    assert replace_block(f"a {BEGIN}old{END} b", "new\n") == f"a {BEGIN}\nnew\n{END} b"
+    with pytest.raises(ValueError, match="block"):
+        replace_block("no markers", "x")
