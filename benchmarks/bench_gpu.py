@@ -79,7 +79,8 @@ def encoding_times(device: torch.device, crystals: list[int], repeats: int) -> l
             for name, module in methods.items():
                 if name == "dense" and n > DENSE_MAX_ATOMS:
                     continue
-                row[f"{name}_ms"] = 1e3 * _time(lambda m=module: m(x, sg), device, repeats)
+                row[f"{name}_ms"] = 1e3 * _time(lambda m=module, x=x, sg=sg: m(x, sg), device,
+                                                repeats)
         for name in ("gathered", "grouped", "dense"):
             if f"{name}_ms" in row:
                 row[f"{name}_over_plain"] = row[f"{name}_ms"] / row["plain_ms"]

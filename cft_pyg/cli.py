@@ -1,4 +1,4 @@
-"""The ``cft-pyg`` command: ``train``, ``evaluate``, ``predict`` and ``demo``.
+"""The ``cft-pyg`` command: ``train``, ``evaluate``, ``predict``, ``pretrain`` and ``demo``.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
     cft-pyg train --config run.yaml --resume runs/mp20-cft/checkpoints/last.ckpt
     cft-pyg evaluate runs/mp20-cft/checkpoints/best.ckpt --part test --output-dir runs/eval
     cft-pyg predict runs/mp20-cft/checkpoints/best.ckpt structures/ a.cif -o predictions.csv
+    cft-pyg pretrain pe.pt --model-kwargs '{"channels": 128}'   # label-free, all 230 groups
+    cft-pyg train --pretrained-encoding pe.pt ...                # start from it
 
 Exit status: 0 on success, 2 for bad arguments, 1 when an input cannot be read or an output
 would be overwritten (without ``--overwrite``); the message on stderr says which and why.
@@ -144,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Space-group-invariant crystal property models "
         "(Crystal Fourier Transformer) on PyTorch Geometric + Lightning.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

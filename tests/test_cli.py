@@ -276,3 +276,24 @@ def test_entry_point_subprocess(tmp_path: Path) -> None:
     assert "no *.cif files" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_version_flag(capsys) -> None:
+    import cft_pyg
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"cft-pyg {cft_pyg.__version__}"
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """``cft-pyg --help`` builds its parser without torch, PyG or Lightning (fast start)."""
+    code = ("import sys; from cft_pyg.cli import build_parser; build_parser(); "
+            "heavy = [m for m in ('torch', 'torch_geometric', 'lightning', 'pymatgen') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "", f"imported at --help: {out}"
+    import cft_pyg
+
+    assert "cft_pyg.symmetry" in cft_pyg.__doc__ and "cft_pyg.training" in cft_pyg.__doc__
+    assert cft_pyg.SpaceGroup(225).number == 225  # the lazy top-level names still resolve

@@ -51,6 +51,9 @@ def parse_cif(source: str | os.PathLike[str], index: int = 0) -> Any:
             parser = CifParser(io.StringIO(text))
             structures = parser.parse_structures(primitive=False, on_error="raise")
     except Exception as exc:
+        overlap = _coincident_sites(text)
+        if overlap is not None:
+            raise StructureError(overlap, "overlapping_atoms") from exc
         raise StructureError(
             f"malformed CIF: {type(exc).__name__}: {exc}", "malformed_cif"
         ) from exc
@@ -60,6 +63,32 @@ def parse_cif(source: str | os.PathLike[str], index: int = 0) -> Any:
             "malformed_cif",
         )
     return structures[index]
+
+
+def _coincident_sites(text: str) -> str | None:
+    """The overlapping-atoms message when a CIF failed to parse because atoms coincide.
+
+    pymatgen merges sites at the same position and then refuses the structure because the
+    merged occupancy exceeds 1 ("No structure parsed for section 1"); parsed again without
+    the occupancy check, such sites show up with an occupancy above 1.
+    """
+    from pymatgen.io.cif import CifParser
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structures = CifParser(io.StringIO(text), occupancy_tolerance=1e6).parse_structures(
+                primitive=False, on_error="raise", check_occu=False)
+    except Exception:
+        return None
+    for structure in structures:
+        for k, site in enumerate(structure):
+            occupancy = float(site.species.num_atoms)
+            if occupancy > 1.0 + 1e-6:
+                return (f"overlapping atoms: the CIF places {occupancy:g} atoms "
+                        f"({site.species.formula}) at the same position "
+                        f"{tuple(round(float(c), 6) for c in site.frac_coords)} (site {k})")
+    return None
 
 
 def from_cif(source: str | os.PathLike[str], *, index: int = 0, **kwargs: Any) -> Data:

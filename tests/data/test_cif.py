@@ -44,3 +44,18 @@ def test_text_and_path_give_the_same_crystal(tmp_path: Path) -> None:
     a, b = from_cif(NACL_CIF), from_cif(str(path))
     assert int(a.space_group[0]) == int(b.space_group[0]) == 221
     assert a.z.tolist() == b.z.tolist()
+
+
+def test_coincident_atoms_get_the_overlap_message() -> None:
+    """pymatgen merges coincident sites and fails opaquely; the library names the overlap."""
+    doubled = NACL_CIF.replace("Na1 Na 0 0 0 1\n", "Na1 Na 0 0 0 1\nNa2 Na 0 0 0 1\n")
+    assert _reason(from_cif, doubled) == "overlapping_atoms"
+    import pytest
+
+    from cft_pyg.data import StructureError
+
+    with pytest.raises(StructureError, match=r"overlapping atoms: .* same position \(0.0, 0.0"):
+        parse_cif(doubled)
+    # a partially occupied site is not an overlap: it parses (disorder is refused later)
+    half = NACL_CIF.replace("Na1 Na 0 0 0 1\n", "Na1 Na 0 0 0 0.5\n")
+    assert len(parse_cif(half)) == 2
