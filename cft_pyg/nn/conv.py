@@ -27,7 +27,21 @@ def envelope_weights(
     return envelope / (total[centre] + eps)
 
 
-class DistanceFilterConv(MessagePassing):
+class _DistanceMessagePassing(MessagePassing):
+    """Shared frame of the distance convolutions: node width ``d``, message width ``h``, and
+    the output map ``W_O`` from messages back to nodes."""
+
+    def __init__(self, channels: int, hidden: int | None = None) -> None:
+        super().__init__(aggr="add")
+        self.channels = channels
+        self.hidden = channels if hidden is None else hidden
+        self.lin_out = nn.Linear(self.hidden, channels)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, hidden={self.hidden}"
+
+
+class DistanceFilterConv(_DistanceMessagePassing):
     r"""Continuous-filter convolution with a smooth, degree-normalized aggregation.
 
     .. math::
@@ -59,14 +73,8 @@ class DistanceFilterConv(MessagePassing):
     """
 
     def __init__(self, channels: int, hidden: int | None = None) -> None:
-        super().__init__(aggr="add")
-        self.channels = channels
-        self.hidden = channels if hidden is None else hidden
+        super().__init__(channels, hidden)
         self.lin_value = nn.Linear(channels, self.hidden, bias=False)
-        self.lin_out = nn.Linear(self.hidden, channels)
-
-    def extra_repr(self) -> str:
-        return f"channels={self.channels}, hidden={self.hidden}"
 
     def forward(
         self,
@@ -86,7 +94,7 @@ class DistanceFilterConv(MessagePassing):
         return x_j * edge_filter * edge_weight.unsqueeze(-1)
 
 
-class GatedDistanceConv(MessagePassing):
+class GatedDistanceConv(_DistanceMessagePassing):
     r"""Gated continuous-filter convolution: messages that see the receiving atom.
 
     .. math::
@@ -115,14 +123,8 @@ class GatedDistanceConv(MessagePassing):
     """
 
     def __init__(self, channels: int, hidden: int | None = None) -> None:
-        super().__init__(aggr="add")
-        self.channels = channels
-        self.hidden = channels if hidden is None else hidden
+        super().__init__(channels, hidden)
         self.lin_nodes = nn.Linear(channels, 3 * self.hidden)  # [W_A x, W_B x, W_V x]
-        self.lin_out = nn.Linear(self.hidden, channels)
-
-    def extra_repr(self) -> str:
-        return f"channels={self.channels}, hidden={self.hidden}"
 
     def forward(
         self,
