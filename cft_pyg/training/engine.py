@@ -151,6 +151,15 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"training and validation sets must not be empty "
                          f"(got {len(train)} / {len(val)})")
+    for name, part in (("validation", val), ("test", test)):
+        if part is not None and len(part) == 1:
+            warnings.warn(f"the {name} set holds a single crystal: its MAE is one error, not an "
+                          "estimate (use larger fractions or more data)", UserWarning,
+                          stacklevel=2)
+    if config.warmup_epochs >= config.epochs:
+        warnings.warn(f"warmup_epochs ({config.warmup_epochs:g}) >= epochs ({config.epochs}): "
+                      "the learning rate never reaches its peak and the cosine decay never "
+                      "starts", UserWarning, stacklevel=2)
     out.mkdir(parents=True, exist_ok=True)
     if overwrite and config.resume is None:
         for p in (out / "checkpoints").glob("*.ckpt"):

@@ -144,3 +144,15 @@ def test_short_mp20_run_beats_predicting_the_mean(tmp_path_factory, shared_data_
     overall = res.val_report.overall
     assert overall["mae"] == pytest.approx(res.best_val_mae, rel=1e-5)
     assert overall["mae"] < 0.9 * overall["mae_predict_mean"], overall
+
+
+def test_warnings_for_single_crystal_splits_and_long_warmup(tmp_path, crystals) -> None:
+    train, val = crystals
+    cfg = TrainConfig(epochs=1, output_dir=str(tmp_path / "a"), **TINY)  # warm-up 1 >= 1 epoch
+    with pytest.warns(UserWarning, match="warmup_epochs"):
+        fit(cfg, train, val)
+    cfg = TrainConfig(epochs=2, output_dir=str(tmp_path / "b"), **TINY)
+    with pytest.warns(UserWarning, match="validation set holds a single crystal"):
+        fit(cfg, train, val[:1])
+    with pytest.warns(UserWarning, match="test set holds a single crystal"):
+        fit(cfg, train, val, val[:1], overwrite=True)
