@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AblationSettings", "VARIANTS", "run_ablation", "summarize", "main"]
+__all__ = ["AblationSettings", "VARIANTS", "read_runs", "run_ablation", "summarize",
+           "write_results", "main"]
 
 BASE_CFT = {"channels": 64, "num_blocks": 2, "heads": 4, "local_channels": 32}
 RAW_TOKENS = {"normalize_encoding": False, "family_inputs": False, "balance_tokens": False}
@@ -309,26 +310,46 @@ def _targets_met(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- run
-def run_ablation(settings: AblationSettings, *, echo=print) -> dict[str, Any]:
-    """Run every job of ``settings`` and write ``ablation.json`` (see the module docstring)."""
-    from .composition import composition_floor
+def _job_key(job: Any) -> str:
+    return "pretrain" if job == "pretrain" else "/".join(map(str, job))
 
+
+def _run_key(run: dict[str, Any]) -> str:
+    if run.get("kind") == "pretraining":
+        return "pretrain"
+    return f"{run['target']}/{run['variant']}/{run['seed']}"
+
+
+def run_ablation(settings: AblationSettings, *, resume: bool = False, echo=print
+                 ) -> dict[str, Any]:
+    """Run every job of ``settings`` and write ``ablation.json`` (see the module docstring).
+
+    With ``resume=True`` the runs already in ``<output>/ablation_runs.jsonl`` are kept and
+    only the missing jobs run (the pretrained encoding is recomputed if its file is gone).
+    """
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(settings.work_dir or tempfile.mkdtemp(prefix="cft-ablation-"))
     work.mkdir(parents=True, exist_ok=True)
     log = out / "ablation_runs.jsonl"
+    done = read_runs(log) if resume and log.is_file() else []
+    finished = {_run_key(r) for r in done}
+    if "pretrain" in finished and not _pretrained_path(settings, work).exists():
+        finished.discard("pretrain")
+        done = [r for r in done if r.get("kind") != "pretraining"]
     jobs: list[Any] = []
     if any(v in PRETRAINED for vs in settings.variants.values() for v in vs):
         jobs.append("pretrain")
     jobs += settings.runs()
+    jobs = [j for j in jobs if _job_key(j) not in finished]
     for dataset in {TARGETS[t][0] for t in settings.variants}:
         load_splits(settings, dataset)  # process once before the workers start (fork shares)
     start = time.perf_counter()
-    runs: list[dict[str, Any]] = []
-    echo(f"{len(jobs)} jobs on {settings.jobs} worker(s); runs appended to {log}")
+    runs: list[dict[str, Any]] = list(done)
+    echo(f"{len(jobs)} jobs on {settings.jobs} worker(s) ({len(done)} already done); runs "
+         f"appended to {log}")
     ctx = mp.get_context("fork")
-    with log.open("w") as handle, ctx.Pool(settings.jobs, maxtasksperchild=None) as pool:
+    with log.open("a" if done else "w") as handle, ctx.Pool(settings.jobs) as pool:
         for k, res in enumerate(pool.imap_unordered(_job, [(settings, work, j) for j in jobs])):
             runs.append(res)
             handle.write(json.dumps(res) + "\n")
@@ -338,20 +359,44 @@ def run_ablation(settings: AblationSettings, *, echo=print) -> dict[str, Any]:
                     if res["kind"] == "training" else
                     f"pretraining: held-out orbit-distance MAE {res['heldout_mae']:.3f} Å")
             echo(f"[{k + 1}/{len(jobs)} {time.perf_counter() - start:.0f} s] {what}")
+    return write_results(settings, runs, time.perf_counter() - start)
+
+
+def read_runs(path: str | Path) -> list[dict[str, Any]]:
+    """The runs of an ``ablation_runs.jsonl`` file (one JSON object per line)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def write_results(settings: AblationSettings, runs: list[dict[str, Any]],
+                  seconds: float | None = None) -> dict[str, Any]:
+    """Summaries, the composition floors and ``ablation.json`` from a list of runs.
+
+    Also for a partial list: the jobs of ``settings`` without a run are listed under
+    ``missing`` and the payload says ``complete: false``.
+    """
+    from .composition import composition_floor
+
     floors = {}
     for target, (dataset, _, column) in TARGETS.items():
         if dataset == "mp20" and target in settings.variants:
             train, val, test = load_splits(settings, "mp20")
             floors[target] = composition_floor(train, val, test, column)
     summary = summarize(runs, floors)
+    have = {_run_key(r) for r in runs}
+    expected = [_job_key(j) for j in settings.runs()]
+    missing = [k for k in expected if k not in have]
+    if seconds is None:  # rebuilt from a runs file: the runs' own wall time
+        seconds = sum(r.get("wall_seconds", r.get("seconds", 0.0)) for r in runs) / settings.jobs
     payload = {
         "settings": dataclasses.asdict(settings), "command": _command(settings),
-        "total_seconds": time.perf_counter() - start,
+        "total_seconds": seconds, "complete": not missing, "missing": missing,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "threads_per_job": 1, "jobs": settings.jobs,
                     "loadavg_end": os.getloadavg()},
         "runs": runs, "summary": summary, "targets_met": _targets_met(summary),
     }
+    out = Path(settings.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(payload, indent=1))
     return payload
 
@@ -378,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--jobs", type=int, default=None, help="parallel single-thread jobs")
     parser.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs of <output-dir>/ablation_runs.jsonl, run the rest")
+    parser.add_argument("--summarize-only", action="store_true",
+                        help="write ablation.json from <output-dir>/ablation_runs.jsonl as it "
+                             "is (missing jobs listed) without training")
     args = parser.parse_args(argv)
     changes: dict[str, Any] = {"carbon_root": args.carbon_root, "mp20_root": args.mp20_root,
                                "output_dir": args.output_dir, "work_dir": args.work_dir}
@@ -389,7 +439,13 @@ def main(argv: list[str] | None = None) -> int:
                 AblationSettings.full(**changes))
     if args.targets:
         settings.variants = {t: v for t, v in settings.variants.items() if t in args.targets}
-    payload = run_ablation(settings)
+    if args.summarize_only:
+        payload = write_results(settings, read_runs(Path(args.output_dir) /
+                                                    "ablation_runs.jsonl"))
+    else:
+        payload = run_ablation(settings, resume=args.resume)
+    if payload["missing"]:
+        print(f"incomplete: {len(payload['missing'])} jobs missing: {payload['missing']}")
     for target, block in payload["summary"].items():
         print(f"\n{target}")
         for variant, row in block["variants"].items():

@@ -98,6 +98,11 @@ def ablation_markdown(payload: dict[str, Any]) -> str:
             f"**{p['heldout_mae']:.3f} Å** on {p['heldout_pairs']:,} new pairs (the published "
             "CFT reports 0.102 Å after 200 epochs on 125k pairs per group).")
         lines.append("")
+    if not payload.get("complete", True):
+        lines.append(f"**Incomplete run**: {len(payload['missing'])} planned trainings did not "
+                     f"finish inside the session and are not in these tables: "
+                     f"{', '.join(payload['missing'])}.")
+        lines.append("")
     machine = payload["machine"]
     lines.append(
         f"Total {payload['total_seconds'] / 60:.0f} min wall, {machine['jobs']} single-thread "

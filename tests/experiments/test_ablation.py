@@ -35,6 +35,19 @@ def test_quick_ablation_writes_runs_and_summary(shared_data_dir, tmp_path):
     assert floor["test_mae"] > 0 and floor["n_train"] == 48
     lines = (tmp_path / "out" / "ablation_runs.jsonl").read_text().splitlines()
     assert len(lines) == 5
+    assert saved["complete"] and saved["missing"] == []
+    # resume: nothing left to run, the same runs come back
+    again = run_ablation(settings, resume=True, echo=lambda *_: None)
+    maes = [r.get("test_mae") for r in payload["runs"]]
+    assert [r.get("test_mae") for r in again["runs"]] == maes
+    # a partial runs file: the summary says what is missing
+    from cft_pyg.experiments.ablation import write_results
+
+    partial = write_results(settings, payload["runs"][:3])
+    assert not partial["complete"] and len(partial["missing"]) == 2
+    from cft_pyg.experiments.report import ablation_markdown
+
+    assert "Incomplete run" in ablation_markdown(partial)
 
 
 def test_paired_statistics():
