@@ -402,24 +402,14 @@ def _cif_files(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
-def _structure_options(checkpoint: Path) -> dict[str, Any]:
-    """How CIFs become ``Data`` for a model: as its training data did.
-
-    The datasets' tolerances (``symprec`` 0.1 Å, ``angle_tolerance`` 5°, those of the Materials
-    Project) and neighbour graph, overridden by the run's ``dataset_kwargs`` when its
-    ``config.yaml`` is found.
-    """
-    from .data.datasets import DATASET_ANGLE_TOLERANCE, DATASET_SYMPREC
-    from .training import load_config_file
-
-    options: dict[str, Any] = {"symprec": DATASET_SYMPREC,
-                               "angle_tolerance": DATASET_ANGLE_TOLERANCE}
-    config = _run_dir(checkpoint) / "config.yaml"
-    if config.is_file():
-        kwargs = load_config_file(config).get("dataset_kwargs") or {}
-        for key in ("symprec", "angle_tolerance", "radius", "max_neighbors"):
-            if key in kwargs:
-                options[key] = kwargs[key]
+def _structure_options(module: Any) -> dict[str, Any]:
+    """How CIFs become ``Data`` for a model: exactly as its training crystals did, from the
+    options the checkpoint records (symmetry tolerances, neighbour graph)."""
+    options = dict(module.hparams.get("featurization") or {})
+    if not options:
+        print(f"{PROG}: warning: the checkpoint does not record how its training crystals were "
+              "featurized (trained on a plain list of Data?); using from_structure's defaults",
+              file=sys.stderr)
     return options
 
 
@@ -438,7 +428,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .training import predict
 
     module = _load_checkpoint(args.checkpoint)
-    kwargs = _structure_options(Path(args.checkpoint))
+    kwargs = _structure_options(module)
     if args.symprec is not None:
         kwargs["symprec"] = args.symprec
     data, names, failed = [], [], []

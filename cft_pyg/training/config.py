@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,12 @@ class TrainConfig:
     resume: str | None = None
 
     def __post_init__(self) -> None:
+        # paths the run reads later are stored absolute: a saved config.yaml then works
+        # from any working directory
+        for name in ("data_root", "pretrained_encoding"):
+            value = getattr(self, name)
+            if isinstance(value, str | os.PathLike):
+                setattr(self, name, str(Path(value).expanduser().resolve()))
         self.validate()
 
     def validate(self) -> None:

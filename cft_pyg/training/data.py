@@ -50,6 +50,24 @@ class DataSplits:
         return value
 
 
+FEATURIZATION_KEYS = ("symprec", "angle_tolerance", "radius", "max_neighbors", "min_distance",
+                     "canonical_origin")
+"""Options of :func:`cft_pyg.data.from_structure` that a dataset records and a checkpoint keeps."""
+
+
+def featurization_of(dataset: Sequence[Any]) -> dict[str, Any]:
+    """The :func:`~cft_pyg.data.from_structure` options that made ``dataset``'s crystals.
+
+    Read from the dataset's ``options`` (the bundled datasets, also through
+    ``index_select`` views and ``ConcatDataset``); empty for a plain list of ``Data``.
+    """
+    for candidate in (dataset, *getattr(dataset, "datasets", ())):
+        options = getattr(candidate, "options", None)
+        if isinstance(options, dict):
+            return {k: options[k] for k in FEATURIZATION_KEYS if k in options}
+    return {}
+
+
 def subset(dataset: Sequence[Any], indices: Sequence[int]) -> Sequence[Any]:
     """The crystals ``indices`` of ``dataset`` (a PyG dataset view, or a list)."""
     idx = [int(i) for i in indices]

@@ -30,7 +30,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
+from .. import __version__
 from .config import TrainConfig, save_config
+from .data import featurization_of
 from .datamodule import CrystalDataModule, target_statistics
 from .evaluation import EvaluationReport, evaluation_report
 from .module import CrystalRegressor
@@ -175,7 +177,7 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         model=config.model, model_kwargs=config.model_kwargs, target_mean=mean, target_std=std,
         target_index=config.target_index, lr=config.lr, weight_decay=config.weight_decay,
         warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio, loss=config.loss,
-        seed=config.seed)
+        seed=config.seed, featurization=featurization_of(train), library_version=__version__)
     if config.pretrained_encoding:
         from .pretraining import load_pretrained_encoding
 
@@ -253,8 +255,21 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
         raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
     except Exception as err:  # unpickling garbage raises assorted errors
         raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
+    _check_version(path, module.hparams.get("library_version"))
     module.eval()
     return module
+
+
+def _check_version(path: Path, version: str | None) -> None:
+    """Checkpoints load within the same major.minor version of cft-pyg."""
+    if version is None:
+        raise ValueError(f"{path} was written by cft-pyg 0.1 (no version or featurization "
+                         f"recorded); this is cft-pyg {__version__}, whose models differ: "
+                         "retrain, or load it with cft-pyg 0.1")
+    if version.split(".")[:2] != __version__.split(".")[:2]:
+        raise ValueError(f"{path} was written by cft-pyg {version}, incompatible with this "
+                         f"cft-pyg {__version__} (major.minor must agree): retrain, or load "
+                         f"it with cft-pyg {version}")
 
 
 def _predict_rows(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int,

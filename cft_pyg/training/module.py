@@ -57,6 +57,11 @@ class CrystalRegressor(L.LightningModule):
         loss: ``'mse'``, ``'l1'`` or ``'huber'`` (on normalized targets).
         seed: base seed; every training step starts from RNG state ``f(seed, step, rank)``
             so that a resumed run reproduces an uninterrupted one exactly.
+        featurization: the :func:`cft_pyg.data.from_structure` options of the training
+            crystals (symmetry tolerances, neighbour graph), kept in the checkpoint so that
+            new crystals are featurized the same way wherever the checkpoint goes.
+        library_version: cft-pyg version that wrote the checkpoint (set by
+            :func:`cft_pyg.training.fit`; ``load_model`` refuses other major.minor versions).
     """
 
     def __init__(
@@ -72,6 +77,8 @@ class CrystalRegressor(L.LightningModule):
         min_lr_ratio: float = 0.0,
         loss: str = "mse",
         seed: int = 0,
+        featurization: dict[str, Any] | None = None,
+        library_version: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -1,0 +1,68 @@
+"""Self-contained checkpoints: featurization and version travel with the weights."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from cft_pyg.cli import main
+from cft_pyg.training import TrainConfig, fit, load_model
+from cft_pyg.training.data import featurization_of
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Path, object]:
+    from cft_pyg.data import SyntheticCrystals
+
+    root = tmp_path_factory.mktemp("ckpt")
+    data = SyntheticCrystals(root / "data", num_crystals=48, seed=3, num_workers=0, log=False,
+                             radius=6.0, max_neighbors=10)
+    cfg = TrainConfig(model="cft", model_kwargs={"channels": 16, "heads": 2, "radius": 6.0},
+                      epochs=1, batch_size=16, warmup_epochs=0.0, progress_bar=False,
+                      accelerator="cpu", devices=1, output_dir=str(root / "run"))
+    result = fit(cfg, data[:32], data[32:40], data[40:])
+    return result.best_checkpoint, data
+
+
+def test_checkpoint_records_featurization_and_version(run):
+    import cft_pyg
+
+    path, data = run
+    module = load_model(path)
+    assert module.hparams.featurization == featurization_of(data)
+    assert module.hparams.featurization["radius"] == 6.0
+    assert module.hparams.featurization["max_neighbors"] == 10
+    assert module.hparams.library_version == cft_pyg.__version__
+
+
+def test_moved_checkpoint_predicts_bit_identically(run, tmp_path, capsys):
+    from pymatgen.core import Lattice, Structure
+
+    path, _ = run
+    cif = tmp_path / "nacl.cif"
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.6), ["Na", "Cl"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(cif))
+    elsewhere = tmp_path / "moved" / "model.ckpt"  # no run folder, no config.yaml beside it
+    elsewhere.parent.mkdir()
+    shutil.copy(path, elsewhere)
+    outputs = []
+    for ckpt in (path, elsewhere):
+        out = tmp_path / f"pred_{len(outputs)}.csv"
+        assert main(["predict", str(ckpt), str(cif), "-o", str(out)]) == 0
+        outputs.append(out.read_text().splitlines()[1].split(",")[1:])
+    assert outputs[0] == outputs[1]
+    assert "does not record" not in capsys.readouterr().err
+
+
+def test_checkpoints_of_another_version_are_refused(run, tmp_path):
+    path, _ = run
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    for version, message in ((None, "cft-pyg 0.1"), ("9.9.0", "incompatible")):
+        payload["hyper_parameters"]["library_version"] = version
+        bad = tmp_path / f"v{version}.ckpt"
+        torch.save(payload, bad)
+        with pytest.raises(ValueError, match=message):
+            load_model(bad)
