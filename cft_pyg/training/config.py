@@ -8,8 +8,10 @@ written back as ``config.yaml`` into the run's output folder, so a run can be re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,7 @@ class TrainConfig:
     resume: str | None = None
 
     def __post_init__(self) -> None:
+        self._coerce_types()
         # paths the run reads later are stored absolute: a saved config.yaml then works
         # from any working directory
         for name in ("data_root", "pretrained_encoding"):
@@ -128,6 +131,20 @@ class TrainConfig:
             if isinstance(value, str | os.PathLike):
                 setattr(self, name, str(Path(value).expanduser().resolve()))
         self.validate()
+
+    def _coerce_types(self) -> None:
+        """Check and coerce every field to its annotated type with pydantic (lax mode): YAML's
+        ``lr: 1e-3`` (read as the string ``'1e-3'`` by YAML 1.1) becomes ``0.001``, while
+        ``epochs: 2.5`` or ``lr: fast`` are refused with the field's name."""
+        from pydantic import ValidationError
+
+        for name, adapter in _type_adapters().items():
+            value = getattr(self, name)
+            try:
+                setattr(self, name, adapter.validate_python(value))
+            except ValidationError as err:
+                reason = err.errors()[0]["msg"]
+                raise ConfigError(f"{name}: {reason} (got {value!r})") from None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` on values that cannot work."""
@@ -197,6 +214,15 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping (JSON/YAML serializable)."""
         return asdict(self)
+
+
+@functools.cache
+def _type_adapters() -> dict[str, Any]:
+    """One pydantic ``TypeAdapter`` per field of :class:`TrainConfig`, from its annotations."""
+    from pydantic import TypeAdapter
+
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: TypeAdapter(hints[f.name]) for f in fields(TrainConfig)}
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

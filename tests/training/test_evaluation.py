@@ -151,3 +151,19 @@ def test_config_validation_and_files(tmp_path) -> None:
         load_config_file(tmp_path / "list.yaml")
     with pytest.raises(ConfigError, match="not found"):
         load_config_file(tmp_path / "missing.yaml")
+
+
+def test_config_types_are_coerced_and_checked(tmp_path) -> None:
+    """YAML 1.1 reads ``1e-3`` as a string: it must still work; fractional epochs must not."""
+    (tmp_path / "run.yaml").write_text("lr: 1e-3\nbatch_size: '32'\nweight_decay: 0\n")
+    cfg = TrainConfig.from_dict(load_config_file(tmp_path / "run.yaml"))
+    assert cfg.lr == 1e-3 and isinstance(cfg.lr, float)
+    assert cfg.batch_size == 32 and isinstance(cfg.batch_size, int)
+    assert isinstance(cfg.weight_decay, float)
+    (tmp_path / "bad.yaml").write_text("epochs: 2.5\n")
+    with pytest.raises(ConfigError, match=r"epochs: .*fractional part \(got 2.5\)"):
+        TrainConfig.from_dict(load_config_file(tmp_path / "bad.yaml"))
+    with pytest.raises(ConfigError, match=r"lr: .*valid number"):
+        TrainConfig(lr="fast")
+    with pytest.raises(ConfigError, match=r"unknown config option.*known: model"):
+        TrainConfig.from_dict({"learning_rate": 1e-3})
