@@ -394,6 +394,7 @@ def write_results(settings: AblationSettings, runs: list[dict[str, Any]],
                     "threads_per_job": 1, "jobs": settings.jobs,
                     "loadavg_end": os.getloadavg()},
         "runs": runs, "summary": summary, "targets_met": _targets_met(summary),
+        "composition_floors": floors,
     }
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -423,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--jobs", type=int, default=None, help="parallel single-thread jobs")
     parser.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None,
+                        help="run only these variants (MP-20 floors are still computed)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the runs of <output-dir>/ablation_runs.jsonl, run the rest")
     parser.add_argument("--summarize-only", action="store_true",
@@ -439,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
                 AblationSettings.full(**changes))
     if args.targets:
         settings.variants = {t: v for t, v in settings.variants.items() if t in args.targets}
+    if args.variants:
+        settings.variants = {t: tuple(x for x in v if x in args.variants)
+                             for t, v in settings.variants.items()}
     if args.summarize_only:
         payload = write_results(settings, read_runs(Path(args.output_dir) /
                                                     "ablation_runs.jsonl"))

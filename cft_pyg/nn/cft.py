@@ -3,8 +3,6 @@ attention / message-passing trunk with pairwise geometry, and a per-crystal read
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
@@ -12,10 +10,15 @@ from torch_geometric.nn import global_mean_pool
 
 from .conv import DistanceFilterConv, GatedDistanceConv, envelope_weights
 from .elements import NUM_ELEMENTS, AtomEmbedding
-from .encoding import is_hexagonal_family
 from .inputs import edge_distances, graph_inputs
-from .lattice import LatticeFeatures
 from .radial import CosineCutoff, GaussianExpansion
+from .tokens import (
+    CrystalPositionalEncoding,
+    EncodingKind,
+    EncodingRMSNorm,
+    FamilyLinear,
+    make_encoding,
+)
 from .transformer import (
     DenseBatchIndex,
     FeedForward,
@@ -35,191 +38,6 @@ __all__ = [
     "graph_inputs",
     "NUM_ELEMENTS",
 ]
-
-EncodingKind = Literal["symmetry", "plain", "none"]
-
-
-def make_encoding(kind: EncodingKind | nn.Module | None, cutoff: float = 5.0) -> nn.Module | None:
-    """Build the per-atom positional encoding selected by ``kind``.
-
-    Args:
-        kind: ``'symmetry'`` (:class:`~cft_pyg.nn.SymmetryAdaptedFourierEncoding`, exactly
-            invariant under the crystal's space group), ``'plain'``
-            (:class:`~cft_pyg.nn.PlainFourierFeatures`, standard Fourier features, not
-            invariant), ``'none'``/``None`` (no positional encoding), or a module with the
-            same call signature ``(frac_coords, space_group) -> (n, out_dim)`` and an
-            ``out_dim`` attribute.
-        cutoff: frequency cutoff of the Fourier features.
-    """
-    if kind is None or kind == "none":
-        return None
-    if isinstance(kind, nn.Module):
-        if not hasattr(kind, "out_dim"):
-            raise ValueError("a custom encoding module needs an `out_dim` attribute")
-        return kind
-    if kind == "symmetry":
-        from .encoding import SymmetryAdaptedFourierEncoding
-
-        return SymmetryAdaptedFourierEncoding(cutoff=cutoff)
-    if kind == "plain":
-        from .encoding import PlainFourierFeatures
-
-        return PlainFourierFeatures(cutoff=cutoff)
-    raise ValueError(f"encoding must be 'symmetry', 'plain', 'none' or a module, got {kind!r}")
-
-
-class EncodingRMSNorm(nn.Module):
-    r"""Per-atom RMS normalization of a Fourier encoding with a learned gain per slot.
-
-    .. math::
-
-        \hat\phi = g \odot \phi \Big/ \sqrt{\tfrac{1}{D}\textstyle\sum_k \phi_k^2 + \varepsilon}
-
-    The raw invariant encoding has a norm that depends on the group and the site (median
-    16.6 for triclinic atoms, 8.9 for cubic ones at ``R = 5``): after this layer every
-    atom's encoding has the same scale, so the first layer sees the *pattern* of the
-    Fourier coefficients.  A per-atom scalar function of an invariant vector: invariant.
-
-    Args:
-        dim: encoding width :math:`D`.
-        eps: :math:`\varepsilon`.
-
-    Shapes:
-        - input / output: ``(N, D)``.
-    """
-
-    def __init__(self, dim: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.eps = eps
-        self.gain = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rms = x.square().mean(dim=-1, keepdim=True).add(self.eps).sqrt()
-        return x / rms * self.gain
-
-
-class FamilyLinear(nn.Module):
-    r"""A linear layer with separate weights for the two frequency families.
-
-    Slot :math:`i` of the encoding is the :math:`i`-th shortest frequency of the group's
-    reference ball: the same :math:`k` for the 178 non-hexagonal groups, but another
-    frequency (in another reference metric) for the 52 trigonal/hexagonal groups.  One
-    shared first layer would read one input as two different plane waves; this layer
-    gives each family its own weights, so every input means one thing.
-
-    .. math::
-
-        y_i = W_{f(i)}\, x_i + b_{f(i)}, \qquad f(i) \in \{\text{hexagonal}, \text{other}\}.
-
-    Args:
-        in_features, out_features: as :class:`torch.nn.Linear`.
-
-    Shapes:
-        - input: ``x`` ``(N, in)``, ``hexagonal`` ``(N,)`` bool.
-        - output: ``(N, out)``.
-    """
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__()
-        self.other = nn.Linear(in_features, out_features)
-        self.hexagonal = nn.Linear(in_features, out_features)
-
-    def forward(self, x: torch.Tensor, hexagonal: torch.Tensor) -> torch.Tensor:
-        n_hex = int(hexagonal.sum())
-        if n_hex == 0:
-            return self.other(x)
-        if n_hex == x.shape[0]:
-            return self.hexagonal(x)
-        out = x.new_empty(x.shape[0], self.other.out_features)
-        out[hexagonal] = self.hexagonal(x[hexagonal])
-        out[~hexagonal] = self.other(x[~hexagonal])
-        return out
-
-
-class CrystalPositionalEncoding(nn.Module):
-    r"""Per-atom positional token from an invariant Fourier encoding and the lattice.
-
-    .. math::
-
-        p_i = \mathrm{MLP}_{pos}\big(W_{f(i)}\,\mathrm{RMSNorm}(\phi_{G}(x_i))\big)
-              \odot (1 + s_b) + t_b,
-        \qquad [s_b, t_b] = \mathrm{MLP}_{lat}\big(\ell_b\big),
-
-    with :math:`\phi_G` the encoding of atom :math:`i`'s fractional coordinates in its
-    crystal's space group :math:`G`, :class:`EncodingRMSNorm` (``normalize``), a first
-    layer per frequency family :class:`FamilyLinear` (``family_inputs``), and
-    :math:`\ell_b` the frame-invariant :class:`LatticeFeatures` of its crystal :math:`b`
-    (FiLM conditioning, the analogue of the published model's element-wise product of a
-    position and a lattice branch, but without the raw lattice matrix and without a
-    space-group one-hot).  When :math:`\phi_G` is invariant under :math:`G`, so is
-    :math:`p_i`.
-
-    Args:
-        channels: output width.
-        encoding: the Fourier encoding module (``None``: lattice part only).
-        lattice: use the lattice features.
-        normalize: RMS-normalize the encoding per atom (learned gain per slot).
-        family_inputs: separate first-layer weights for the hexagonal family.
-
-    Shapes:
-        - input: ``frac_coords`` ``(N, 3)``, ``space_group`` ``(N,)`` long, ``cell``
-          ``(B, 3, 3)``, ``natoms`` ``(B,)``, ``batch`` ``(N,)``.
-        - output: ``(N, channels)``.
-    """
-
-    def __init__(
-        self,
-        channels: int,
-        encoding: nn.Module | None,
-        lattice: bool = True,
-        normalize: bool = True,
-        family_inputs: bool = True,
-    ) -> None:
-        super().__init__()
-        self.channels = channels
-        self.encoding = encoding
-        self.norm = None
-        self.first = None
-        self.pos_mlp = None
-        if encoding is not None:
-            dim = int(encoding.out_dim)
-            self.norm = EncodingRMSNorm(dim) if normalize else None
-            self.first = FamilyLinear(dim, channels) if family_inputs else nn.Linear(dim, channels)
-            self.pos_mlp = nn.Sequential(nn.SiLU(), nn.Linear(channels, channels))
-        self.lattice = LatticeFeatures() if lattice else None
-        self.lat_mlp = (
-            nn.Sequential(
-                nn.Linear(LatticeFeatures.num_features, channels),
-                nn.SiLU(),
-                nn.Linear(channels, 2 * channels),
-            )
-            if lattice
-            else None
-        )
-
-    def forward(
-        self,
-        frac_coords: torch.Tensor,
-        space_group: torch.Tensor,
-        cell: torch.Tensor,
-        natoms: torch.Tensor,
-        batch: torch.Tensor,
-    ) -> torch.Tensor:
-        out = frac_coords.new_zeros(frac_coords.shape[0], self.channels)
-        if self.encoding is not None:
-            enc = self.encoding(frac_coords, space_group)
-            if self.norm is not None:
-                enc = self.norm(enc)
-            if isinstance(self.first, FamilyLinear):
-                enc = self.first(enc, is_hexagonal_family(space_group))
-            else:
-                enc = self.first(enc)
-            out = self.pos_mlp(enc)
-        if self.lattice is not None:
-            scale, shift = self.lat_mlp(self.lattice(cell, natoms)).chunk(2, dim=-1)
-            out = out * (1.0 + scale[batch]) + shift[batch]
-        return out
-
 
 class HybridBlock(nn.Module):
     r"""One block of the CFT trunk: global attention and local message passing in
@@ -358,7 +176,8 @@ class CrystalFourierTransformer(nn.Module):
         normalize_encoding: RMS-normalize the encoding per atom (:class:`EncodingRMSNorm`).
         family_inputs: separate first layers for the hexagonal family (:class:`FamilyLinear`).
         balance_tokens: layer-normalize the atom and positional tokens before their sum.
-        pair_bias: distance bias of the attention logits (needs the neighbour graph).
+        pair_bias: distance bias of the attention logits (needs the neighbour graph; has
+            no effect with ``attention=False``, where there are no logits).
         gated_messages: gated local messages (:class:`GatedDistanceConv`) instead of a
             single linear distance filter (:class:`DistanceFilterConv`).
         radius: envelope cutoff (Å) of the pair terms; set it to the radius of the

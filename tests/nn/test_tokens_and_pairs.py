@@ -12,15 +12,15 @@ import torch
 from torch_geometric.data import Batch
 
 from cft_pyg.nn import CrystalFourierTransformer
-from cft_pyg.nn.cft import (
+from cft_pyg.nn.conv import GatedDistanceConv, envelope_weights
+from cft_pyg.nn.elements import ELEMENT_DESCRIPTOR_NAMES, AtomEmbedding, element_descriptors
+from cft_pyg.nn.encoding import is_hexagonal_family
+from cft_pyg.nn.tokens import (
     CrystalPositionalEncoding,
     EncodingRMSNorm,
     FamilyLinear,
-    is_hexagonal_family,
     make_encoding,
 )
-from cft_pyg.nn.conv import GatedDistanceConv, envelope_weights
-from cft_pyg.nn.elements import ELEMENT_DESCRIPTOR_NAMES, AtomEmbedding, element_descriptors
 from cft_pyg.nn.transformer import DenseBatchIndex, MaskedSelfAttention, PairLayout, SizeBuckets
 from cft_pyg.testing import assert_batch_invariant
 
