@@ -21,9 +21,14 @@ LABELS = {
     "plain": "plain Fourier features",
     "symmetry-raw": "symmetry-adapted, raw tokens, no pair geometry",
     "symmetry-tokens": "+ normalized family inputs, balanced tokens",
-    "symmetry": "+ pair geometry (**CFT default**)",
+    "symmetry": "symmetry-adapted + normalized tokens + pair geometry (**CFT default**)",
     "symmetry-pre": "+ orbit-distance pretraining",
     "cgcnn": "CGCNN (same element features)",
+}
+SHORT = {
+    "none": "no encoding", "plain": "plain Fourier", "symmetry-raw": "raw tokens",
+    "symmetry-tokens": "normalized tokens", "symmetry": "CFT default",
+    "symmetry-pre": "pretrained", "cgcnn": "CGCNN",
 }
 TARGET_LABELS = {
     "carbon24/energy_per_atom": "Carbon-24 energy (eV/atom)",
@@ -73,8 +78,8 @@ def ablation_markdown(payload: dict[str, Any]) -> str:
                 continue
             d = c["difference"]
             paired.append(
-                f"{LABELS.get(c['better'], c['better']).strip('+ *')} vs "
-                f"{LABELS.get(c['worse'], c['worse']).strip('+ *')}: "
+                f"{SHORT.get(c['better'], c['better'])} vs "
+                f"{SHORT.get(c['worse'], c['worse'])}: "
                 f"{_fmt(d)} ({c['wins']}/{len(c['seeds'])} seeds better"
                 + (f", {c['margin_in_std']:.1f} std" if c["margin_in_std"] is not None else "")
                 + ")")
