@@ -21,7 +21,8 @@ from ..symmetry.lattice import random_lattice as _random_lattice
 from ..symmetry.space_group import SpaceGroup
 from .cft import CrystalFourierTransformer, CrystalPositionalEncoding
 
-__all__ = ["orbit_distance", "random_lattice", "pretrain_encoding"]
+__all__ = ["encoding_distance", "orbit_distance", "pretrain_encoding", "random_lattice",
+           "synthetic_pairs"]
 
 
 def _pair_cell(group: SpaceGroup, rng: np.random.Generator) -> np.ndarray:
@@ -38,9 +39,12 @@ def random_lattice(group: SpaceGroup | int, generator: np.random.Generator) -> n
     return _pair_cell(group if isinstance(group, SpaceGroup) else SpaceGroup(group), generator)
 
 
-def _synthetic_pairs(
+def synthetic_pairs(
     groups: list[int], pairs_per_group: int, seed: int
 ) -> tuple[torch.Tensor, ...]:
+    """``(x1, x2, cell, space_group, orbit_distance)`` of synthetic two-atom crystals:
+    ``pairs_per_group`` random cells of each group's lattice type with two random positions
+    (float64; the distance in Å)."""
     rng = np.random.default_rng(seed)
     x1s, x2s, cells, sgs, dists = [], [], [], [], []
     for number in groups:
@@ -56,6 +60,19 @@ def _synthetic_pairs(
         sgs.append(torch.full((pairs_per_group,), number, dtype=torch.long))
         dists.append(orbit_distance(x1, x2, cell, group))
     return tuple(torch.cat(t) for t in (x1s, x2s, cells, sgs, dists))
+
+
+def encoding_distance(
+    pe: CrystalPositionalEncoding, x1: torch.Tensor, x2: torch.Tensor, cell: torch.Tensor,
+    space_group: torch.Tensor,
+) -> torch.Tensor:
+    """``(n,)`` distances ``|p(x1) - p(x2)|`` of the positional tokens of ``n`` two-atom
+    crystals (each with its own cell and group; differentiable, finite gradient at 0)."""
+    n = x1.shape[0]
+    crystal = torch.arange(n, device=x1.device).repeat(2)
+    enc = pe(torch.cat([x1, x2]), space_group.repeat(2), cell,
+             torch.full((n,), 2, device=x1.device), crystal)
+    return ((enc[:n] - enc[n:]).square().sum(-1) + 1e-12).sqrt()
 
 
 def pretrain_encoding(
@@ -97,7 +114,7 @@ def pretrain_encoding(
     param = next(pe.parameters())
     device, dtype = param.device, param.dtype
     x1, x2, cell, sg, target = (
-        t.to(device) for t in _synthetic_pairs(sorted(set(groups)), pairs_per_group, seed)
+        t.to(device) for t in synthetic_pairs(sorted(set(groups)), pairs_per_group, seed)
     )
     x1, x2, cell, target = (t.to(dtype) for t in (x1, x2, cell, target))
     opt = torch.optim.AdamW([p for p in pe.parameters() if p.requires_grad], lr=lr)
@@ -110,11 +127,7 @@ def pretrain_encoding(
         total = 0.0
         for idx in order.split(batch_size):
             n = idx.numel()
-            both = torch.cat([x1[idx], x2[idx]])
-            crystal = torch.arange(n, device=device).repeat(2)
-            enc = pe(both, sg[idx].repeat(2), cell[idx], torch.full((n,), 2, device=device),
-                     crystal)
-            pred = ((enc[:n] - enc[n:]).square().sum(-1) + 1e-12).sqrt()
+            pred = encoding_distance(pe, x1[idx], x2[idx], cell[idx], sg[idx])
             loss = nn.functional.mse_loss(pred, target[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

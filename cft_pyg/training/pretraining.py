@@ -68,24 +68,17 @@ def orbit_distance_errors(
 ) -> tuple[float, float, int]:
     """``(MAE, RMSE, pairs)`` in Å of ``|p(x1) - p(x2)|`` against the orbit distance on fresh
     synthetic pairs (``seed`` different from the training seed)."""
-    from ..nn.pretrain import _synthetic_pairs
+    from ..nn.pretrain import encoding_distance, synthetic_pairs
 
     pe = _positional_of(model)
     param = next(pe.parameters())
-    x1, x2, cell, sg, target = (t.to(param.device) for t in _synthetic_pairs(
+    x1, x2, cell, sg, target = (t.to(param.device) for t in synthetic_pairs(
         sorted(set(groups)), pairs_per_group, seed))
     x1, x2, cell, target = (t.to(param.dtype) for t in (x1, x2, cell, target))
     was_training = pe.training
     pe.eval()
-    errors = []
-    for idx in torch.arange(target.numel(), device=param.device).split(1024):
-        n = idx.numel()
-        both = torch.cat([x1[idx], x2[idx]])
-        crystal = torch.arange(n, device=param.device).repeat(2)
-        enc = pe(both, sg[idx].repeat(2), cell[idx],
-                 torch.full((n,), 2, device=param.device), crystal)
-        pred = (enc[:n] - enc[n:]).norm(dim=-1)
-        errors.append(pred - target[idx])
+    errors = [encoding_distance(pe, x1[idx], x2[idx], cell[idx], sg[idx]) - target[idx]
+              for idx in torch.arange(target.numel(), device=param.device).split(1024)]
     pe.train(was_training)
     err = torch.cat(errors)
     return float(err.abs().mean()), float(err.square().mean().sqrt()), int(err.numel())
