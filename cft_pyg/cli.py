@@ -1,4 +1,5 @@
-"""The ``cft-pyg`` command: ``train``, ``evaluate``, ``predict``, ``pretrain`` and ``demo``.
+"""The ``cft-pyg`` command: ``train``, ``evaluate``, ``predict``, ``pretrained``, ``pretrain``
+and ``demo``.
 
 Examples::
 
@@ -9,6 +10,8 @@ Examples::
     cft-pyg train --config run.yaml --resume runs/mp20-cft/checkpoints/last.ckpt
     cft-pyg evaluate runs/mp20-cft/checkpoints/best.ckpt --part test --output-dir runs/eval
     cft-pyg predict runs/mp20-cft/checkpoints/best.ckpt structures/ a.cif -o predictions.csv
+    cft-pyg predict --pretrained mp20-formation-energy a.cif     # shipped model, offline
+    cft-pyg pretrained                            # list the shipped models (model cards)
     cft-pyg pretrain pe.pt --model-kwargs '{"channels": 128}'   # label-free, all 230 groups
     cft-pyg train --pretrained-encoding pe.pt ...                # start from it
 
@@ -35,6 +38,10 @@ PROG = "cft-pyg"
 
 class CLIError(Exception):
     """A user-facing error: printed as ``cft-pyg: error: <message>``, exit status 1."""
+
+
+class UsageError(CLIError):
+    """Arguments that do not fit together (exit status 2, as argparse's own errors)."""
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -75,62 +82,67 @@ def _devices(text: str) -> Any:
         return text  # e.g. "0,1" (Lightning parses device lists)
 
 
-# (flag, TrainConfig field, argparse kwargs)
-_TRAIN_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--model", "model", {"help": "model name: cft, cft-transformer, transformer-plain, cgcnn, "
-                                  "alignn (default cft)"}),
-    ("--model-kwargs", "model_kwargs", {"type": _json_mapping, "metavar": "JSON",
-                                        "help": "model constructor arguments, e.g. "
-                                                "'{\"channels\": 64, \"num_blocks\": 2}'"}),
-    ("--pretrained-encoding", "pretrained_encoding",
-     {"metavar": "FILE", "help": "start the positional encoding from a file of "
-                                 "`cft-pyg pretrain`"}),
-    ("--dataset", "dataset", {"help": "dataset: synthetic (default), mp20, perov5, carbon24, "
-                                      "cif-folder"}),
-    ("--data-root", "data_root", {"metavar": "DIR", "help": "dataset folder"}),
-    ("--dataset-kwargs", "dataset_kwargs", {"type": _json_mapping, "metavar": "JSON",
-                                            "help": "extra dataset arguments (JSON object)"}),
-    ("--target", "target", {"help": "property to learn (dataset column)"}),
-    ("--target-index", "target_index", {"type": int, "help": "column of data.y to learn"}),
-    ("--max-crystals", "max_crystals", {"type": _positive_int, "metavar": "N",
-                                        "help": "use a seeded random subset of N crystals"}),
-    ("--split", "split", {"choices": ["auto", "dataset", "random", "holdout-centrosymmetric",
-                                      "holdout"],
-                          "help": "auto (default: the dataset's own split, else random), "
-                                  "random, or hold out space groups (zero-shot)"}),
-    ("--holdout-groups", "holdout_groups", {"type": _int_list, "metavar": "LIST",
-                                            "help": "groups held out by --split holdout"}),
-    ("--val-fraction", "val_fraction", {"type": float}),
-    ("--test-fraction", "test_fraction", {"type": float}),
-    ("--epochs", "epochs", {"type": _positive_int, "help": "maximum epochs (default 100)"}),
-    ("--batch-size", "batch_size", {"type": _positive_int}),
-    ("--lr", "lr", {"type": float, "help": "AdamW learning rate (default 5e-4)"}),
-    ("--weight-decay", "weight_decay", {"type": float}),
-    ("--warmup-epochs", "warmup_epochs", {"type": float}),
-    ("--min-lr-ratio", "min_lr_ratio", {"type": float}),
-    ("--grad-clip", "grad_clip", {"type": float, "help": "gradient-norm clip (0: off)"}),
-    ("--loss", "loss", {"choices": ["mse", "l1", "huber"]}),
-    ("--patience", "patience", {"type": int, "help": "early-stopping patience on val MAE "
-                                                     "(0: off)"}),
-    ("--stop-after-epochs", "stop_after_epochs",
-     {"type": _positive_int, "help": "stop early as if interrupted (continue with --resume)"}),
-    ("--seed", "seed", {"type": int}),
-    ("--accelerator", "accelerator", {"help": "cpu, gpu, auto (Lightning)"}),
-    ("--devices", "devices", {"type": _devices, "help": "device count or list (Lightning)"}),
-    ("--num-nodes", "num_nodes", {"type": _positive_int}),
-    ("--strategy", "strategy", {"help": "Lightning strategy, e.g. ddp"}),
-    ("--precision", "precision", {"help": "Lightning precision, e.g. 32-true, bf16-mixed"}),
-    ("--num-workers", "num_workers", {"type": int}),
-    ("--output-dir", "output_dir", {"metavar": "DIR", "help": "run folder"}),
-    ("--resume", "resume", {"metavar": "CKPT", "help": "continue from this checkpoint"}),
-]
+def _cli_type(annotation: str) -> Any:
+    """Parser of a flag's text for a config field annotation (``dataclasses`` keeps them as
+    strings); plain text goes to :class:`TrainConfig`, whose pydantic check coerces it."""
+    if annotation.startswith("dict"):
+        return _json_mapping
+    if annotation.startswith("list[int]"):
+        return _int_list
+    if annotation == "Any":
+        return _devices
+    return None
 
 
-def _add_train_options(p: argparse.ArgumentParser) -> None:
-    for flag, dest, kwargs in _TRAIN_OPTIONS:
-        p.add_argument(flag, dest=dest, default=argparse.SUPPRESS, **kwargs)
-    p.add_argument("--no-progress", dest="progress_bar", action="store_false",
-                   default=argparse.SUPPRESS, help="no progress bars")
+def config_options(cls: type, only: Sequence[str] | None = None) -> list[tuple[str, ...]]:
+    """``(field, flags...)`` of the command-line options generated from a config dataclass
+    (every field, or those in ``only``); see :func:`add_config_options`."""
+    import dataclasses
+
+    rows = []
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        flags = f.metadata.get("flags") or ("--" + f.name.replace("_", "-"),)
+        rows.append((f.name, *flags))
+    return rows
+
+
+def add_config_options(p: argparse.ArgumentParser, cls: type,
+                       only: Sequence[str] | None = None) -> None:
+    """Add one flag per field of the config dataclass ``cls`` (e.g. :class:`TrainConfig`),
+    generated from its definition: name (``--batch-size`` for ``batch_size``), help, metavar
+    and choices from the field's metadata, the default from the field, ``--x/--no-x`` for
+    booleans, JSON for mappings, comma lists for integer lists. Values are checked and
+    coerced by the config class itself, so a flag, a YAML file and Python agree."""
+    import dataclasses
+
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        meta = f.metadata
+        flags = meta.get("flags") or ("--" + f.name.replace("_", "-"),)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help_text = f"{meta.get('help', '')} (default {default!r})".strip()
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
+                                  "help": help_text}
+        if str(f.type) == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            if meta.get("metavar"):
+                kwargs["metavar"] = meta["metavar"]
+            if meta.get("choices"):
+                kwargs["choices"] = list(meta["choices"])
+            parse = _cli_type(str(f.type))
+            if parse is not None:
+                kwargs["type"] = parse
+        p.add_argument(*flags, **kwargs)
+
+
+def _add_train_options(p: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    from .training.config import TrainConfig
+
+    add_config_options(p, TrainConfig, only)
 
 
 def _add_common(p: argparse.ArgumentParser, config: bool = True) -> None:
@@ -168,18 +180,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", metavar="DIR",
                    help="folder for the tables (default <run>/evaluation_<part>)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
-    for flag, dest, kwargs in _TRAIN_OPTIONS:
-        if dest in ("dataset", "data_root", "dataset_kwargs", "target", "target_index",
-                    "max_crystals", "split", "holdout_groups", "val_fraction", "test_fraction",
-                    "seed", "accelerator"):
-            p.add_argument(flag, dest=dest, default=argparse.SUPPRESS, **kwargs)
+    _add_train_options(p, only=("dataset", "data_root", "dataset_kwargs", "target",
+                                "target_index", "max_crystals", "split", "holdout_groups",
+                                "val_fraction", "test_fraction", "seed", "accelerator"))
     _add_common(p)
 
     p = sub.add_parser("predict", help="predict for CIF files -> CSV",
+                       usage=f"{PROG} predict [-h] (CHECKPOINT | --pretrained NAME) INPUT "
+                             "[INPUT ...] [options]",
                        description="Predict the property of every crystal in CIF files and/or "
-                                   "folders of *.cif files; write a CSV.")
-    p.add_argument("checkpoint", help="checkpoint file (.ckpt)")
-    p.add_argument("inputs", nargs="+", help="CIF files or folders holding *.cif")
+                                   "folders of *.cif files with a checkpoint of `cft-pyg train` "
+                                   "or a pretrained model shipped with cft-pyg; write a CSV "
+                                   "(a classifier adds the probability of every class).")
+    p.add_argument("items", nargs="+", metavar="CHECKPOINT INPUT",
+                   help="checkpoint file (.ckpt; omitted with --pretrained), then CIF files or "
+                        "folders holding *.cif")
+    p.add_argument("--pretrained", metavar="NAME", default=None,
+                   help="use a pretrained model shipped with cft-pyg instead of a checkpoint "
+                        "(names: see `cft-pyg pretrained`)")
     p.add_argument("-o", "--output", default="predictions.csv", help="CSV file to write "
                    "(default predictions.csv)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
@@ -188,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symprec", type=float, default=None,
                    help="symmetry tolerance in Å for the space-group detection (default: "
                         "that of the training data, 0.1 for the bundled datasets)")
+    _add_common(p, config=False)
+
+    p = sub.add_parser("pretrained", help="list the pretrained models and their model cards",
+                       description="List the pretrained models shipped with cft-pyg (name, "
+                                   "property, test MAE of the model card); with a NAME, print "
+                                   "its whole model card as JSON.")
+    p.add_argument("name", nargs="?", default=None, help="print this model's card")
     _add_common(p, config=False)
 
     p = sub.add_parser("pretrain", help="pretrain the positional encoding on orbit distances",
@@ -302,19 +327,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
     extra = {"zeroshot": splits.zeroshot} if splits.zeroshot is not None else None
     result = fit(config, splits.train, splits.val, splits.test, extra_eval=extra,
                  overwrite=args.overwrite)
-    _print(f"\nbest validation MAE {result.best_val_mae:.4f} after {result.epochs_run} epochs")
+    metric = "MAE" if result.monitor == "val_mae" else "cross-entropy"
+    _print(f"\nbest validation {metric} {result.best_val_score:.4f} after {result.epochs_run} "
+           "epochs")
     if result.test_report is not None:
-        o = result.test_report.overall
-        _print(f"test MAE {o['mae']:.4f} (predicting the training mean: "
-               f"{o['mae_predict_mean']:.4f}) on {o['n']} crystals\n")
+        _print(f"test {_headline(result.test_report.overall)}\n")
         _print(format_table(result.test_report.per_crystal_system))
     if "zeroshot" in result.extra_reports:
         o = result.extra_reports["zeroshot"].overall
-        _print(f"\nzero-shot MAE {o['mae']:.4f} on {o['n']} crystals of "
-               f"{o['n_space_groups']} held-out space groups (never seen in training)")
+        _print(f"\nzero-shot {_headline(o)} in {o['n_space_groups']} held-out space groups "
+               "(never seen in training)")
     _print(f"\ncheckpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")
     _print(f"tables and logs: {result.output_dir}")
     return 0
+
+
+def _headline(o: dict[str, Any]) -> str:
+    """One line of an evaluation's overall metrics (regression or classification)."""
+    if "accuracy" in o:
+        base = (f" (majority class: {o['accuracy_majority']:.4f})"
+                if "accuracy_majority" in o else "")
+        return (f"accuracy {o['accuracy']:.4f}{base}, ROC-AUC {o['roc_auc']:.4f}, "
+                f"cross-entropy {o['cross_entropy']:.4f} on {o['n']} crystals")
+    base = (f" (predicting the training mean: {o['mae_predict_mean']:.4f})"
+            if "mae_predict_mean" in o else "")
+    return f"MAE {o['mae']:.4f}{base} on {o['n']} crystals"
 
 
 def _run_dir(checkpoint: Path) -> Path:
@@ -379,8 +416,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(module, dataset, batch_size=args.batch_size, config=config)
     report.write(out, overwrite=args.overwrite)
     o = report.overall
-    _print(f"{args.part}: {o['n']} crystals in {o['n_space_groups']} space groups, "
-           f"MAE {o['mae']:.4f} (predicting the training mean: {o['mae_predict_mean']:.4f})\n")
+    _print(f"{args.part}: {_headline(o)} in {o['n_space_groups']} space groups\n")
     _print(format_table(report.per_crystal_system))
     _print()
     _print(format_table(report.per_space_group.sort_values("n", ascending=False), max_rows=15))
@@ -419,15 +455,28 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise CLIError(f"--output must be a file, got a folder: {out}")
     if out.exists() and not args.overwrite:
         raise CLIError(f"{out} exists; use --overwrite to replace it")
-    files = _cif_files(args.inputs)  # cheap checks first, heavy imports after
-    _check_readable(args.checkpoint, "checkpoint")
+    if args.pretrained is None:
+        if len(args.items) < 2:
+            raise UsageError("give a checkpoint and at least one CIF input, or --pretrained "
+                             "NAME and the inputs")
+        checkpoint, inputs = args.items[0], args.items[1:]
+    else:
+        checkpoint, inputs = None, args.items
+    files = _cif_files(inputs)  # cheap checks first, heavy imports after
+    if checkpoint is not None:
+        _check_readable(checkpoint, "checkpoint")
 
     import pandas as pd
 
     from .data import from_cif
     from .training import predict
 
-    module = _load_checkpoint(args.checkpoint)
+    if checkpoint is None:
+        from . import pretrained
+
+        module = pretrained.load(args.pretrained)
+    else:
+        module = _load_checkpoint(checkpoint)
     kwargs = _structure_options(module)
     if args.symprec is not None:
         kwargs["symprec"] = args.symprec
@@ -457,7 +506,28 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     df = df.rename(columns={"y_pred": "prediction"})
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(df).to_csv(out, index=False)
-    _print(f"predicted {len(df)} crystal(s) with {module.hparams.model!r}; written to {out}")
+    source = f"pretrained {args.pretrained!r}" if checkpoint is None else \
+        repr(module.hparams.model)
+    _print(f"predicted {len(df)} crystal(s) with {source}; written to {out}")
+    return 0
+
+
+def _cmd_pretrained(args: argparse.Namespace) -> int:
+    from . import pretrained
+
+    if args.name is not None:
+        _print(json.dumps(pretrained.model_card(args.name), indent=2))
+        return 0
+    names = pretrained.available()
+    if not names:
+        _print("no pretrained model is shipped with this installation")
+        return 0
+    for name in names:
+        card = pretrained.model_card(name)
+        t = card["test"]
+        _print(f"{name:26s} {card['description']}: test MAE {t['mae']:.4f} {card['unit']} "
+               f"(95% CI {t['mae_95ci'][0]:.4f}-{t['mae_95ci'][1]:.4f}, n={t['n']}), "
+               f"{card['parameters']:,} parameters")
     return 0
 
 
@@ -505,7 +575,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-             "pretrain": _cmd_pretrain, "demo": _cmd_demo}
+             "pretrained": _cmd_pretrained, "pretrain": _cmd_pretrain, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -520,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return _COMMANDS[args.command](args)
-    except ConfigError as err:
+    except (ConfigError, UsageError) as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2
     except (CLIError, FileExistsError, FileNotFoundError, KeyError, ImportError, ValueError,

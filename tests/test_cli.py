@@ -97,7 +97,10 @@ def test_train_holdout_split_is_zero_shot(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     ([], "COMMAND"),
     (["fly"], "invalid choice"),
-    (["train", "--epochs", "0"], "positive integer"),
+    (["train", "--epochs", "0"], "epochs must be >= 1"),
+    (["train", "--epochs", "2.5"], "epochs: Input should be a valid integer"),
+    (["train", "--task", "guess"], "invalid choice"),
+    (["train", "--task", "classification", "--loss", "mse"], "loss of a classification"),
     (["train", "--model-kwargs", "{channels: 3"], "not valid JSON"),
     (["train", "--model-kwargs", "[1, 2]"], "JSON object"),
     (["train", "--split", "sideways"], "invalid choice"),
@@ -105,7 +108,8 @@ def test_train_holdout_split_is_zero_shot(tmp_path: Path, capsys) -> None:
     (["train", "--model", "no-such-model"], "unknown model 'no-such-model'"),
     (["train", "--dataset", "no-such-data"], "unknown dataset 'no-such-data'"),
     (["train", "--split", "holdout"], "holdout_groups"),
-    (["predict", "x.ckpt"], "required"),
+    (["predict"], "required"),
+    (["predict", "x.ckpt"], "at least one CIF input"),
 ])
 def test_bad_arguments(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
     if argv[:1] == ["train"]:

@@ -233,6 +233,16 @@ class CrystalDataset(InMemoryDataset):
     def processed_file_names(self) -> list[str]:
         return ["data.pt", "skipped.csv", "meta.json"]
 
+    def _process(self) -> None:
+        """PyG's processing step, under a lock beside the processed folder: a second process
+        (two training jobs side by side) waits for the first and then loads its files
+        instead of writing the same files at the same time."""
+        from filelock import FileLock
+
+        Path(self.processed_dir).parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.processed_dir + ".lock"):
+            super()._process()
+
     def download(self) -> None:
         raise FileNotFoundError(
             f"{type(self).__name__}: raw files not found: "

@@ -2,7 +2,8 @@
 
 * :class:`TrainConfig` - every setting of a run (YAML/JSON loadable).
 * :func:`fit` / :func:`evaluate` / :func:`predict` / :func:`load_model` - the engine.
-* :class:`CrystalRegressor` - the LightningModule (normalization, AdamW + warm-up/cosine).
+* :class:`CrystalPropertyModule` - the LightningModule (regression or classification,
+  normalization, AdamW + warm-up/cosine).
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
 * :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
@@ -11,45 +12,53 @@
 Multi-GPU / multi-node training is Lightning's (``devices``, ``num_nodes``, ``strategy``).
 """
 
-from .config import ConfigError, TrainConfig, load_config_file
-from .datamodule import CrystalDataModule, EpochSeededSampler, target_statistics
-from .engine import FitResult, epoch_metrics, evaluate, fit, load_model, make_trainer, predict
-from .evaluation import EvaluationReport, evaluation_report, format_table
-from .module import CrystalRegressor, warmup_cosine_factor
-from .registry import (
-    available_datasets,
-    available_models,
-    build_dataset,
-    build_model,
-    model_presets,
-    register_dataset,
-    register_model,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "ConfigError",
-    "CrystalDataModule",
-    "CrystalRegressor",
-    "EpochSeededSampler",
-    "EvaluationReport",
-    "FitResult",
-    "TrainConfig",
-    "available_datasets",
-    "available_models",
-    "build_dataset",
-    "build_model",
-    "epoch_metrics",
-    "evaluate",
-    "evaluation_report",
-    "fit",
-    "format_table",
-    "load_config_file",
-    "load_model",
-    "make_trainer",
-    "model_presets",
-    "predict",
-    "register_dataset",
-    "register_model",
-    "target_statistics",
-    "warmup_cosine_factor",
-]
+# Names are imported on first use (PEP 562), so that `cft-pyg --help` and the config
+# module load without torch and Lightning.
+_EXPORTS = {
+    "ConfigError": "config",
+    "TrainConfig": "config",
+    "load_config_file": "config",
+    "CrystalDataModule": "datamodule",
+    "EpochSeededSampler": "datamodule",
+    "class_statistics": "datamodule",
+    "target_statistics": "datamodule",
+    "FitResult": "engine",
+    "epoch_metrics": "engine",
+    "evaluate": "engine",
+    "fit": "engine",
+    "load_model": "engine",
+    "make_trainer": "engine",
+    "predict": "engine",
+    "EvaluationReport": "evaluation",
+    "classification_report": "evaluation",
+    "evaluation_report": "evaluation",
+    "format_table": "evaluation",
+    "CrystalPropertyModule": "module",
+    "CrystalRegressor": "module",
+    "warmup_cosine_factor": "module",
+    "available_datasets": "registry",
+    "available_models": "registry",
+    "build_dataset": "registry",
+    "build_model": "registry",
+    "model_presets": "registry",
+    "register_dataset": "registry",
+    "register_model": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = sorted(_EXPORTS)

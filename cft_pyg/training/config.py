@@ -18,8 +18,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["SPLITS", "ConfigError", "TrainConfig", "load_config_file", "save_config"]
+__all__ = ["LOSSES", "SPLITS", "TASKS", "ConfigError", "TrainConfig", "load_config_file",
+           "save_config"]
 
+
+TASKS = ("regression", "classification")
+"""Accepted values of :attr:`TrainConfig.task`."""
+LOSSES = {"regression": ("mse", "l1", "huber"), "classification": ("cross_entropy",)}
+"""Losses per task (the first is the default)."""
+_ALL_LOSSES = tuple(dict.fromkeys(sum(LOSSES.values(), ())))
 
 SPLITS = ("auto", "dataset", "random", "holdout-centrosymmetric", "holdout")
 """Accepted values of :attr:`TrainConfig.split`."""
@@ -27,6 +34,17 @@ SPLITS = ("auto", "dataset", "random", "holdout-centrosymmetric", "holdout")
 
 class ConfigError(ValueError):
     """A configuration value or file is invalid (the message says which and why)."""
+
+
+def _opt(default: Any, help: str, metavar: str | None = None, *,
+         choices: tuple[str, ...] | None = None, flags: tuple[str, ...] | None = None) -> Any:
+    """A config field with its command-line description (``metadata``): the flags of
+    ``cft-pyg train`` are generated from these (:func:`cft_pyg.cli`), so a setting is
+    defined once. ``default`` may be a factory (``dict``, ``list``)."""
+    metadata = {"help": help, "metavar": metavar, "choices": choices, "flags": flags}
+    if default in (dict, list):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -48,6 +66,9 @@ class TrainConfig:
         dataset_kwargs: extra keyword arguments of the dataset class.
         target: name of the property to learn, where the dataset has several.
         target_index: column of ``data.y`` to learn when it holds several targets.
+        task: ``'regression'`` or ``'classification'`` (integer labels 0, 1, ...; binary or
+            multi-class, see :class:`cft_pyg.training.CrystalPropertyModule`).
+        num_classes: classes of a classification (``None``: largest training label + 1).
         max_crystals: use at most this many crystals (a seeded random subset), ``None`` for all.
         split: ``'auto'`` (the dataset's own split where it has one, else random),
             ``'dataset'``, ``'random'`` (seeded train/val/test), ``'holdout-centrosymmetric'``
@@ -64,8 +85,10 @@ class TrainConfig:
             decay to ``min_lr_ratio * lr`` follows until ``epochs``.
         min_lr_ratio: final learning rate as a fraction of ``lr``.
         grad_clip: gradient-norm clipping value (``0`` or ``None``: off).
-        loss: ``'mse'``, ``'l1'`` or ``'huber'`` on normalized targets.
-        normalize_target: standardize targets with the training split's mean and std.
+        loss: regression: ``'mse'`` (default), ``'l1'`` or ``'huber'`` on normalized targets;
+            classification: ``'cross_entropy'`` (its default and only choice).
+        normalize_target: standardize regression targets with the training split's mean and
+            std.
         patience: early stopping on validation MAE after this many epochs without improvement
             (``0`` or ``None``: off).
         stop_after_epochs: stop after this many epochs as if interrupted, without shortening the
@@ -83,44 +106,56 @@ class TrainConfig:
     """
 
     # model
-    model: str = "cft"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    pretrained_encoding: str | None = None
+    model: str = _opt("cft", "model name: cft, cft-transformer, transformer-plain, cgcnn, alignn")
+    model_kwargs: dict[str, Any] = _opt(dict, "model constructor arguments, e.g. "
+                                        "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
+    pretrained_encoding: str | None = _opt(None, "start the positional encoding from a file "
+                                           "of `cft-pyg pretrain`", "FILE")
     # data
-    dataset: str = "synthetic"
-    data_root: str | None = None
-    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
-    target: str | None = None
-    target_index: int = 0
-    max_crystals: int | None = None
-    split: str = "auto"
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    holdout_groups: list[int] = field(default_factory=list)
+    dataset: str = _opt("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
+    data_root: str | None = _opt(None, "dataset folder", "DIR")
+    dataset_kwargs: dict[str, Any] = _opt(dict, "extra dataset arguments (JSON object)", "JSON")
+    target: str | None = _opt(None, "property to learn (dataset column)")
+    target_index: int = _opt(0, "column of data.y to learn")
+    task: str = _opt("regression", "regression, or classification of integer labels",
+                     choices=TASKS)
+    num_classes: int | None = _opt(None, "classes of a classification (default: largest "
+                                   "training label + 1)", "N")
+    max_crystals: int | None = _opt(None, "use a seeded random subset of N crystals", "N")
+    split: str = _opt("auto", "auto (the dataset's own split, else random), dataset, random, "
+                      "or hold out space groups (zero-shot)",
+                      choices=SPLITS)
+    val_fraction: float = _opt(0.1, "validation fraction of a random split")
+    test_fraction: float = _opt(0.1, "test fraction of a random split")
+    holdout_groups: list[int] = _opt(list, "groups held out by --split holdout, e.g. 2,10,47",
+                                     "LIST")
     # optimization
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 5e-4
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 5.0
-    min_lr_ratio: float = 0.0
-    grad_clip: float | None = 1.0
-    loss: str = "mse"
-    normalize_target: bool = True
-    patience: int | None = 20
-    stop_after_epochs: int | None = None
-    seed: int = 0
+    epochs: int = _opt(100, "maximum epochs (the schedule spans them all)")
+    batch_size: int = _opt(64, "crystals per batch")
+    lr: float = _opt(5e-4, "AdamW learning rate")
+    weight_decay: float = _opt(1e-4, "AdamW weight decay")
+    warmup_epochs: float = _opt(5.0, "linear warm-up, in epochs")
+    min_lr_ratio: float = _opt(0.0, "final learning rate of the cosine decay, relative to lr")
+    grad_clip: float | None = _opt(1.0, "gradient-norm clip (0: off)")
+    loss: str | None = _opt(None, "mse (regression default), l1, huber; cross_entropy "
+                            "(classification)", choices=_ALL_LOSSES)
+    normalize_target: bool = _opt(True, "standardize regression targets with the training "
+                                  "mean and std")
+    patience: int | None = _opt(20, "early-stopping patience on the validation metric (0: off)")
+    stop_after_epochs: int | None = _opt(None, "stop early as if interrupted (continue with "
+                                         "--resume)")
+    seed: int = _opt(0, "seed of weights, data order and splits")
     # hardware
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    num_workers: int = 0
+    accelerator: str = _opt("auto", "cpu, gpu, auto (Lightning)")
+    devices: Any = _opt("auto", "device count or list (Lightning)")
+    num_nodes: int = _opt(1, "number of nodes (Lightning)")
+    strategy: str = _opt("auto", "Lightning strategy, e.g. ddp")
+    precision: str = _opt("32-true", "Lightning precision, e.g. 32-true, bf16-mixed")
+    num_workers: int = _opt(0, "data-loader worker processes")
     # output
-    output_dir: str = "runs/cft"
-    progress_bar: bool = True
-    resume: str | None = None
+    output_dir: str = _opt("runs/cft", "run folder", "DIR")
+    progress_bar: bool = _opt(True, "show progress bars", flags=("--progress",))
+    resume: str | None = _opt(None, "continue from this checkpoint", "CKPT")
 
     def __post_init__(self) -> None:
         self._coerce_types()
@@ -162,8 +197,16 @@ class TrainConfig:
             raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if self.grad_clip is not None and self.grad_clip < 0:
             raise ConfigError(f"grad_clip must be >= 0, got {self.grad_clip}")
-        if self.loss not in ("mse", "l1", "huber"):
-            raise ConfigError(f"loss must be 'mse', 'l1' or 'huber', got {self.loss!r}")
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        losses = LOSSES[self.task]
+        if self.loss is not None and self.loss not in losses:
+            raise ConfigError(f"loss of a {self.task} must be one of {', '.join(losses)}, "
+                              f"got {self.loss!r}")
+        if self.num_classes is not None and (self.task != "classification"
+                                             or self.num_classes < 2):
+            raise ConfigError(f"num_classes ({self.num_classes}) needs task='classification' "
+                              "and at least 2 classes")
         if self.split not in SPLITS:
             raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.split == "holdout" and not self.holdout_groups:
@@ -189,6 +232,11 @@ class TrainConfig:
             raise ConfigError("model_kwargs must be a mapping")
         if not isinstance(self.dataset_kwargs, dict):
             raise ConfigError("dataset_kwargs must be a mapping")
+
+    @property
+    def resolved_loss(self) -> str:
+        """The loss used: ``loss``, or the task's default (``'mse'`` / ``'cross_entropy'``)."""
+        return self.loss if self.loss is not None else LOSSES[self.task][0]
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -8,6 +8,7 @@ is seeded and epoch-aware as well.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 from torch.utils.data import Sampler
 from torch_geometric.loader import DataLoader
 
-__all__ = ["CrystalDataModule", "EpochSeededSampler", "target_statistics"]
+__all__ = ["CrystalDataModule", "EpochSeededSampler", "class_statistics", "target_statistics"]
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -65,6 +66,41 @@ def target_statistics(dataset: Sequence[Any], target_index: int = 0) -> tuple[fl
     if not std > 1e-12:
         std = 1.0
     return mean, std
+
+
+def class_statistics(dataset: Sequence[Any], target_index: int = 0,
+                     num_classes: int | None = None) -> tuple[int, list[int]]:
+    """Number of classes and crystals per class of a classification training set.
+
+    Labels must be the integers ``0 .. num_classes - 1`` (stored as floats in ``data.y``, as
+    CGCNN's ``id_prop.csv`` gives them). ``num_classes=None`` takes ``max label + 1``.
+
+    Raises:
+        ValueError: a crystal has no target, a label is not a non-negative integer or not
+            below ``num_classes``, or the training set holds a single class.
+    """
+    labels = []
+    for i in range(len(dataset)):
+        y = dataset[i].y
+        if y is None:
+            raise ValueError(f"crystal {i} of the training set has no target (data.y)")
+        value = float(torch.as_tensor(y).reshape(-1)[target_index])
+        if not (math.isfinite(value) and value >= 0 and value == round(value)):
+            raise ValueError(f"classification labels must be integers 0, 1, ...; crystal {i} "
+                             f"has {value!r}")
+        labels.append(int(value))
+    if not labels:
+        raise ValueError("empty training set")
+    n = max(labels) + 1 if num_classes is None else int(num_classes)
+    if max(labels) >= n:
+        raise ValueError(f"label {max(labels)} is not below num_classes={n}")
+    if n < 2 or len(set(labels)) < 2:
+        raise ValueError("classification needs at least two classes in the training set; "
+                         f"its labels are all {labels[0]}")
+    counts = [0] * n
+    for label in labels:
+        counts[label] += 1
+    return n, counts
 
 
 class CrystalDataModule(L.LightningDataModule):

@@ -7,7 +7,7 @@ here is specific to one device.
 A run folder holds::
 
     config.yaml                  the settings used
-    checkpoints/best.ckpt        lowest validation MAE
+    checkpoints/best.ckpt        lowest validation MAE (cross-entropy for a classifier)
     checkpoints/last.ckpt        end of the latest epoch (resume from it)
     logs/version_<k>/            Lightning CSVLogger, one version per (re)start
     metrics.csv                  per-epoch train_loss, val_mae, lr (all versions merged)
@@ -33,11 +33,12 @@ from lightning.pytorch.loggers import CSVLogger
 from .. import __version__
 from .config import TrainConfig, save_config
 from .data import featurization_of
-from .datamodule import CrystalDataModule, target_statistics
-from .evaluation import EvaluationReport, evaluation_report
-from .module import CrystalRegressor
+from .datamodule import CrystalDataModule, class_statistics, target_statistics
+from .evaluation import EvaluationReport, classification_report, evaluation_report
+from .module import CrystalPropertyModule
 
-__all__ = ["FitResult", "epoch_metrics", "evaluate", "fit", "load_model", "predict", "make_trainer"]
+__all__ = ["FitResult", "TrainingClock", "check_library_version", "epoch_metrics", "evaluate",
+           "fit", "load_model", "make_trainer", "predict"]
 
 # Lightning's advice about dataloader workers is noise on CPU-only, small runs.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
@@ -52,21 +53,29 @@ class FitResult:
         module: the model restored from the best checkpoint (in eval mode).
         output_dir: the run folder.
         best_checkpoint, last_checkpoint: paths of the checkpoints.
-        best_val_mae: lowest validation MAE reached.
+        best_val_score: best value of the selection metric ``monitor``.
         epochs_run: epochs completed (fewer than ``config.epochs`` after early stopping).
         val_report, test_report: evaluation of the best model (``None`` for an empty split).
         extra_reports: evaluation of the best model on the ``extra_eval`` sets.
+        monitor: the selection metric, ``'val_mae'`` (regression) or ``'val_loss'``
+            (classification cross-entropy).
     """
 
-    module: CrystalRegressor
+    module: CrystalPropertyModule
     output_dir: Path
     best_checkpoint: Path
     last_checkpoint: Path
-    best_val_mae: float
+    best_val_score: float
     epochs_run: int
     val_report: EvaluationReport | None
     test_report: EvaluationReport | None
     extra_reports: dict[str, EvaluationReport] = field(default_factory=dict)
+    monitor: str = "val_mae"
+
+    @property
+    def best_val_mae(self) -> float:
+        """Lowest validation MAE of a regression (NaN for a classification)."""
+        return self.best_val_score if self.monitor == "val_mae" else math.nan
 
 
 class _StopAfterEpochs(Callback):
@@ -171,13 +180,18 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     save_config(config.to_dict(), out / "config.yaml")
 
     L.seed_everything(config.seed, workers=True, verbose=False)
-    mean, std = target_statistics(train, config.target_index) if config.normalize_target \
-        else (0.0, 1.0)
-    module = CrystalRegressor(
+    mean, std, num_classes, counts = 0.0, 1.0, None, None
+    if config.task == "classification":
+        num_classes, counts = class_statistics(train, config.target_index, config.num_classes)
+    elif config.normalize_target:
+        mean, std = target_statistics(train, config.target_index)
+    module = CrystalPropertyModule(
         model=config.model, model_kwargs=config.model_kwargs, target_mean=mean, target_std=std,
         target_index=config.target_index, lr=config.lr, weight_decay=config.weight_decay,
-        warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio, loss=config.loss,
-        seed=config.seed, featurization=featurization_of(train), library_version=__version__)
+        warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio,
+        loss=config.resolved_loss, seed=config.seed, featurization=featurization_of(train),
+        library_version=__version__, task=config.task, num_classes=num_classes,
+        class_counts=counts)
     if config.pretrained_encoding:
         from .pretraining import load_pretrained_encoding
 
@@ -186,11 +200,13 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
                              num_workers=config.num_workers)
 
     ckpt_dir = out / "checkpoints"
-    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_mae", mode="min",
-                              save_top_k=1, save_last=True, enable_version_counter=False)
+    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=module.monitor,
+                              mode="min", save_top_k=1, save_last=True,
+                              enable_version_counter=False)
     callbacks: list[Callback] = [best_cb, TrainingClock()]
     if config.patience:
-        callbacks.append(EarlyStopping(monitor="val_mae", mode="min", patience=config.patience))
+        callbacks.append(EarlyStopping(monitor=module.monitor, mode="min",
+                                       patience=config.patience))
     if config.stop_after_epochs:
         callbacks.append(_StopAfterEpochs(config.stop_after_epochs))
     logger = CSVLogger(save_dir=str(out), name="logs")  # logs/version_<k>, one per (re)start
@@ -219,7 +235,7 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
                 extra_reports[name] = evaluate(best, dataset, config=quiet)
                 extra_reports[name].write(out, prefix=f"{name}_", overwrite=True)
     return FitResult(best, out, best_path, last_path, best_val, trainer.current_epoch,
-                     val_report, test_report, extra_reports)
+                     val_report, test_report, extra_reports, monitor=module.monitor)
 
 
 def epoch_metrics(log_dir: str | Path) -> pd.DataFrame:
@@ -239,7 +255,7 @@ def epoch_metrics(log_dir: str | Path) -> pd.DataFrame:
 
 
 def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
-               ) -> CrystalRegressor:
+               ) -> CrystalPropertyModule:
     """Restore a trained model (with its target normalization) from a checkpoint.
 
     Raises:
@@ -250,17 +266,17 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        module = CrystalRegressor.load_from_checkpoint(str(path), map_location=map_location)
+        module = CrystalPropertyModule.load_from_checkpoint(str(path), map_location=map_location)
     except (KeyError, RuntimeError, EOFError, OSError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
     except Exception as err:  # unpickling garbage raises assorted errors
         raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
-    _check_version(path, module.hparams.get("library_version"))
+    check_library_version(path, module.hparams.get("library_version"))
     module.eval()
     return module
 
 
-def _check_version(path: Path, version: str | None) -> None:
+def check_library_version(path: Path, version: str | None) -> None:
     """Checkpoints load within the same major.minor version of cft-pyg."""
     if version is None:
         raise ValueError(f"{path} was written by cft-pyg 0.1 (no version or featurization "
@@ -272,7 +288,7 @@ def _check_version(path: Path, version: str | None) -> None:
                          f"it with cft-pyg {version}")
 
 
-def _predict_rows(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int,
+def _predict_rows(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int,
                   config: TrainConfig | None) -> list[dict[str, Any]]:
     cfg = config or TrainConfig(progress_bar=False)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
@@ -284,10 +300,12 @@ def _predict_rows(module: CrystalRegressor, dataset: Sequence[Any], batch_size: 
     return outputs or []
 
 
-def predict(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int = 64,
+def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
             config: TrainConfig | None = None) -> pd.DataFrame:
-    """Per-crystal predictions as a DataFrame (``material_id`` when known, ``space_group``,
-    ``natoms``, ``y_pred``, and ``y_true`` when the data has targets), in dataset order."""
+    """Per-crystal predictions as a DataFrame, in dataset order: ``material_id`` when known,
+    ``space_group``, ``natoms``, ``y_pred`` (the value, or the most probable class of a
+    classifier), ``prob_<c>`` for every class ``c`` of a classifier, and ``y_true`` when the
+    data has targets."""
     frames = []
     for out in _predict_rows(module, dataset, batch_size, config):
         cols: dict[str, Any] = {}
@@ -296,23 +314,35 @@ def predict(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int = 
         cols["space_group"] = out["space_group"].numpy()
         if "natoms" in out:
             cols["natoms"] = out["natoms"].numpy()
-        if "y" in out:
-            cols["y_true"] = out["y"].double().numpy()
-        cols["y_pred"] = out["pred"].double().numpy()
+        if "prob" in out:  # classifier: labels, predicted class, class probabilities
+            if "y" in out:
+                cols["y_true"] = out["y"].numpy().astype(int)
+            cols["y_pred"] = out["pred"].numpy().astype(int)
+            for c in range(out["prob"].shape[1]):
+                cols[f"prob_{c}"] = out["prob"][:, c].double().numpy()
+        else:
+            if "y" in out:
+                cols["y_true"] = out["y"].double().numpy()
+            cols["y_pred"] = out["pred"].double().numpy()
         frames.append(pd.DataFrame(cols))
     if not frames:
         return pd.DataFrame(columns=["space_group", "y_pred"])
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate(module: CrystalRegressor, dataset: Sequence[Any], batch_size: int = 64,
+def evaluate(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
              config: TrainConfig | None = None) -> EvaluationReport:
-    """MAE overall, per space group and per crystal system of ``module`` on ``dataset``.
+    """Metrics overall, per space group and per crystal system of ``module`` on ``dataset``.
 
-    ``overall['mae_predict_mean']`` is the MAE of predicting the training mean (stored in the
-    checkpoint), the baseline every model must beat.
+    Regression: MAE, RMSE, R²; ``overall['mae_predict_mean']`` is the MAE of predicting the
+    training mean (stored in the checkpoint), the baseline every model must beat.
+    Classification: accuracy, ROC-AUC and cross-entropy (:func:`classification_report`);
+    ``overall['accuracy_majority']`` is the accuracy of always predicting the most frequent
+    training class.
     """
     df = predict(module, dataset, batch_size=batch_size, config=config)
     if "y_true" not in df.columns:
         raise ValueError("the dataset has no targets (data.y); use predict instead")
+    if module.is_classifier:
+        return classification_report(df, class_counts=module.hparams.get("class_counts"))
     return evaluation_report(df, reference_value=float(module.target_mean))

@@ -1,8 +1,10 @@
-"""Evaluation tables: MAE overall, per space group and per crystal system.
+"""Evaluation tables: metrics overall, per space group and per crystal system.
 
 Everything here works on a :class:`pandas.DataFrame` of per-crystal predictions with columns
-``space_group``, ``y_true``, ``y_pred`` (and optionally ``material_id``, ``natoms``), so the
-tables can be checked by hand and produced for any model.
+``space_group``, ``y_true``, ``y_pred`` (and optionally ``material_id``, ``natoms``; a
+classifier adds ``prob_<c>`` per class), so the tables can be checked by hand and produced
+for any model. :func:`evaluation_report` gives MAE/RMSE/R² of a regression,
+:func:`classification_report` accuracy, ROC-AUC and cross-entropy of a classification.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import pandas as pd
 
 from ..symmetry.space_group import CRYSTAL_SYSTEMS, SpaceGroup, crystal_system
 
-__all__ = ["CRYSTAL_SYSTEMS", "EvaluationReport", "evaluation_report", "format_table"]
+__all__ = ["CRYSTAL_SYSTEMS", "EvaluationReport", "classification_report", "evaluation_report",
+           "format_table"]
 
 
 
@@ -28,12 +31,14 @@ class EvaluationReport:
 
     Attributes:
         predictions: one row per crystal (``material_id``, ``space_group``, ``crystal_system``,
-            ``y_true``, ``y_pred``, ``abs_error``, ...).
-        overall: ``n``, ``mae``, ``rmse``, ``r2`` and, when a reference value was given,
-            ``mae_predict_mean`` (the MAE of predicting that constant).
-        per_space_group: ``space_group``, ``symbol``, ``crystal_system``, ``n``, ``mae``,
-            ``rmse`` (sorted by group number).
-        per_crystal_system: ``crystal_system``, ``n``, ``n_groups``, ``mae``, ``rmse``
+            ``y_true``, ``y_pred``, ``abs_error`` or ``correct``, ...).
+        overall: regression: ``n``, ``mae``, ``rmse``, ``r2`` and, when a reference value was
+            given, ``mae_predict_mean`` (the MAE of predicting that constant);
+            classification: ``n``, ``accuracy``, ``roc_auc``, ``cross_entropy`` and
+            ``accuracy_majority``.
+        per_space_group: ``space_group``, ``symbol``, ``crystal_system``, ``n`` and ``mae``,
+            ``rmse`` (regression) or ``accuracy`` (classification), sorted by group number.
+        per_crystal_system: ``crystal_system``, ``n``, ``n_groups`` and the same metrics
             (ITA order).
     """
 
@@ -115,27 +120,79 @@ def evaluation_report(predictions: pd.DataFrame, reference_value: float | None =
         overall["mae_predict_mean"] = float(np.abs(y - reference_value).mean()) if len(y) \
             else math.nan
 
+    def metrics(part: pd.DataFrame) -> dict[str, float]:
+        m = _metrics((part["y_pred"] - part["y_true"]).to_numpy(dtype=np.float64),
+                     part["y_true"].to_numpy(dtype=np.float64))
+        return {"mae": m["mae"], "rmse": m["rmse"]}
+
+    per_sg, per_cs = _grouped(df, metrics, ["mae", "rmse"])
+    return EvaluationReport(df, overall, per_sg, per_cs)
+
+
+def _grouped(df: pd.DataFrame, metrics: Any, names: list[str]
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-space-group and per-crystal-system tables of ``metrics(part) -> dict``."""
     rows = []
     for g, part in df.groupby("space_group", sort=True):
-        e = (part["y_pred"] - part["y_true"]).to_numpy(dtype=np.float64)
-        m = _metrics(e, part["y_true"].to_numpy(dtype=np.float64))
         rows.append({"space_group": int(g), "symbol": SpaceGroup(int(g)).hermann_mauguin,
-                     "crystal_system": crystal_system(int(g)), "n": m["n"],
-                     "mae": m["mae"], "rmse": m["rmse"]})
-    per_sg = pd.DataFrame(rows, columns=["space_group", "symbol", "crystal_system", "n", "mae",
-                                         "rmse"])
-
+                     "crystal_system": crystal_system(int(g)), "n": len(part),
+                     **metrics(part)})
+    per_sg = pd.DataFrame(rows, columns=["space_group", "symbol", "crystal_system", "n", *names])
     rows = []
     for cs in CRYSTAL_SYSTEMS:
         part = df[df["crystal_system"] == cs]
-        if len(part) == 0:
-            continue
-        e = (part["y_pred"] - part["y_true"]).to_numpy(dtype=np.float64)
-        m = _metrics(e, part["y_true"].to_numpy(dtype=np.float64))
-        rows.append({"crystal_system": cs, "n": m["n"],
-                     "n_groups": int(part["space_group"].nunique()),
-                     "mae": m["mae"], "rmse": m["rmse"]})
-    per_cs = pd.DataFrame(rows, columns=["crystal_system", "n", "n_groups", "mae", "rmse"])
+        if len(part):
+            rows.append({"crystal_system": cs, "n": len(part),
+                         "n_groups": int(part["space_group"].nunique()), **metrics(part)})
+    per_cs = pd.DataFrame(rows, columns=["crystal_system", "n", "n_groups", *names])
+    return per_sg, per_cs
+
+
+def classification_report(predictions: pd.DataFrame, class_counts: list[int] | None = None
+                          ) -> EvaluationReport:
+    """Tables of a classifier: accuracy, ROC-AUC and cross-entropy.
+
+    Args:
+        predictions: needs ``space_group``, ``y_true`` (integer labels), ``y_pred`` (predicted
+            class) and ``prob_0 .. prob_<C-1>`` (class probabilities).
+        class_counts: training crystals per class; ``overall['accuracy_majority']`` is then
+            the accuracy of always predicting the most frequent training class.
+
+    ``roc_auc`` is the binary ROC-AUC of ``prob_1``, or the one-vs-rest macro average over
+    classes for more than two classes (scikit-learn); it is NaN when the set holds a single
+    class.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    prob_cols = sorted((c for c in predictions.columns if c.startswith("prob_")),
+                       key=lambda c: int(c.split("_")[1]))
+    missing = {"space_group", "y_true", "y_pred"} - set(predictions.columns)
+    if missing or len(prob_cols) < 2:
+        raise ValueError(f"predictions lack column(s) {sorted(missing) or 'prob_<class>'}")
+    df = predictions.copy()
+    df["space_group"] = df["space_group"].astype(int)
+    df["crystal_system"] = [crystal_system(int(g)) for g in df["space_group"]]
+    df["correct"] = (df["y_pred"] == df["y_true"]).astype(int)
+    y = df["y_true"].to_numpy(dtype=np.int64)
+    prob = df[prob_cols].to_numpy(dtype=np.float64)
+    n = len(df)
+    overall: dict[str, float] = {"n": n, "accuracy": float(df["correct"].mean()) if n else
+                                 math.nan}
+    if n and len(np.unique(y)) > 1:
+        overall["roc_auc"] = float(roc_auc_score(y, prob[:, 1]) if len(prob_cols) == 2 else
+                                   roc_auc_score(y, prob, multi_class="ovr",
+                                                 labels=list(range(len(prob_cols)))))
+    else:
+        overall["roc_auc"] = math.nan
+    picked = prob[np.arange(n), y] if n else np.zeros(0)
+    overall["cross_entropy"] = float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()) if n \
+        else math.nan
+    overall["n_space_groups"] = int(df["space_group"].nunique())
+    if class_counts:
+        overall["accuracy_majority"] = float((y == int(np.argmax(class_counts))).mean()) \
+            if n else math.nan
+    per_sg, per_cs = _grouped(df, lambda part: {"accuracy": float(part["correct"].mean())},
+                              ["accuracy"])
     return EvaluationReport(df, overall, per_sg, per_cs)
 
 

@@ -1,9 +1,11 @@
 """LightningModule wrapping any crystal-property model of :mod:`cft_pyg.nn`.
 
-:class:`CrystalRegressor` owns the model (built by name from the registry, so a checkpoint
-alone rebuilds it), the target normalization (training-split mean and std, kept as buffers
-and therefore stored in every checkpoint), the loss, AdamW with linear warm-up and cosine
-decay, and the validation/test MAE in the target's own units.
+:class:`CrystalPropertyModule` owns the model (built by name from the registry, so a
+checkpoint alone rebuilds it), the task (regression, or classification into
+``num_classes`` classes), the target normalization of a regression (training-split mean and
+std, kept as buffers and therefore stored in every checkpoint), the loss, AdamW with linear
+warm-up and cosine decay, and the validation/test metrics: the MAE in the target's own units
+for a regression; cross-entropy, accuracy and ROC-AUC for a classification.
 """
 
 from __future__ import annotations
@@ -18,10 +20,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+)
 
+from .config import TASKS
 from .registry import build_model
 
-__all__ = ["CrystalRegressor", "warmup_cosine_factor"]
+__all__ = ["CrystalPropertyModule", "CrystalRegressor", "warmup_cosine_factor"]
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
@@ -41,20 +50,29 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-class CrystalRegressor(L.LightningModule):
-    """Regression of one crystal property with a model from :mod:`cft_pyg.nn`.
+class CrystalPropertyModule(L.LightningModule):
+    """Regression or classification of one crystal property with a model of :mod:`cft_pyg.nn`.
+
+    Regression learns ``(y - mean) / std`` with an MSE, L1 or Huber loss and reports MAE in
+    physical units. Classification learns integer labels ``0 .. num_classes - 1``: a binary
+    task (``num_classes=2``) has one logit and the binary cross-entropy, a multi-class task
+    one logit per class and the cross-entropy; it reports the cross-entropy (``val_loss``,
+    used for model selection), accuracy and ROC-AUC (one-vs-rest macro average for
+    multi-class).
 
     Args:
         model: registered model name (see :func:`cft_pyg.training.available_models`).
-        model_kwargs: keyword arguments of the model's constructor.
-        target_mean, target_std: normalization of the target (the model learns
+        model_kwargs: keyword arguments of the model's constructor (``out_channels`` is set
+            by the task).
+        target_mean, target_std: normalization of a regression target (the model learns
             ``(y - mean) / std``; predictions are mapped back). Set them from the training
-            split; they are buffers, saved in the checkpoint.
+            split; they are buffers, saved in the checkpoint. Unused by classification.
         target_index: column of ``batch.y`` to learn when ``y`` has several targets.
         lr, weight_decay: AdamW settings.
         warmup_epochs: linear warm-up length in epochs (fractional allowed).
         min_lr_ratio: final learning rate of the cosine decay, relative to ``lr``.
-        loss: ``'mse'``, ``'l1'`` or ``'huber'`` (on normalized targets).
+        loss: regression loss ``'mse'``, ``'l1'`` or ``'huber'`` (on normalized targets);
+            classification always uses the cross-entropy (``'cross_entropy'``).
         seed: base seed; every training step starts from RNG state ``f(seed, step, rank)``
             so that a resumed run reproduces an uninterrupted one exactly.
         featurization: the :func:`cft_pyg.data.from_structure` options of the training
@@ -62,6 +80,10 @@ class CrystalRegressor(L.LightningModule):
             new crystals are featurized the same way wherever the checkpoint goes.
         library_version: cft-pyg version that wrote the checkpoint (set by
             :func:`cft_pyg.training.fit`; ``load_model`` refuses other major.minor versions).
+        task: ``'regression'`` or ``'classification'``.
+        num_classes: number of classes of a classification (>= 2).
+        class_counts: training crystals per class (classification; gives the majority-class
+            baseline of the evaluation tables).
     """
 
     def __init__(
@@ -79,14 +101,46 @@ class CrystalRegressor(L.LightningModule):
         seed: int = 0,
         featurization: dict[str, Any] | None = None,
         library_version: str | None = None,
+        task: str = "regression",
+        num_classes: int | None = None,
+        class_counts: list[int] | None = None,
     ) -> None:
         super().__init__()
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        if task == "classification" and (num_classes is None or num_classes < 2):
+            raise ValueError(f"classification needs num_classes >= 2, got {num_classes}")
+        if task == "classification" and loss != "cross_entropy":
+            raise ValueError(f"classification uses loss='cross_entropy', got {loss!r}")
+        if task == "regression" and loss not in ("mse", "l1", "huber"):
+            raise ValueError(f"regression loss must be 'mse', 'l1' or 'huber', got {loss!r}")
         self.save_hyperparameters()
-        self.model = build_model(model, **(model_kwargs or {}))
+        kwargs = dict(model_kwargs or {})
+        if task == "classification":
+            kwargs["out_channels"] = 1 if num_classes == 2 else int(num_classes)
+        self.model = build_model(model, **kwargs)
         self.register_buffer("target_mean", torch.tensor(float(target_mean)))
         self.register_buffer("target_std", torch.tensor(float(target_std)))
-        self.val_mae = MeanAbsoluteError()
-        self.test_mae = MeanAbsoluteError()
+        if task == "regression":
+            self.val_mae = MeanAbsoluteError()
+            self.test_mae = MeanAbsoluteError()
+        elif num_classes == 2:
+            self.val_accuracy, self.val_auc = BinaryAccuracy(), BinaryAUROC()
+        else:
+            self.val_accuracy = MulticlassAccuracy(num_classes=num_classes, average="micro")
+            self.val_auc = MulticlassAUROC(num_classes=num_classes, average="macro")
+
+    # ------------------------------------------------------------------ task
+    @property
+    def is_classifier(self) -> bool:
+        """Whether the task is a classification."""
+        return self.hparams.get("task", "regression") == "classification"
+
+    @property
+    def monitor(self) -> str:
+        """Validation metric that selects the best epoch (lower is better): ``val_mae`` for a
+        regression, ``val_loss`` (cross-entropy) for a classification."""
+        return "val_loss" if self.is_classifier else "val_mae"
 
     # ------------------------------------------------------------------ targets
     def set_normalization(self, mean: float, std: float) -> None:
@@ -99,26 +153,46 @@ class CrystalRegressor(L.LightningModule):
         self.hparams["target_std"] = float(std)
 
     def target(self, batch: Any) -> Tensor:
-        """The learned target of each crystal, shape ``(num_graphs,)``, in physical units."""
+        """The learned target of each crystal, shape ``(num_graphs,)``: physical units for a
+        regression, integer class labels (``long``) for a classification."""
         y = batch.y
         if y is None:
             raise ValueError("the batch has no targets (data.y)")
-        y = y.reshape(batch.num_graphs, -1)
-        return y[:, self.hparams.target_index].to(self.target_mean.dtype)
+        y = y.reshape(batch.num_graphs, -1)[:, self.hparams.target_index]
+        if self.is_classifier:
+            return y.round().long()
+        return y.to(self.target_mean.dtype)
+
+    def logits(self, batch: Any) -> Tensor:
+        """Raw model output: normalized values (regression), one logit per crystal (binary) or
+        ``(num_graphs, num_classes)`` logits (multi-class)."""
+        out = self.model(batch)
+        if self.is_classifier and self.hparams.num_classes > 2:
+            return out.reshape(batch.num_graphs, -1)
+        return out.reshape(-1)
 
     def forward(self, batch: Any) -> Tensor:
-        """Predictions in physical units, shape ``(num_graphs,)``."""
-        out = self.model(batch).reshape(-1)
-        return out * self.target_std + self.target_mean
+        """Predictions: physical values ``(num_graphs,)`` (regression), the probability of
+        class 1 ``(num_graphs,)`` (binary) or class probabilities
+        ``(num_graphs, num_classes)`` (multi-class)."""
+        out = self.logits(batch)
+        if not self.is_classifier:
+            return out * self.target_std + self.target_mean
+        return torch.sigmoid(out) if self.hparams.num_classes == 2 else out.softmax(dim=-1)
 
-    def _normalized_loss(self, batch: Any) -> Tensor:
-        pred = self.model(batch).reshape(-1)
+    def _loss(self, batch: Any) -> Tensor:
+        out = self.logits(batch)
+        if self.is_classifier:
+            target = self.target(batch)
+            if self.hparams.num_classes == 2:
+                return F.binary_cross_entropy_with_logits(out, target.to(out.dtype))
+            return F.cross_entropy(out, target)
         target = (self.target(batch) - self.target_mean) / self.target_std
         if self.hparams.loss == "l1":
-            return F.l1_loss(pred, target)
+            return F.l1_loss(out, target)
         if self.hparams.loss == "huber":
-            return F.smooth_l1_loss(pred, target)
-        return F.mse_loss(pred, target)
+            return F.smooth_l1_loss(out, target)
+        return F.mse_loss(out, target)
 
     # ------------------------------------------------------------------ loops
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -134,8 +208,8 @@ class CrystalRegressor(L.LightningModule):
         torch.manual_seed(s)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        """Loss on normalized targets; logs ``train_loss`` and ``lr``."""
-        loss = self._normalized_loss(batch)
+        """Loss (normalized targets / cross-entropy); logs ``train_loss`` and ``lr``."""
+        loss = self._loss(batch)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=batch.num_graphs, sync_dist=True)
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True,
@@ -143,23 +217,45 @@ class CrystalRegressor(L.LightningModule):
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        """Accumulates the validation MAE (physical units), logged as ``val_mae``."""
-        self.val_mae(self(batch), self.target(batch))
-        self.log("val_mae", self.val_mae, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch.num_graphs)
+        """Regression: the validation MAE (physical units), logged as ``val_mae``.
+        Classification: ``val_loss`` (cross-entropy), ``val_accuracy`` and ``val_auc``."""
+        n = batch.num_graphs
+        if not self.is_classifier:
+            self.val_mae(self(batch), self.target(batch))
+            self.log("val_mae", self.val_mae, on_step=False, on_epoch=True, prog_bar=True,
+                     batch_size=n)
+            return
+        target = self.target(batch)
+        self.log("val_loss", self._loss(batch), on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=n, sync_dist=True)
+        prob = self(batch)
+        self.val_accuracy(prob, target)
+        self.val_auc(prob, target)
+        self.log("val_accuracy", self.val_accuracy, on_step=False, on_epoch=True,
+                 prog_bar=True, batch_size=n)
+        self.log("val_auc", self.val_auc, on_step=False, on_epoch=True, batch_size=n)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        """Accumulates the test MAE (physical units), logged as ``test_mae``."""
+        """Accumulates the test MAE (physical units), logged as ``test_mae`` (regression)."""
+        if self.is_classifier:
+            raise NotImplementedError("use cft_pyg.training.evaluate for a classifier's test "
+                                      "metrics")
         self.test_mae(self(batch), self.target(batch))
         self.log("test_mae", self.test_mae, on_step=False, on_epoch=True,
                  batch_size=batch.num_graphs)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        """Per-crystal predictions with what evaluation tables need."""
-        out: dict[str, Any] = {
-            "pred": self(batch).detach().cpu(),
-            "space_group": batch.space_group.reshape(-1).detach().cpu(),
-        }
+        """Per-crystal predictions with what evaluation tables need: ``pred`` (the value, or
+        the most probable class) and, for a classification, ``prob`` (class probabilities,
+        ``(num_graphs, num_classes)``)."""
+        out: dict[str, Any] = {"space_group": batch.space_group.reshape(-1).detach().cpu()}
+        pred = self(batch).detach().cpu()
+        if self.is_classifier:
+            prob = torch.stack([1 - pred, pred], dim=-1) if pred.ndim == 1 else pred
+            out["prob"] = prob
+            out["pred"] = prob.argmax(dim=-1)
+        else:
+            out["pred"] = pred
         if getattr(batch, "natoms", None) is not None:
             out["natoms"] = batch.natoms.reshape(-1).detach().cpu()
         if getattr(batch, "y", None) is not None:
@@ -192,3 +288,7 @@ class CrystalRegressor(L.LightningModule):
             optimizer, lambda step: warmup_cosine_factor(step, warmup, total, min_ratio))
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+
+CrystalRegressor = CrystalPropertyModule
+"""The name of :class:`CrystalPropertyModule` in cft-pyg 0.1 and 0.2 (kept for user code)."""

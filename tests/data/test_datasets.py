@@ -304,3 +304,23 @@ def test_skip_reasons_cover_every_structure_error_reason() -> None:
     assert set(REASONS) <= {r.value for r in SkipReason}
     assert str(SkipReason.MISSING_FILE) == "missing_file"
     assert SkipReason("pre_filter") is SkipReason.PRE_FILTER
+
+
+def _process_in_other_process(root: str, processed_root: str) -> list[float]:
+    ds = CIFFolder(root, processed_root=processed_root, num_workers=0, log=False)
+    return [float(d.y) for d in ds]
+
+
+def test_two_processes_process_one_dataset_once(shared_data_dir: Path, tmp_path: Path) -> None:
+    """Two jobs side by side (as the experiment runners start them) share one processed
+    folder: under the file lock the second waits for the first and loads its files, so both
+    see the same crystals from one folder."""
+    import multiprocessing as mp
+
+    root = str(shared_data_dir / "cgcnn_sample" / "sample-regression")
+    with mp.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(_process_in_other_process, [(root, str(tmp_path))] * 2)
+    assert results[0] == results[1] and len(results[0]) == 10
+    folders = [p for p in (tmp_path / "processed").iterdir() if p.is_dir()]
+    assert len(folders) == 1
+    assert (folders[0].parent / (folders[0].name + ".lock")).exists()

@@ -13,15 +13,16 @@ from cft_pyg.training import register_dataset, register_model
 class TinyModel(nn.Module):
     """Element embedding -> MLP (with dropout, to exercise RNG state) -> mean over atoms."""
 
-    def __init__(self, hidden: int = 16, dropout: float = 0.1) -> None:
+    def __init__(self, hidden: int = 16, dropout: float = 0.1, out_channels: int = 1) -> None:
         super().__init__()
+        self.out_channels = out_channels
         self.emb = nn.Embedding(120, hidden)
         self.mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, 1))
+                                 nn.Linear(hidden, out_channels))
 
     def forward(self, batch) -> torch.Tensor:
-        h = self.mlp(self.emb(batch.z))
-        return global_mean_pool(h, batch.batch, batch.num_graphs).reshape(-1)
+        h = global_mean_pool(self.mlp(self.emb(batch.z)), batch.batch, batch.num_graphs)
+        return h.reshape(-1) if self.out_channels == 1 else h
 
 
 class ConstantModel(nn.Module):

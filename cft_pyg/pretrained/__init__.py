@@ -1,0 +1,113 @@
+r"""Pretrained models shipped with cft-pyg: load by name, offline, and predict.
+
+.. code-block:: python
+
+    from cft_pyg import pretrained
+    from cft_pyg.data import from_cif
+    from cft_pyg.training import predict
+
+    model = pretrained.load("mp20-formation-energy")        # no network needed
+    card = pretrained.model_card("mp20-formation-energy")   # data, split, test MAE, command
+    data = [from_cif("a.cif", **pretrained.featurization(model))]
+    print(predict(model, data)["y_pred"])
+
+or on the command line: ``cft-pyg predict --pretrained mp20-formation-energy a.cif``.
+
+Each model is a small file in the package (``models/<name>.pt``: hyperparameters and
+weights only, read with ``torch.load(weights_only=True)``) with its model card
+(``models/<name>.json``). Both are written by :mod:`cft_pyg.pretrained.build` from the
+recipe in :mod:`cft_pyg.pretrained.recipes`; the card repeats the recipe and the command.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .recipes import RECIPES, Recipe, recipe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..training import CrystalRegressor
+
+__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "featurization", "load",
+           "model_card", "recipe"]
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+"""Folder of the shipped weights and model cards."""
+
+FORMAT = "cft-pyg-pretrained/1"
+
+
+def available() -> list[str]:
+    """Names of the pretrained models whose weights are present in this installation."""
+    return [n for n in RECIPES if (MODELS_DIR / f"{n}.pt").is_file()]
+
+
+def _files(name: str, models_dir: Path | None) -> tuple[Path, Path]:
+    recipe(name)  # KeyError with the known names
+    folder = MODELS_DIR if models_dir is None else Path(models_dir)
+    weights, card = folder / f"{name}.pt", folder / f"{name}.json"
+    if not weights.is_file() or not card.is_file():
+        raise FileNotFoundError(
+            f"pretrained model {name!r} is not in {folder} (this installation ships "
+            f"{', '.join(available()) or 'none'}); build it with "
+            f"`python -m cft_pyg.pretrained.build {name} --data-root DIR`")
+    return weights, card
+
+
+def model_card(name: str, models_dir: str | Path | None = None) -> dict[str, Any]:
+    """The model card of ``name``: recipe, data and split, training curve, test MAE with its
+    bootstrap interval, parameters, library version, date and the command that built it."""
+    _, card = _files(name, None if models_dir is None else Path(models_dir))
+    return _read_card(str(card))
+
+
+@cache
+def _read_card(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = None
+         ) -> CrystalRegressor:
+    """The pretrained model ``name`` in eval mode, with its target normalization and the
+    featurization of its training crystals (see :func:`featurization`).
+
+    Args:
+        name: one of :data:`RECIPES` (``available()`` lists those shipped).
+        map_location: device to load the weights on.
+        models_dir: folder holding ``<name>.pt`` (default: the package's).
+
+    Raises:
+        KeyError: unknown name (the message lists the known ones).
+        FileNotFoundError: the weights are not in this installation.
+        ValueError: the file is not a cft-pyg pretrained model, or comes from an incompatible
+            cft-pyg version.
+    """
+    import torch
+
+    from ..training import CrystalRegressor
+    from ..training.engine import check_library_version
+
+    weights, _ = _files(name, None if models_dir is None else Path(models_dir))
+    try:
+        blob = torch.load(weights, map_location=map_location, weights_only=True)
+    except Exception as err:  # unpickling errors come in many types
+        raise ValueError(f"{weights} is not a readable cft-pyg pretrained model: {err}"
+                         ) from err
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{weights} is not a cft-pyg pretrained model (format {FORMAT})")
+    hparams = dict(blob["hparams"])
+    check_library_version(weights, hparams.get("library_version"))
+    module = CrystalRegressor(**hparams)
+    module.load_state_dict(blob["state_dict"])
+    module.to(map_location)
+    module.eval()
+    return module
+
+
+def featurization(module: CrystalRegressor) -> dict[str, Any]:
+    """The :func:`cft_pyg.data.from_structure` options the model's training crystals were
+    featurized with (pass them when featurizing new crystals)."""
+    return dict(module.hparams.get("featurization") or {})
