@@ -82,16 +82,32 @@ def _devices(text: str) -> Any:
         return text  # e.g. "0,1" (Lightning parses device lists)
 
 
-def _cli_type(annotation: str) -> Any:
-    """Parser of a flag's text for a config field annotation (``dataclasses`` keeps them as
-    strings); plain text goes to :class:`TrainConfig`, whose pydantic check coerces it."""
+def _cli_type(cls: type, name: str, annotation: str) -> Any:
+    """Parser of a flag's text for field ``name`` of settings class ``cls``: JSON for
+    mappings, comma lists for integer lists, then pydantic's check and coercion against the
+    field's annotation (``--epochs 2.5`` is refused, ``--lr 1e-3`` is a float)."""
     if annotation.startswith("dict"):
         return _json_mapping
     if annotation.startswith("list[int]"):
         return _int_list
     if annotation == "Any":
         return _devices
-    return None
+
+    def parse(text: str) -> Any:
+        import typing
+
+        from pydantic import TypeAdapter, ValidationError
+
+        hint = typing.get_type_hints(cls)[name]
+        value: Any = None if text.lower() == "none" and "None" in annotation else text
+        try:
+            return TypeAdapter(hint).validate_python(value)
+        except ValidationError as err:
+            raise argparse.ArgumentTypeError(f"{err.errors()[0]['msg']} (got {text!r})"
+                                             ) from None
+
+    parse.__name__ = annotation  # argparse names the type in some messages
+    return parse
 
 
 def config_options(cls: type, only: Sequence[str] | None = None) -> list[tuple[str, ...]]:
@@ -133,9 +149,7 @@ def add_config_options(p: argparse.ArgumentParser, cls: type,
                 kwargs["metavar"] = meta["metavar"]
             if meta.get("choices"):
                 kwargs["choices"] = list(meta["choices"])
-            parse = _cli_type(str(f.type))
-            if parse is not None:
-                kwargs["type"] = parse
+            kwargs["type"] = _cli_type(cls, f.name, str(f.type))
         p.add_argument(*flags, **kwargs)
 
 
@@ -169,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(flags win); the settings used are saved in "
                                    "<output-dir>/config.yaml.")
     _add_common(p)
+    from .training.config import TrainConfig
+
+    _add_preset(p, TrainConfig)
     _add_train_options(p)
 
     p = sub.add_parser("evaluate", help="MAE overall / per space group / per crystal system",
@@ -237,17 +254,20 @@ def build_parser() -> argparse.ArgumentParser:
                                    "all 230 space groups, evaluate it on a random split and "
                                    "zero-shot on held-out (centrosymmetric) groups, print "
                                    "tables and write plots.")
-    p.add_argument("--output-dir", default="cft-demo", metavar="DIR",
-                   help="where tables, plots and checkpoints go (default cft-demo)")
-    p.add_argument("--quick", action="store_true", help="tiny settings (seconds; for tests)")
-    p.add_argument("--epochs", type=_positive_int, default=None)
-    p.add_argument("--num-crystals", type=_positive_int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="cache folder of the synthetic dataset")
-    p.add_argument("--no-progress", dest="progress_bar", action="store_false", default=True)
+    from .experiments.settings import DemoSettings
+
+    _add_preset(p, DemoSettings)
+    p.add_argument("--quick", dest="preset", action="store_const", const="quick",
+                   help="the same as --preset quick (seconds; for tests)")
+    add_config_options(p, DemoSettings)
     _add_common(p)
     return parser
+
+
+def _add_preset(p: argparse.ArgumentParser, cls: Any) -> None:
+    p.add_argument("--preset", default="default", choices=cls.preset_names(),
+                   help="named settings to start from (then --config, then flags); "
+                        f"{', '.join(cls.preset_names())} (default 'default')")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -264,15 +284,10 @@ def _quiet(verbose: bool) -> None:
 
 
 def _train_config(args: argparse.Namespace) -> Any:
-    """TrainConfig from defaults <- --config file <- flags."""
-    from .training import ConfigError, TrainConfig, load_config_file
+    """TrainConfig from defaults <- --preset <- --config file <- flags."""
+    from .training import ConfigError, TrainConfig
 
-    values: dict[str, Any] = {}
-    if getattr(args, "config", None):
-        values.update(load_config_file(args.config))
-    for name in TrainConfig.field_names():
-        if name in vars(args):
-            values[name] = getattr(args, name)
+    values = _layered(TrainConfig, args)
     try:
         return TrainConfig.from_dict(values)
     except ConfigError:
@@ -547,25 +562,29 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .training.demo import DemoSettings, run_demo
+def _layered(cls: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Settings values of ``cls``: preset <- ``--config`` file <- flags."""
+    import dataclasses
 
-    values: dict[str, Any] = {}
-    if args.config:
-        from .training import load_config_file
+    from .training.config import load_config_file
 
+    values = cls.preset_values(args.preset)
+    if getattr(args, "config", None):
         values.update(load_config_file(args.config))
-    settings = DemoSettings.preset(quick=bool(values.pop("quick", False)) or args.quick)
-    for key in ("epochs", "num_crystals", "seed", "data_root"):
-        if getattr(args, key) is not None:
-            values[key] = getattr(args, key)
-    values["output_dir"] = args.output_dir if args.output_dir != "cft-demo" or \
-        "output_dir" not in values else values["output_dir"]
-    values["progress_bar"] = args.progress_bar and values.get("progress_bar", True)
+    for f in dataclasses.fields(cls):
+        if f.name in vars(args):
+            values[f.name] = getattr(args, f.name)
+    return values
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .experiments.demo import run_demo
+    from .experiments.settings import DemoSettings
+
     try:
-        settings = settings.update(values)
+        settings = DemoSettings().update(_layered(DemoSettings, args))
     except (TypeError, ValueError) as err:
-        raise CLIError(f"bad demo option: {err}") from err
+        raise UsageError(f"bad demo option: {err}") from err
     out = Path(settings.output_dir)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise CLIError(f"output folder {out} is not empty; use --overwrite to replace its "

@@ -98,7 +98,7 @@ def test_train_holdout_split_is_zero_shot(tmp_path: Path, capsys) -> None:
     ([], "COMMAND"),
     (["fly"], "invalid choice"),
     (["train", "--epochs", "0"], "epochs must be >= 1"),
-    (["train", "--epochs", "2.5"], "epochs: Input should be a valid integer"),
+    (["train", "--epochs", "2.5"], "Input should be a valid integer"),
     (["train", "--task", "guess"], "invalid choice"),
     (["train", "--task", "classification", "--loss", "mse"], "loss of a classification"),
     (["train", "--model-kwargs", "{channels: 3"], "not valid JSON"),
@@ -251,10 +251,14 @@ def test_demo_bad_options(tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "demo.yaml"
     cfg.write_text("epoch: 3\n")
     out = tmp_path / "demo"
-    assert main(["demo", "--config", str(cfg), "--output-dir", str(out)]) == 1
+    assert main(["demo", "--config", str(cfg), "--output-dir", str(out)]) == 2
     assert "unknown demo option(s) epoch" in capsys.readouterr().err
     assert main(["demo", "--num-crystals", "0", "--output-dir", str(out)]) == 2
-    assert "positive integer" in capsys.readouterr().err
+    assert "num_crystals must be >= 20" in capsys.readouterr().err
+    assert main(["demo", "--epochs", "two", "--output-dir", str(out)]) == 2
+    assert "valid integer" in capsys.readouterr().err
+    assert main(["demo", "--preset", "huge", "--output-dir", str(out)]) == 2
+    assert "invalid choice" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -44,7 +44,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from ..training.presets import Presets
 
 __all__ = ["AblationSettings", "VARIANTS", "read_runs", "run_ablation", "summarize",
            "write_results", "main"]
@@ -75,8 +77,10 @@ MP20_TARGETS = ("formation_energy_per_atom", "band_gap")
 
 
 @dataclass
-class AblationSettings:
-    """Settings of the ablation (``full()``: the numbers the README quotes)."""
+class AblationSettings(Presets):
+    """Settings of the ablation (presets ``'full'``: the numbers the README quotes, and
+    ``'quick'``: seconds per run for tests and CI; ``from_preset(name, carbon_root=...,
+    mp20_root=...)``)."""
 
     carbon_root: str
     mp20_root: str
@@ -103,27 +107,17 @@ class AblationSettings:
     jobs: int = 2
     label: str = "custom"
 
-    @classmethod
-    def full(cls, **changes: Any) -> AblationSettings:
-        return dataclasses.replace(cls(label="full", **_roots(changes)), **changes)
-
-    @classmethod
-    def quick(cls, **changes: Any) -> AblationSettings:
-        """Seconds per run: tiny data, 2 epochs, 1 seed (tests, CI)."""
-        base = cls(label="quick", seeds=(0,), n_train_mp20=48, n_train_carbon=48, n_eval=24,
-                   epochs=dict.fromkeys(TARGETS, 2), batch_size=16,
-                   pretrain_pairs_per_group=4, pretrain_epochs=1, warmup_epochs=0.0,
-                   **_roots(changes))
-        return dataclasses.replace(base, **changes)
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "full": {},
+        "quick": {"seeds": (0,), "n_train_mp20": 48, "n_train_carbon": 48, "n_eval": 24,
+                  "epochs": dict.fromkeys(TARGETS, 2), "batch_size": 16,
+                  "pretrain_pairs_per_group": 4, "pretrain_epochs": 1, "warmup_epochs": 0.0},
+    }
 
     def runs(self) -> list[tuple[str, str, int]]:
         """All ``(target, variant, seed)`` jobs, pretrained variants last."""
         jobs = [(t, v, s) for t, vs in self.variants.items() for v in vs for s in self.seeds]
         return sorted(jobs, key=lambda j: j[1] in PRETRAINED)
-
-
-def _roots(changes: dict[str, Any]) -> dict[str, Any]:
-    return {k: changes.pop(k) for k in ("carbon_root", "mp20_root") if k in changes}
 
 
 # ------------------------------------------------------------------------------- data
@@ -438,8 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         changes["seeds"] = tuple(args.seeds)
     if args.jobs:
         changes["jobs"] = args.jobs
-    settings = (AblationSettings.quick(**changes) if args.quick else
-                AblationSettings.full(**changes))
+    settings = AblationSettings.from_preset("quick" if args.quick else "full", **changes)
     if args.targets:
         settings.variants = {t: v for t, v in settings.variants.items() if t in args.targets}
     if args.variants:

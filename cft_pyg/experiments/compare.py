@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         changes["zs_models"] = models
     if a.work_dir:
         changes["work_dir"] = a.work_dir
-    settings = CompareSettings.full(**changes) if a.full else CompareSettings.quick(**changes)
+    settings = CompareSettings.from_preset("full" if a.full else "quick", **changes)
     parts = tuple(x.strip() for x in a.parts.split(",") if x.strip())
     bad = set(parts) - {"benchmark", "zeroshot", "notebooks"}
     if bad:

@@ -25,7 +25,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,66 +34,10 @@ import pandas as pd
 from ..training import TrainConfig, epoch_metrics, evaluate, fit
 from ..training.data import space_groups_of, subset
 from ..training.evaluation import EvaluationReport, evaluation_report, format_table
+from .settings import DemoSettings
 from .zero_shot import gb_gap, held_out_groups, is_held_out
 
 __all__ = ["DemoResult", "DemoSettings", "run_demo"]
-
-
-@dataclass
-class DemoSettings:
-    """Settings of the demo (``preset(quick=...)`` gives the tested defaults).
-
-    Attributes:
-        num_crystals: synthetic crystals (all 230 groups appear once it is >= 230).
-        seed: seed of data, splits and training.
-        epochs, batch_size, lr, warmup_epochs, patience: training (see :class:`TrainConfig`).
-        model: model name; ``model_kwargs`` its size.
-        val_fraction, test_fraction: per family (seen / centrosymmetric).
-        data_root: cache folder of the synthetic dataset (``None``: the default cache).
-        max_atoms: largest synthetic cell.
-        output_dir: where everything goes.
-        progress_bar: show progress bars.
-    """
-
-    num_crystals: int = 2000
-    seed: int = 0
-    epochs: int = 8
-    batch_size: int = 32
-    lr: float = 1e-3
-    warmup_epochs: float = 1.0
-    patience: int | None = None
-    model: str = "cft"
-    model_kwargs: dict[str, Any] = field(default_factory=lambda: {
-        "channels": 64, "num_blocks": 2, "heads": 4})
-    val_fraction: float = 0.1
-    test_fraction: float = 0.15
-    data_root: str | None = None
-    max_atoms: int = 48
-    output_dir: str = "cft-demo"
-    progress_bar: bool = True
-
-    @classmethod
-    def preset(cls, quick: bool = False) -> DemoSettings:
-        """Full demo (under 10 minutes on 2 CPU cores) or ``quick`` (seconds, for tests)."""
-        if quick:
-            return cls(num_crystals=120, epochs=1, batch_size=32,
-                       model_kwargs={"channels": 16, "num_blocks": 1, "heads": 2},
-                       test_fraction=0.2)
-        return cls()
-
-    def update(self, values: dict[str, Any]) -> DemoSettings:
-        """A copy with ``values`` applied (unknown keys raise :class:`ValueError`)."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown demo option(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(known))}")
-        new = dataclasses.replace(self, **values)
-        if new.num_crystals < 20:
-            raise ValueError(f"num_crystals must be >= 20, got {new.num_crystals}")
-        if new.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {new.epochs}")
-        return new
 
 
 @dataclass
@@ -152,7 +96,7 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
     """
     from ..data.synthetic import SyntheticCrystals
 
-    s = settings or DemoSettings.preset()
+    s = settings or DemoSettings()
     out = Path(s.output_dir)
     if out.exists() and any(out.iterdir()):
         if not overwrite:

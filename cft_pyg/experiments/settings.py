@@ -1,5 +1,7 @@
-"""Settings of the MP-20 comparison (:mod:`cft_pyg.experiments.compare`): presets, models,
-and where the data come from.
+"""Settings of the experiments: the demo (:class:`DemoSettings`, ``cft-pyg demo``) and the MP-20
+comparison (:class:`CompareSettings`, :mod:`cft_pyg.experiments.compare`): presets, models,
+and where the data come from. Light to import (no torch), so that command lines build their
+flags from these classes quickly.
 
 Paths are arguments: ``data_root`` defaults to ``$CFT_PYG_MP20`` or ``<home>/mp_20``
 (:func:`cft_pyg.home.get_home_dir`), ``output_dir`` to ``results`` (``--full``) or
@@ -12,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..home import get_home_dir
+from ..training.presets import Presets, setting
 
-__all__ = ["CompareSettings", "DEFAULT_MODEL_KWARGS", "MODEL_LABELS", "TARGET_UNITS",
-           "default_data_root"]
+__all__ = ["CompareSettings", "DemoSettings", "DEFAULT_MODEL_KWARGS", "MODEL_LABELS",
+           "TARGET_UNITS", "default_data_root"]
 
 TARGET_UNITS = {"formation_energy_per_atom": "eV/atom", "band_gap": "eV",
                 "e_above_hull": "eV/atom"}
@@ -43,8 +46,9 @@ def default_data_root() -> str:
 
 
 @dataclass
-class CompareSettings:
-    """All settings of a comparison (``full()`` and ``quick()`` give the two presets).
+class CompareSettings(Presets):
+    """All settings of a comparison (presets ``'full'``, the README's settings, and
+    ``'quick'``, a few minutes on 2 cores: ``CompareSettings.from_preset(name, **changes)``).
 
     Attributes:
         data_root: folder with MP-20's ``val.csv.gz``/``test.csv.gz`` (default
@@ -93,24 +97,16 @@ class CompareSettings:
     work_dir: str | None = None
     label: str = "custom"
 
-    @classmethod
-    def full(cls, **changes: Any) -> CompareSettings:
-        """The settings whose results the README quotes.
-
-        Measured on the 2-core machine: benchmark 1243 s, zero-shot study 489 s (~29 min in
-        all, ALIGNN most of it); several times longer on a heavily loaded machine.
-        """
-        return dataclasses.replace(cls(label="full"), **changes)
-
-    @classmethod
-    def quick(cls, **changes: Any) -> CompareSettings:
-        """A few minutes on 2 cores: tiny data, 2 epochs, 2 seeds (1 for ALIGNN)."""
-        base = cls(n_train=200, n_val=60, n_test=100, epochs=2, seeds=(0, 1),
-                   model_seeds={"alignn": (0,)}, zs_seeds=(0,), zs_model_seeds={},
-                   few_shot_ks=(0, 1, 5),
-                   zs_model_ks={"alignn": (0,)},
-                   output_dir=os.path.join("runs", "compare-quick"), label="quick")
-        return dataclasses.replace(base, **changes)
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # measured on the 2-core machine: benchmark 1243 s, zero-shot study 489 s (~29 min in
+        # all, ALIGNN most of it); several times longer on a heavily loaded machine
+        "full": {},
+        # a few minutes on 2 cores: tiny data, 2 epochs, 2 seeds (1 for ALIGNN)
+        "quick": {"n_train": 200, "n_val": 60, "n_test": 100, "epochs": 2, "seeds": (0, 1),
+                  "model_seeds": {"alignn": (0,)}, "zs_seeds": (0,), "zs_model_seeds": {},
+                  "few_shot_ks": (0, 1, 5), "zs_model_ks": {"alignn": (0,)},
+                  "output_dir": os.path.join("runs", "compare-quick")},
+    }
 
     def seeds_of(self, model: str, zero_shot: bool = False) -> tuple[int, ...]:
         """The seeds a model is trained with (benchmark or zero-shot study)."""
@@ -138,3 +134,57 @@ class CompareSettings:
                 out.append(f"{m}: zero-shot study with k in {list(ks)} only (plus all-data), "
                            f"not {list(self.few_shot_ks)} (training time)")
         return out
+
+
+@dataclass
+class DemoSettings(Presets):
+    """Settings of the demo (the defaults, or preset ``'quick'``: seconds, for tests;
+    ``DemoSettings.from_preset(name, **changes)``).
+
+    Attributes:
+        num_crystals: synthetic crystals (all 230 groups appear once it is >= 230).
+        seed: seed of data, splits and training.
+        epochs, batch_size, lr, warmup_epochs, patience: training (see :class:`TrainConfig`).
+        model: model name; ``model_kwargs`` its size.
+        val_fraction, test_fraction: per family (seen / centrosymmetric).
+        data_root: cache folder of the synthetic dataset (``None``: the default cache).
+        max_atoms: largest synthetic cell.
+        output_dir: where everything goes.
+        progress_bar: show progress bars.
+    """
+
+    num_crystals: int = setting(2000, "synthetic crystals (all 230 groups from 230 on)")
+    seed: int = setting(0, "seed of data, splits and training")
+    epochs: int = setting(8, "training epochs")
+    batch_size: int = setting(32, "crystals per batch")
+    lr: float = setting(1e-3, "AdamW learning rate")
+    warmup_epochs: float = setting(1.0, "linear warm-up, in epochs")
+    patience: int | None = setting(None, "early-stopping patience (None: off)")
+    model: str = setting("cft", "model name")
+    model_kwargs: dict[str, Any] = setting(lambda: {"channels": 64, "num_blocks": 2, "heads": 4},
+                                           "model constructor arguments (JSON)", "JSON")
+    val_fraction: float = setting(0.1, "validation fraction per family")
+    test_fraction: float = setting(0.15, "test fraction per family")
+    data_root: str | None = setting(None, "cache folder of the synthetic dataset", "DIR")
+    max_atoms: int = setting(48, "largest synthetic cell")
+    output_dir: str = setting("cft-demo", "where tables, plots and checkpoints go", "DIR")
+    progress_bar: bool = setting(True, "show progress bars", flags=("--progress",))
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "quick": {"num_crystals": 120, "epochs": 1, "batch_size": 32, "test_fraction": 0.2,
+                  "model_kwargs": {"channels": 16, "num_blocks": 1, "heads": 2}},
+    }
+
+    def update(self, values: dict[str, Any]) -> DemoSettings:
+        """A copy with ``values`` applied (unknown keys raise :class:`ValueError`)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown demo option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        new = dataclasses.replace(self, **values)
+        if new.num_crystals < 20:
+            raise ValueError(f"num_crystals must be >= 20, got {new.num_crystals}")
+        if new.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {new.epochs}")
+        return new

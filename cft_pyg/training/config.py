@@ -12,11 +12,13 @@ import functools
 import json
 import os
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
+
+from .presets import Presets, setting
 
 __all__ = ["LOSSES", "SPLITS", "TASKS", "ConfigError", "TrainConfig", "load_config_file",
            "save_config"]
@@ -36,19 +38,8 @@ class ConfigError(ValueError):
     """A configuration value or file is invalid (the message says which and why)."""
 
 
-def _opt(default: Any, help: str, metavar: str | None = None, *,
-         choices: tuple[str, ...] | None = None, flags: tuple[str, ...] | None = None) -> Any:
-    """A config field with its command-line description (``metadata``): the flags of
-    ``cft-pyg train`` are generated from these (:func:`cft_pyg.cli`), so a setting is
-    defined once. ``default`` may be a factory (``dict``, ``list``)."""
-    metadata = {"help": help, "metavar": metavar, "choices": choices, "flags": flags}
-    if default in (dict, list):
-        return field(default_factory=default, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
 @dataclass
-class TrainConfig:
+class TrainConfig(Presets):
     """All settings of one training run.
 
     Model:
@@ -105,57 +96,69 @@ class TrainConfig:
         resume: checkpoint to continue from (usually ``<output_dir>/checkpoints/last.ckpt``).
     """
 
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # seconds on a CPU: a small CFT, a few epochs (smoke tests, trying a dataset)
+        "quick": {"epochs": 3, "batch_size": 16, "warmup_epochs": 0.0, "patience": None,
+                  "model_kwargs": {"channels": 16, "num_blocks": 1, "heads": 2},
+                  "max_crystals": 200},
+        # the recipe of the shipped MP-20 models (cft_pyg.pretrained.recipes), for any data
+        "cft-trunk": {"model": "cft", "epochs": 30, "lr": 1e-3, "warmup_epochs": 2.0,
+                      "patience": None,
+                      "model_kwargs": {"channels": 64, "num_blocks": 2, "heads": 4,
+                                       "local_channels": 32, "encoding": "none"}},
+    }
+
     # model
-    model: str = _opt("cft", "model name: cft, cft-transformer, transformer-plain, cgcnn, alignn")
-    model_kwargs: dict[str, Any] = _opt(dict, "model constructor arguments, e.g. "
+    model: str = setting("cft", "model: cft, cft-transformer, transformer-plain, cgcnn, alignn")
+    model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
-    pretrained_encoding: str | None = _opt(None, "start the positional encoding from a file "
+    pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "
                                            "of `cft-pyg pretrain`", "FILE")
     # data
-    dataset: str = _opt("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
-    data_root: str | None = _opt(None, "dataset folder", "DIR")
-    dataset_kwargs: dict[str, Any] = _opt(dict, "extra dataset arguments (JSON object)", "JSON")
-    target: str | None = _opt(None, "property to learn (dataset column)")
-    target_index: int = _opt(0, "column of data.y to learn")
-    task: str = _opt("regression", "regression, or classification of integer labels",
+    dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
+    data_root: str | None = setting(None, "dataset folder", "DIR")
+    dataset_kwargs: dict[str, Any] = setting(dict, "extra dataset arguments (JSON object)", "JSON")
+    target: str | None = setting(None, "property to learn (dataset column)")
+    target_index: int = setting(0, "column of data.y to learn")
+    task: str = setting("regression", "regression, or classification of integer labels",
                      choices=TASKS)
-    num_classes: int | None = _opt(None, "classes of a classification (default: largest "
+    num_classes: int | None = setting(None, "classes of a classification (default: largest "
                                    "training label + 1)", "N")
-    max_crystals: int | None = _opt(None, "use a seeded random subset of N crystals", "N")
-    split: str = _opt("auto", "auto (the dataset's own split, else random), dataset, random, "
+    max_crystals: int | None = setting(None, "use a seeded random subset of N crystals", "N")
+    split: str = setting("auto", "auto (the dataset's own split, else random), dataset, random, "
                       "or hold out space groups (zero-shot)",
                       choices=SPLITS)
-    val_fraction: float = _opt(0.1, "validation fraction of a random split")
-    test_fraction: float = _opt(0.1, "test fraction of a random split")
-    holdout_groups: list[int] = _opt(list, "groups held out by --split holdout, e.g. 2,10,47",
+    val_fraction: float = setting(0.1, "validation fraction of a random split")
+    test_fraction: float = setting(0.1, "test fraction of a random split")
+    holdout_groups: list[int] = setting(list, "groups held out by --split holdout, e.g. 2,10,47",
                                      "LIST")
     # optimization
-    epochs: int = _opt(100, "maximum epochs (the schedule spans them all)")
-    batch_size: int = _opt(64, "crystals per batch")
-    lr: float = _opt(5e-4, "AdamW learning rate")
-    weight_decay: float = _opt(1e-4, "AdamW weight decay")
-    warmup_epochs: float = _opt(5.0, "linear warm-up, in epochs")
-    min_lr_ratio: float = _opt(0.0, "final learning rate of the cosine decay, relative to lr")
-    grad_clip: float | None = _opt(1.0, "gradient-norm clip (0: off)")
-    loss: str | None = _opt(None, "mse (regression default), l1, huber; cross_entropy "
+    epochs: int = setting(100, "maximum epochs (the schedule spans them all)")
+    batch_size: int = setting(64, "crystals per batch")
+    lr: float = setting(5e-4, "AdamW learning rate")
+    weight_decay: float = setting(1e-4, "AdamW weight decay")
+    warmup_epochs: float = setting(5.0, "linear warm-up, in epochs")
+    min_lr_ratio: float = setting(0.0, "final learning rate of the cosine decay, relative to lr")
+    grad_clip: float | None = setting(1.0, "gradient-norm clip (0: off)")
+    loss: str | None = setting(None, "mse (regression default), l1, huber; cross_entropy "
                             "(classification)", choices=_ALL_LOSSES)
-    normalize_target: bool = _opt(True, "standardize regression targets with the training "
+    normalize_target: bool = setting(True, "standardize regression targets with the training "
                                   "mean and std")
-    patience: int | None = _opt(20, "early-stopping patience on the validation metric (0: off)")
-    stop_after_epochs: int | None = _opt(None, "stop early as if interrupted (continue with "
+    patience: int | None = setting(20, "early-stopping patience on the validation metric (0: off)")
+    stop_after_epochs: int | None = setting(None, "stop early as if interrupted (continue with "
                                          "--resume)")
-    seed: int = _opt(0, "seed of weights, data order and splits")
+    seed: int = setting(0, "seed of weights, data order and splits")
     # hardware
-    accelerator: str = _opt("auto", "cpu, gpu, auto (Lightning)")
-    devices: Any = _opt("auto", "device count or list (Lightning)")
-    num_nodes: int = _opt(1, "number of nodes (Lightning)")
-    strategy: str = _opt("auto", "Lightning strategy, e.g. ddp")
-    precision: str = _opt("32-true", "Lightning precision, e.g. 32-true, bf16-mixed")
-    num_workers: int = _opt(0, "data-loader worker processes")
+    accelerator: str = setting("auto", "cpu, gpu, auto (Lightning)")
+    devices: Any = setting("auto", "device count or list (Lightning)")
+    num_nodes: int = setting(1, "number of nodes (Lightning)")
+    strategy: str = setting("auto", "Lightning strategy, e.g. ddp")
+    precision: str = setting("32-true", "Lightning precision, e.g. 32-true, bf16-mixed")
+    num_workers: int = setting(0, "data-loader worker processes")
     # output
-    output_dir: str = _opt("runs/cft", "run folder", "DIR")
-    progress_bar: bool = _opt(True, "show progress bars", flags=("--progress",))
-    resume: str | None = _opt(None, "continue from this checkpoint", "CKPT")
+    output_dir: str = setting("runs/cft", "run folder", "DIR")
+    progress_bar: bool = setting(True, "show progress bars", flags=("--progress",))
+    resume: str | None = setting(None, "continue from this checkpoint", "CKPT")
 
     def __post_init__(self) -> None:
         self._coerce_types()

@@ -10,7 +10,8 @@ from cft_pyg.experiments.ablation import AblationSettings, run_ablation, summari
 
 
 def test_quick_ablation_writes_runs_and_summary(shared_data_dir, tmp_path):
-    settings = AblationSettings.quick(
+    settings = AblationSettings.from_preset(
+        "quick",
         carbon_root=str(shared_data_dir / "carbon_24"), mp20_root=str(shared_data_dir / "mp_20"),
         output_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"), jobs=1,
     )

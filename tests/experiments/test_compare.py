@@ -77,7 +77,7 @@ def test_summarize_zero_shot_gap_and_few_shot_curve():
 
 
 def test_settings_presets_and_deviations():
-    full, quick = CompareSettings.full(), CompareSettings.quick()
+    full, quick = CompareSettings.from_preset("full"), CompareSettings.from_preset("quick")
     assert full.label == "full" and quick.label == "quick"
     assert quick.n_train < full.n_train and quick.epochs < full.epochs
     assert full.seeds_of("cft") == (0, 1, 2) and full.seeds_of("alignn") == (0, 1)
@@ -95,7 +95,7 @@ def test_paths_come_from_arguments_and_the_environment(monkeypatch: pytest.Monke
     assert CompareSettings().data_root == str(tmp_path / "home" / "mp_20")
     monkeypatch.setenv("CFT_PYG_MP20", str(tmp_path / "mp"))
     assert CompareSettings().data_root == str(tmp_path / "mp")
-    assert CompareSettings.full().output_dir == "results"
+    assert CompareSettings.from_preset("full").output_dir == "results"
 
 
 def test_help_works_outside_the_source_tree(tmp_path: Path) -> None:

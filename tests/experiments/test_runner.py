@@ -14,7 +14,8 @@ def settings(shared_data_dir):
     root = shared_data_dir / "mp_20"
     if not (root / "val.csv.gz").is_file():
         pytest.skip("MP-20 files not found in the shared data folder")
-    return CompareSettings.quick(data_root=str(root), n_train=200, n_val=60, n_test=100)
+    return CompareSettings.from_preset("quick", data_root=str(root), n_train=200, n_val=60,
+                                       n_test=100)
 
 
 def test_zero_shot_split_never_shows_held_out_groups(settings):
