@@ -30,7 +30,7 @@ from torchmetrics.classification import (
 from .config import TASKS
 from .registry import build_model
 
-__all__ = ["CrystalPropertyModule", "CrystalRegressor", "warmup_cosine_factor"]
+__all__ = ["CrystalPropertyModule", "CrystalRegressor", "parameter_groups", "warmup_cosine_factor"]
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
@@ -48,6 +48,18 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
     decay_steps = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / decay_steps)
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups: weight decay on weight matrices, none on biases, norms and
+    other vectors (used by the engine and by the wall-clock runner alike)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
 
 
 class CrystalPropertyModule(L.LightningModule):
@@ -268,16 +280,8 @@ class CrystalPropertyModule(L.LightningModule):
     # ------------------------------------------------------------------ optimizer
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW + per-step linear warm-up and cosine decay over ``trainer.max_epochs``."""
-        decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
-            if not p.requires_grad:
-                continue
-            (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr,
-        )
+        optimizer = torch.optim.AdamW(parameter_groups(self.model, self.hparams.weight_decay),
+                                      lr=self.hparams.lr)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         max_epochs = max(1, int(self.trainer.max_epochs or 1))
         steps_per_epoch = total / max_epochs
