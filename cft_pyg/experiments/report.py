@@ -1,9 +1,11 @@
 """README tables generated from the results JSON: the numbers a reader sees are the measured ones.
 
-``python -m cft_pyg.experiments.report results/ablation.json --readme README.md`` replaces the
-block between ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` in the README with
-:func:`ablation_markdown`; without ``--readme`` the block is printed.  A test checks that the
-README's block equals the one generated from the committed JSON.
+``python -m cft_pyg.experiments.report --readme README.md --ablation results/ablation.json
+--curves results/curves.json --pretrained`` replaces the blocks between ``<!-- NAME:begin -->``
+and ``<!-- NAME:end -->`` (``NAME``: ``ablation``, ``curves``, ``pretrained``) in the README with
+:func:`ablation_markdown`, :func:`curves_markdown` and :func:`pretrained_markdown` (the model
+cards shipped in the package); without ``--readme`` the blocks are printed. Tests check that
+the README's blocks equal the ones generated from the committed JSON.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ablation_markdown", "replace_block", "main"]
+__all__ = ["ablation_markdown", "curves_markdown", "markers", "pretrained_markdown",
+           "replace_block", "main"]
 
-BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
+
+def markers(name: str) -> tuple[str, str]:
+    """The begin and end markers of README block ``name``."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+BEGIN, END = markers("ablation")
 LABELS = {
     "none": "no positional encoding",
     "plain": "plain Fourier features",
@@ -116,27 +125,119 @@ def ablation_markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def replace_block(text: str, block: str) -> str:
-    """``text`` with the part between the ablation markers replaced by ``block``."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"the README has no {BEGIN} ... {END} block")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{block}{END}{tail}"
+def pretrained_markdown(cards: list[dict[str, Any]]) -> str:
+    """Table of the shipped pretrained models from their model cards."""
+    lines = ["| name | property | test MAE (95% CI) | predicting the training mean | "
+             "parameters | epochs | training |", "|---|---|---|---|---|---|---|"]
+    for c in cards:
+        t, tr = c["test"], c["training"]
+        lines.append(
+            f"| `{c['name']}` | {c['description']} | **{t['mae']:.4f}** "
+            f"({t['mae_95ci'][0]:.4f}-{t['mae_95ci'][1]:.4f}), n = {t['n']:,} | "
+            f"{t['mae_predict_train_mean']:.3f} | {c['parameters']:,} | {tr['epochs_run']} "
+            f"(best {tr['best_epoch'] + 1}) | {tr['train_seconds'] / 60:.0f} min, "
+            f"{tr['threads']} thread, {c['data']['n_train']:,} crystals |")
+    return "\n".join(lines) + "\n"
+
+
+def curves_markdown(payload: dict[str, Any]) -> str:
+    """Tables of a ``curves.json`` payload: per target, models at equal training time, the
+    composition floor, and the claims as measured."""
+    s = payload["settings"]
+    lines = [f"Every model: **{s['budget_seconds']:.0f} training seconds** per run on one "
+             f"thread ({payload['machine']['jobs']} runs side by side on "
+             f"{payload['machine']['cpu_count']} cores), seeds {list(s['seeds'])}, the learning "
+             "rate following the clock (warm-up, cosine to zero at the budget), validation MAE "
+             f"on {s['n_val_curve']} project-val crystals at {s['eval_points']} moments, test MAE "
+             "of the best moment on the whole project-test split; mean ± std over seeds.", ""]
+    for target, block in payload["summary"].items():
+        models = block["models"]
+        n_train = next(r["n_train"] for r in payload["runs"] if r["target"] == target)
+        n_test = next(r["n_test"] for r in payload["runs"] if r["target"] == target)
+        lines += [f"**{TARGET_LABELS.get(target, target)}**: {n_train:,} training crystals, "
+                  f"{n_test:,} test crystals", "",
+                  "| model | seeds | parameters | test MAE | epochs in the budget | "
+                  "crystals/s |", "|---|---|---|---|---|---|"]
+        for row in models.values():
+            lines.append(f"| {row['label']} | {len(row['seeds'])} | {row['parameters']:,} | "
+                         f"{_fmt(row['test_mae'])} | {_fmt(row['epochs'], 2)} | "
+                         f"{row['crystals_per_second']['mean']:.0f} |")
+        floor = payload.get("composition_floors", {}).get(target)
+        if floor is not None:
+            lines.append(f"| composition only (kernel ridge, no structure) | – | – | "
+                         f"{floor['test_mae']:.4f} | – | – |")
+        lines.append("")
+        claims = block["claims"]
+        c = claims.get("cft_beats_cgcnn_at_equal_time")
+        if c is not None:
+            b = c["bootstrap_seed_mean_errors"]
+            lines.append(
+                f"CFT vs CGCNN at equal time: CGCNN minus CFT test MAE {_fmt(c['difference'])} "
+                f"over seeds ({c['seeds_cft_better']}/{len(c['paired_seeds'])} seeds CFT "
+                f"better); bootstrap over test crystals of the seed-averaged errors "
+                f"{b['mean']:.4f} (95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
+                f"**{'met' if c['met'] else 'not met'}**.")
+        a = claims.get("cft_reaches_alignn_best_in_one_fifth")
+        if a is not None:
+            when = ("never within the budget" if a["cft_seconds"] is None else
+                    f"after {a['cft_seconds']:.0f} s ({a['ratio']:.2f} of ALIGNN's time)")
+            lines.append(
+                f"ALIGNN's best validation MAE {a['alignn_best_val_mae']:.4f} came after "
+                f"{a['alignn_seconds']:.0f} s; the CFT reached it {when}: "
+                f"**{'met' if a['met'] else 'not met'}** (target: at most one fifth).")
+        lines.append("")
+    if not payload.get("complete", True):
+        lines.append(f"**Incomplete**: {len(payload['missing'])} planned runs are missing: "
+                     + ", ".join(" ".join(map(str, m)) for m in payload["missing"]) + ".")
+        lines.append("")
+    if payload.get("total_seconds"):
+        lines.append(f"Total {payload['total_seconds'] / 60:.0f} min wall.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def replace_block(text: str, block: str, name: str = "ablation") -> str:
+    """``text`` with the part between the markers of block ``name`` replaced by ``block``."""
+    begin, end = markers(name)
+    if begin not in text or end not in text:
+        raise ValueError(f"the README has no {begin} ... {end} block")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{block}{end}{tail}"
+
+
+def _shipped_cards() -> list[dict[str, Any]]:
+    from .. import pretrained
+
+    return [pretrained.model_card(n) for n in pretrained.available()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cft_pyg.experiments.report",
                                      description="README tables from results JSON.")
-    parser.add_argument("ablation", type=Path, help="ablation.json")
+    parser.add_argument("--ablation", type=Path, default=None, help="ablation.json")
+    parser.add_argument("--curves", type=Path, default=None, help="curves.json")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="the table of the shipped pretrained models")
     parser.add_argument("--readme", type=Path, default=None,
-                        help="rewrite this README's ablation block in place")
+                        help="rewrite this README's blocks in place")
     args = parser.parse_args(argv)
-    block = ablation_markdown(json.loads(args.ablation.read_text()))
+    blocks = {}
+    if args.ablation is not None:
+        blocks["ablation"] = ablation_markdown(json.loads(args.ablation.read_text()))
+    if args.curves is not None:
+        blocks["curves"] = curves_markdown(json.loads(args.curves.read_text()))
+    if args.pretrained:
+        blocks["pretrained"] = pretrained_markdown(_shipped_cards())
+    if not blocks:
+        parser.error("nothing to do: give --ablation, --curves and/or --pretrained")
     if args.readme is None:
-        print(block)
-    else:
-        args.readme.write_text(replace_block(args.readme.read_text(), block))
+        for block in blocks.values():
+            print(block)
+        return 0
+    text = args.readme.read_text()
+    for name, block in blocks.items():
+        text = replace_block(text, block, name)
+    args.readme.write_text(text)
     return 0
 
 

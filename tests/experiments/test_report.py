@@ -29,3 +29,32 @@ def test_replace_block_needs_markers():
     assert replace_block(f"a {BEGIN}old{END} b", "new\n") == f"a {BEGIN}\nnew\n{END} b"
     with pytest.raises(ValueError, match="block"):
         replace_block("no markers", "x")
+
+
+def test_readme_pretrained_block_matches_the_model_cards():
+    from cft_pyg import pretrained
+    from cft_pyg.experiments.report import markers, pretrained_markdown
+
+    begin, end = markers("pretrained")
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    cards = [pretrained.model_card(n) for n in pretrained.available()]
+    assert cards and block.strip() == pretrained_markdown(cards).strip()
+    for card in cards:
+        assert f"{card['test']['mae']:.4f}" in block
+
+
+def test_readme_curves_block_matches_the_json():
+    from cft_pyg.experiments.report import curves_markdown, markers
+
+    path = REPO_ROOT / "results" / "curves.json"
+    if not path.is_file():
+        pytest.skip("results/curves.json not committed")
+    payload = json.loads(path.read_text())
+    begin, end = markers("curves")
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert block.strip() == curves_markdown(payload).strip()
+    for target in payload["summary"].values():
+        for row in target["models"].values():
+            assert f"{row['test_mae']['mean']:.4f}" in block
