@@ -15,8 +15,17 @@ cutoffs R=5 and R=8 and prints atoms/s for
 Every method runs in its own subprocess so that its peak memory (peak RSS growth during
 the timed calls) is its own.  Ratios compare methods on the same atoms in this run.
 
+``--targets`` measures the speed targets of the issue "decisive comparisons" instead (writes
+``benchmarks/results/encoding_targets.json``): at 1 and 2 threads, the gathered, grouped and
+auto routings (and dense routing for the small batch) against the plain features on a
+64-crystal training batch (640 atoms in random groups) and on a large batch (23,000 atoms,
+100 in each of the 230 groups), forward and forward + backward, with the methods interleaved
+repeat by repeat (medians) so that a busy machine slows all of them alike; and the share of
+the encoding in one training step of the default CFT on 64 synthetic crystals.
+
 Usage::
 
+    python benchmarks/bench_encoding.py --targets       # the issue's targets (~2 min)
     python benchmarks/bench_encoding.py                 # 200k atoms, R=5 and R=8
     python benchmarks/bench_encoding.py --atoms 20000 --cutoffs 5   # quick
     python benchmarks/bench_encoding.py --threads 1      # one intra-op thread
@@ -163,8 +172,115 @@ def small_batches(threads: int, repeats: int = 20) -> dict:
     return out
 
 
+def _median_times(methods: dict, repeats: int) -> dict[str, float]:
+    """Median seconds per call of each method, the methods interleaved repeat by repeat."""
+    import statistics
+
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for f in methods.values():
+        f()  # warm up (caches, allocator)
+    for _ in range(repeats):
+        for name, f in methods.items():
+            t = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def _cft_step_share(repeats: int) -> dict:
+    """Seconds of one training step of the default CFT on 64 synthetic crystals, and of the
+    encoding's forward on the same atoms (the coordinates need no gradient in training)."""
+    import tempfile
+
+    from torch_geometric.loader import DataLoader
+
+    from cft_pyg.data import SyntheticCrystals
+    from cft_pyg.nn import CrystalFourierTransformer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = SyntheticCrystals(tmp, num_crystals=64, seed=0, log=False)
+        batch = next(iter(DataLoader(list(data), batch_size=64)))
+    model = CrystalFourierTransformer()
+    opt = torch.optim.AdamW(model.parameters(), 1e-4)
+    encoding = model.positional.encoding
+    sg = batch.space_group[batch.batch]
+
+    def step() -> None:
+        loss = model(batch).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def encode() -> None:
+        encoding(batch.frac_coords, sg)
+
+    t = _median_times({"step": step, "encoding": encode}, repeats)
+    return {"atoms": int(batch.num_nodes), "crystals": 64, "step_s": t["step"],
+            "encoding_s": t["encoding"], "share": t["encoding"] / t["step"]}
+
+
+def issue_targets(repeats: int = 15) -> dict:
+    """The encoding speed targets (module docstring), at 1 and 2 threads."""
+    from cft_pyg.nn import (
+        DenseRoutingEncoding,
+        PlainFourierFeatures,
+        SymmetryAdaptedFourierEncoding,
+    )
+
+    plain = PlainFourierFeatures(5.0)
+    encoders = {s: SymmetryAdaptedFourierEncoding(5.0, strategy=s)
+                for s in ("gathered", "grouped", "auto")}
+    dense = DenseRoutingEncoding(5.0)
+    gen = torch.Generator().manual_seed(0)
+    batches = {
+        "64_crystals_640_atoms": torch.randint(1, 231, (640,), generator=gen),
+        "large_23000_atoms_all_groups": torch.arange(1, 231).repeat_interleave(100),
+    }
+    out: dict = {"load_avg_at_start": os.getloadavg(), "cases": {}}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for name, sg in batches.items():
+            x = torch.rand(sg.numel(), 3, generator=gen)
+            for grad in (False, True):
+                xi = x.clone().requires_grad_(grad)
+
+                def call(f, xi=xi, sg=sg, grad=grad):
+                    def run() -> None:
+                        y = f(xi, sg)
+                        if grad:
+                            y.sum().backward()
+                    return run
+
+                methods = {"plain": call(plain)}
+                methods.update({s: call(e) for s, e in encoders.items()})
+                if name.startswith("64") and not grad:
+                    methods["dense"] = call(dense)
+                t = _median_times(methods, repeats if sg.numel() < 5000 else max(3, repeats // 3))
+                key = f"{name}_{'fwd_bwd' if grad else 'fwd'}_{threads}thread"
+                case = {"seconds": t, "over_plain": {m: v / t["plain"] for m, v in t.items()}}
+                limit = 5.0 if name.startswith("64") else 2.0
+                case["target"] = f"auto <= {limit:g} x plain"
+                case["met"] = case["over_plain"]["auto"] <= limit
+                out["cases"][key] = case
+                print(f"  {key:44s} " + "  ".join(f"{m} {v:5.2f}x" for m, v in
+                                                   case["over_plain"].items())
+                      + f"  ({case['target']}: {'met' if case['met'] else 'MISSED'})",
+                      flush=True)
+        share = _cft_step_share(max(5, repeats // 3))
+        share["target"] = "encoding forward < 10% of a CFT training step"
+        share["met"] = share["share"] < 0.10
+        out["cases"][f"cft_step_share_{threads}thread"] = share
+        print(f"  CFT step {share['step_s'] * 1e3:.1f} ms, encoding {share['encoding_s'] * 1e3:.2f}"
+              f" ms: {100 * share['share']:.1f}% ({'met' if share['met'] else 'MISSED'})",
+              flush=True)
+    out["load_avg_at_end"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--targets", action="store_true",
+                        help="only the issue's speed targets -> results/encoding_targets.json")
     parser.add_argument("--atoms", type=int, default=200_000)
     parser.add_argument("--naive-atoms", type=int, default=5_000)
     parser.add_argument("--dense-groups-r8", type=int, default=40,
@@ -179,6 +295,12 @@ def main() -> None:
                         help="atoms per call, as a data loader would batch them")
     args = parser.parse_args()
     OPTIONS.update(threads=args.threads, chunk=args.chunk)
+    if args.targets:
+        report = {"torch": torch.__version__, "machine": platform.machine(),
+                  "cpu_count": os.cpu_count(), **issue_targets(args.repeats * 5)}
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "encoding_targets.json").write_text(json.dumps(report, indent=1) + "\n")
+        return
 
     all_groups = list(range(1, 231))
     threads = args.threads or torch.get_num_threads()

@@ -291,6 +291,7 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         self.register_buffer("slot_freq", torch.from_numpy(slot_freq), persistent=False)
         self.register_buffer("group_is_hexagonal", torch.from_numpy(hexagonal), persistent=False)
         self._ptr_cache: dict[str, list[int]] = {}
+        self._dtype_cache: dict[tuple[torch.dtype, torch.device], dict[str, Tensor]] = {}
 
     _EXACT_TABLES = (
         "cos_table", "rot_coef", "fun_coef", "slot_phase", "slot_coef", "slot_fun_coef",
@@ -301,6 +302,7 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         # Casting the model (model.float(), .half()) must not round the phase tables:
         # they stay float64 and are cast per call to the input's dtype.
         saved = {name: self._buffers[name] for name in self._EXACT_TABLES}
+        self._dtype_cache = {}
         super()._apply(fn, recurse)
         for name, table in saved.items():
             moved = self._buffers[name]
@@ -352,31 +354,55 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         rotated = torch.view_as_real(torch.cat([picked * coef, picked.new_zeros(n, 1)], dim=1))
         return rotated.index_select(1, self.slot_gather[group - 1]).reshape(n, -1)
 
+    def _gathered_tables(self, dtype: torch.dtype) -> dict[str, Tensor]:
+        """The float tables of the gathered path in ``dtype`` (cast once and cached; the
+        float64 masters stay exact, see :meth:`_apply`)."""
+        key = (dtype, self.slot_phase.device)
+        tables = self._dtype_cache.get(key)
+        if tables is None:
+            tables = {name: getattr(self, name).to(dtype).contiguous() for name in
+                      ("slot_phase", "slot_coef", "slot_fun_coef", "slot_freq")}
+            tables["slot_coef_complex"] = torch.view_as_complex(tables["slot_coef"])
+            self._dtype_cache[key] = tables
+        return tables
+
     def _encode_gathered(self, x: Tensor, groups: Tensor) -> Tensor:
-        """All atoms in one pass: per-atom table rows, one flat scatter over (atom, orbit)."""
+        """All atoms in one pass: per-atom table rows, one flat scatter over (atom, orbit).
+
+        A fixed sequence of dense kernels whatever the groups in the batch (two small
+        matmuls, row gathers with ``index_select``, cos/sin, one ``index_add_`` and one
+        ``index_select`` over the flattened ``(atom, slot)`` pairs): no Python loop, no
+        synchronization, the path a GPU runs.
+        """
         n, S = x.shape[0], self.num_slots
+        tables = self._gathered_tables(x.dtype)
         row = groups - 1
         x_red = x - torch.floor(x)
-        freq = self.slot_freq.to(x.dtype)
-        hexagonal = self.group_is_hexagonal[row]
+        freq = tables["slot_freq"]
         turns = x_red @ freq[0].T
-        if bool(hexagonal.any()):
-            turns = torch.where(hexagonal[:, None], x_red @ freq[1].T, turns)
-        turns = turns + self.slot_phase[row].to(x.dtype)
-        # interleaved (cos, sin) = cos(2 pi [t, t - 1/4])
-        turns = torch.stack([turns, turns - 0.25], dim=-1)
-        waves = torch.cos(turns.frac_().mul_(_TWO_PI)).view(n * S, 2)
+        hexagonal = self.group_is_hexagonal.index_select(0, row)
+        turns = torch.where(hexagonal[:, None], x_red @ freq[1].T, turns)
+        turns = turns + tables["slot_phase"].index_select(0, row)
+        # reduce to one turn before the transcendental: float32 keeps ~1e-7 absolute accuracy
+        angle = turns.frac_().mul_(_TWO_PI)
+        if torch.is_grad_enabled() and angle.requires_grad:
+            waves = torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
+        else:  # cos and sin written straight into the interleaved layout (no stack copy)
+            waves = angle.new_empty(n, S, 2)
+            torch.cos(angle, out=waves[..., 0])
+            torch.sin(angle, out=waves[..., 1])
+        waves = torch.view_as_complex(waves.view(n * S, 2))  # e^{2 pi i (k.x + phase)}
         width = self.max_orbits + 1  # one dummy orbit per atom collects absent slots
-        offset = torch.arange(n, device=x.device)[:, None] * width
-        flat = (self.slot_orbit[row] + offset).view(-1)
-        sums = scatter(waves, flat, dim=0, dim_size=n * width, reduce="sum")
+        offset = torch.arange(0, n * width, width, device=x.device)[:, None]
+        flat = (self.slot_orbit.index_select(0, row) + offset).view(-1)
+        sums = waves.new_zeros(n * width).index_add_(0, flat, waves)  # e_O of every atom
         if self.output == "orbit":
-            pick = (self.slot_fun_orbit[row] + offset).view(-1)
-            coef = self.slot_fun_coef[row].to(x.dtype).view(n * S, 2)
-            return (sums[pick] * coef).sum(-1).view(n, S)
-        back = torch.view_as_complex(sums[flat].contiguous())
-        coef = torch.view_as_complex(self.slot_coef[row].to(x.dtype).view(n * S, 2))
-        return torch.view_as_real(back * coef).reshape(n, 2 * S)
+            pick = (self.slot_fun_orbit.index_select(0, row) + offset).view(-1)
+            coef = tables["slot_fun_coef"].index_select(0, row).view(n * S, 2)
+            picked = torch.view_as_real(sums.index_select(0, pick))
+            return (picked * coef).sum(-1).view(n, S)
+        coef = tables["slot_coef_complex"].index_select(0, row).view(n * S)
+        return torch.view_as_real(sums.index_select(0, flat) * coef).reshape(n, 2 * S)
 
     def forward(self, frac_coords: Tensor, space_group: Tensor) -> Tensor:
         x = check_frac_coords(frac_coords)
