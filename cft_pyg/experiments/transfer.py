@@ -390,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run folders and the pretrained encoding (kept for --resume)")
     parser.add_argument("--models", nargs="+", default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser.add_argument("--few-shot-models", nargs="*", default=None,
+                        help="models that also run the few-shot variants (none: give the "
+                             "flag without names)")
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--summarize-only", action="store_true")
@@ -398,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("output_dir", "work_dir", "jobs"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
-    for name in ("models", "seeds"):
+    for name in ("models", "seeds", "few_shot_models"):
         if getattr(args, name) is not None:
             changes[name] = tuple(getattr(args, name))
     settings = TransferSettings.from_preset(args.preset, **changes)
