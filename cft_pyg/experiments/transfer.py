@@ -92,7 +92,7 @@ class TransferSettings(Presets):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "full": {},
         "quick": {"seeds": (0,), "few_shot_ks": (1,), "epochs": 1, "model_epochs": {},
-                  "batch_size": 16, "warmup_epochs": 0.0, "max_pool": 300,
+                  "batch_size": 16, "warmup_epochs": 0.0, "max_pool": 200,
                   "pretrain_pairs_per_group": 2, "pretrain_epochs": 1, "jobs": 1,
                   "models": ("cft", "cgcnn", PRETRAINED_VARIANT), "few_shot_models": ("cft",)},
     }
