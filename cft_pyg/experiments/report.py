@@ -2,9 +2,10 @@
 
 ``python -m cft_pyg.experiments.report --readme README.md --ablation results/ablation.json
 --curves results/curves.json --pretrained`` replaces the blocks between ``<!-- NAME:begin -->``
-and ``<!-- NAME:end -->`` (``NAME``: ``ablation``, ``curves``, ``pretrained``) in the README with
-:func:`ablation_markdown`, :func:`curves_markdown` and :func:`pretrained_markdown` (the model
-cards shipped in the package); without ``--readme`` the blocks are printed. Tests check that
+and ``<!-- NAME:end -->`` (``NAME``: ``ablation``, ``curves``, ``transfer``, ``pretrained``)
+in the README with :func:`ablation_markdown`, :func:`curves_markdown`,
+:func:`transfer_markdown` and :func:`pretrained_markdown` (the model cards shipped in the
+package); without ``--readme`` the blocks are printed. Tests check that
 the README's blocks equal the ones generated from the committed JSON.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ablation_markdown", "curves_markdown", "markers", "pretrained_markdown",
-           "replace_block", "main"]
+           "replace_block", "transfer_markdown", "main"]
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -195,6 +196,54 @@ def curves_markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def transfer_markdown(payload: dict[str, Any]) -> str:
+    """Tables of a ``transfer.json`` payload (the size-matched zero-shot study)."""
+    s, sizes = payload["settings"], payload["split_sizes"]
+    models = payload["summary"]["models"]
+    lines = [f"Pool: all MP-20 crystals; held-out test set {sizes['test']:,} crystals of the "
+             f"groups with inversion; zero-shot and all-groups models both train on "
+             f"{sizes['zero_shot_train']:,} crystals (validation {sizes['zero_shot_val']:,}) "
+             f"for the same epochs and batch size, hence the same optimizer steps; "
+             f"{s['target']}; mean ± std over seeds.", "",
+             "| model | seeds | epochs | held-out MAE, all-groups | held-out MAE, zero-shot | "
+             "GB-Gap (published, all groups) | GB-Gap (groups with >= "
+             f"{s['min_group_count']} test crystals) | count-weighted | relative "
+             "degradation |", "|---|---|---|---|---|---|---|---|---|"]
+    for m, e in models.items():
+        mae = e["held_test_mae"]
+        seeds = len(e["per_seed"])
+        epochs = s["model_epochs"].get(m.replace("cft-pretrained", "cft"), s["epochs"])
+        lines.append(
+            f"| {m} | {seeds} | {epochs} | {_fmt(mae.get('all-groups', {}))} | "
+            f"{_fmt(mae.get('zero-shot', {}))} | {_fmt(e['gb_gap_published'])} | "
+            f"{_fmt(e['gb_gap'])} ({e['groups_counted']} groups) | "
+            f"{_fmt(e['gb_gap_weighted'])} | {_fmt(e['relative_degradation'], 3)} |")
+    lines.append("")
+    few = {m: e["held_test_mae"] for m, e in models.items()
+           if any(v.startswith("k") for v in e["held_test_mae"])}
+    if few:
+        ks = sorted({int(v[1:]) for e in few.values() for v in e if v.startswith("k")})
+        lines += ["| model | " + " | ".join(f"k = {k}" for k in ks) + " |",
+                  "|---|" + "---|" * len(ks)]
+        for m, e in few.items():
+            lines.append(f"| {m} | " + " | ".join(_fmt(e.get(f"k{k}", {})) for k in ks) + " |")
+        lines.append("")
+    for name, c in payload["summary"]["claims"].items():
+        b = c["bootstrap_over_groups"]
+        lines.append(f"{name}: {_fmt(c['difference'])} over seeds ({c['seeds_better']}/"
+                     f"{len(c['seeds'])} seeds); bootstrap over held-out groups {b['mean']:.4f} "
+                     f"(95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
+                     f"**{'met' if c['met'] else 'not met'}**.")
+    if payload["summary"]["claims"]:
+        lines.append("")
+    if not payload.get("complete", True):
+        lines.append(f"**Part of the study**: {len(payload['missing'])} planned runs are not "
+                     "done yet (`--resume` adds them): "
+                     + ", ".join(" ".join(map(str, m)) for m in payload["missing"]) + ".")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def replace_block(text: str, block: str, name: str = "ablation") -> str:
     """``text`` with the part between the markers of block ``name`` replaced by ``block``."""
     begin, end = markers(name)
@@ -216,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="README tables from results JSON.")
     parser.add_argument("--ablation", type=Path, default=None, help="ablation.json")
     parser.add_argument("--curves", type=Path, default=None, help="curves.json")
+    parser.add_argument("--transfer", type=Path, default=None, help="transfer.json")
     parser.add_argument("--pretrained", action="store_true",
                         help="the table of the shipped pretrained models")
     parser.add_argument("--readme", type=Path, default=None,
@@ -226,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         blocks["ablation"] = ablation_markdown(json.loads(args.ablation.read_text()))
     if args.curves is not None:
         blocks["curves"] = curves_markdown(json.loads(args.curves.read_text()))
+    if args.transfer is not None:
+        blocks["transfer"] = transfer_markdown(json.loads(args.transfer.read_text()))
     if args.pretrained:
         blocks["pretrained"] = pretrained_markdown(_shipped_cards())
     if not blocks:

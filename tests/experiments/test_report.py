@@ -58,3 +58,16 @@ def test_readme_curves_block_matches_the_json():
     for target in payload["summary"].values():
         for row in target["models"].values():
             assert f"{row['test_mae']['mean']:.4f}" in block
+
+
+def test_readme_transfer_block_matches_the_json():
+    from cft_pyg.experiments.report import markers, transfer_markdown
+
+    path = REPO_ROOT / "results" / "transfer.json"
+    if not path.is_file():
+        pytest.skip("results/transfer.json not committed")
+    payload = json.loads(path.read_text())
+    begin, end = markers("transfer")
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert block.strip() == transfer_markdown(payload).strip()
