@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..training.config import TrainConfig
+
 __all__ = ["RECIPES", "Recipe", "recipe"]
 
 
@@ -55,8 +57,8 @@ class Recipe:
 # (element tokens, attention with pair-distance bias, gated local messages) with no Fourier
 # positional encoding. It beat the symmetry-adapted CFT (0.084), CGCNN (0.090) and the
 # composition-only floor (0.073) on formation energy (0.060 eV/atom), and likewise on band gap.
-_MP20_TRUNK = {"channels": 64, "num_blocks": 2, "heads": 4, "local_channels": 32,
-               "encoding": "none"}
+_TRUNK = TrainConfig.preset_values("cft-trunk")  # one definition: the train preset
+_MP20_TRUNK = _TRUNK["model_kwargs"]
 _MP20_WHY = ("most accurate variant on both MP-20 targets in results/ablation.json "
              "('none': CFT trunk without positional encoding)")
 
@@ -65,11 +67,13 @@ RECIPES: dict[str, Recipe] = {
         Recipe(name="mp20-formation-energy",
                description="MP-20 formation energy per atom (eV/atom)",
                dataset="mp20", target="formation_energy_per_atom", unit="eV/atom",
-               model="cft", model_kwargs=_MP20_TRUNK, why=_MP20_WHY),
+               model=_TRUNK["model"], model_kwargs=_MP20_TRUNK, epochs=_TRUNK["epochs"],
+               lr=_TRUNK["lr"], warmup_epochs=_TRUNK["warmup_epochs"], why=_MP20_WHY),
         Recipe(name="mp20-band-gap",
                description="MP-20 PBE band gap (eV)",
                dataset="mp20", target="band_gap", unit="eV",
-               model="cft", model_kwargs=_MP20_TRUNK, why=_MP20_WHY),
+               model=_TRUNK["model"], model_kwargs=_MP20_TRUNK, epochs=_TRUNK["epochs"],
+               lr=_TRUNK["lr"], warmup_epochs=_TRUNK["warmup_epochs"], why=_MP20_WHY),
     )
 }
 """Name -> recipe of every pretrained model this version can build."""
