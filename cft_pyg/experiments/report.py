@@ -236,10 +236,12 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
                      f"**{'met' if c['met'] else 'not met'}**.")
     if payload["summary"]["claims"]:
         lines.append("")
-    if not payload.get("complete", True):
-        lines.append(f"**Part of the study**: {len(payload['missing'])} planned runs are not "
-                     "done yet (`--resume` adds them): "
-                     + ", ".join(" ".join(map(str, m)) for m in payload["missing"]) + ".")
+    full = payload.get("full_study")
+    if full and full["missing"]:
+        models = sorted({m[0] for m in full["missing"]})
+        lines.append(f"**Part of the study**: {full['done']} of the {full['runs']} runs of the "
+                     f"full preset are done; missing runs of {', '.join(models)} (seeds, "
+                     "few-shot variants) are added with `--resume`.")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -361,6 +361,7 @@ def write_results(settings: TransferSettings, runs: list[dict[str, Any]],
     """``transfer.json``: settings, split sizes, runs, summary; also for a partial run."""
     done = {_key(r) for r in runs}
     missing = [list(j) for j in settings.runs() if j not in done]
+    full = TransferSettings.from_preset("full", mp20_root=settings.mp20_root).runs()
     pre = [r for r in runs if r["kind"] == "pretraining"]
     payload = {
         "settings": dataclasses.asdict(settings),
@@ -368,6 +369,8 @@ def write_results(settings: TransferSettings, runs: list[dict[str, Any]],
                    "--mp20-root DIR",
         "split_sizes": split_of(settings).sizes(),
         "total_seconds": seconds, "complete": not missing, "missing": missing,
+        "full_study": {"runs": len(full), "done": sum(tuple(j) in done for j in full),
+                       "missing": [list(j) for j in full if j not in done]},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "threads_per_job": 1, "jobs": settings.jobs},
         "pretraining": pre[0] if pre else None,
