@@ -419,8 +419,9 @@ def _figure(payload: dict[str, Any], path: Path) -> None:
             ax.axhline(floor["val_mae"], color="gray", ls="--", lw=1,
                        label="composition only (val)")
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("training seconds (1 thread)")
-        ax.set_ylabel("validation MAE")
+        ax.set_ylabel("validation MAE (log)")
         ax.set_title(TARGET_LABELS.get(target, target), fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
