@@ -73,8 +73,11 @@ Strategy = Literal["auto", "grouped", "gathered"]
 GATHERED_MAX_ELEMENTS = 1 << 22
 """``strategy="auto"`` routes batches with ``n_atoms * S`` up to this size gathered (about
 8,000 atoms at ``R = 5``; measured crossover with the grouped path between 5,000 and 10,000
-atoms on one CPU thread), larger ones grouped; with gradients flowing to the coordinates it
-always routes gathered (24,000 atoms: 2.4x the plain features against 24x grouped)."""
+atoms on one CPU thread), larger ones grouped, but only on one thread: with gradients flowing
+to the coordinates, or with several threads, it always routes gathered (23,000 atoms: 2.4x
+the plain features against 24x grouped with gradients; at 2 threads on a loaded machine 2.5x
+against 31x, the many small per-group kernels waiting on each other;
+``benchmarks/results/encoding_targets.json``)."""
 _TWO_PI = 2.0 * math.pi
 
 
@@ -224,8 +227,9 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
             ``"gathered"`` runs one pass over the whole batch with each atom's row of the
             stacked ``(230, S)`` phase/orbit tables gathered and one flat scatter over
             ``(atom, orbit)`` pairs (no Python loop at all: best for the small batches of
-            training); ``"auto"`` picks ``gathered`` when ``n_atoms * S <= 2**22`` or
-            when gradients flow to the coordinates (see :data:`GATHERED_MAX_ELEMENTS`).
+            training); ``"auto"`` picks ``grouped`` only for batches with
+            ``n_atoms * S > 2**22`` on one CPU thread without gradients to the coordinates,
+            ``gathered`` otherwise (see :data:`GATHERED_MAX_ELEMENTS`).
 
     Shapes:
         - frac_coords: ``(n_atoms, 3)`` float32/float64, fractional coordinates of each
@@ -414,7 +418,8 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
         if strategy == "auto":
             grad = x.requires_grad and torch.is_grad_enabled()
             small = x.shape[0] * self.num_slots <= GATHERED_MAX_ELEMENTS
-            strategy = "gathered" if grad or small else "grouped"
+            one_thread = x.device.type == "cpu" and torch.get_num_threads() == 1
+            strategy = "grouped" if not (grad or small) and one_thread else "gathered"
         if strategy == "gathered":
             return self._encode_gathered(x, groups)
         group_ids, atom_index, inverse = _group_slices(groups)
