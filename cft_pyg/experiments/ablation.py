@@ -37,7 +37,6 @@ import argparse
 import dataclasses
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import tempfile
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..training.presets import Presets
+from .jobs import read_runs, run_logged
 
 __all__ = ["AblationSettings", "VARIANTS", "read_runs", "run_ablation", "summarize",
            "write_results", "main"]
@@ -339,26 +339,16 @@ def run_ablation(settings: AblationSettings, *, resume: bool = False, echo=print
     for dataset in {TARGETS[t][0] for t in settings.variants}:
         load_splits(settings, dataset)  # process once before the workers start (fork shares)
     start = time.perf_counter()
-    runs: list[dict[str, Any]] = list(done)
     echo(f"{len(jobs)} jobs on {settings.jobs} worker(s) ({len(done)} already done); runs "
          f"appended to {log}")
-    ctx = mp.get_context("fork")
-    with log.open("a" if done else "w") as handle, ctx.Pool(settings.jobs) as pool:
-        for k, res in enumerate(pool.imap_unordered(_job, [(settings, work, j) for j in jobs])):
-            runs.append(res)
-            handle.write(json.dumps(res) + "\n")
-            handle.flush()
-            what = (f"{res['target']} {res['variant']} seed {res['seed']}: test MAE "
-                    f"{res['test_mae']:.4f}, {res['train_seconds']:.0f} s"
-                    if res["kind"] == "training" else
-                    f"pretraining: held-out orbit-distance MAE {res['heldout_mae']:.3f} Å")
-            echo(f"[{k + 1}/{len(jobs)} {time.perf_counter() - start:.0f} s] {what}")
+    runs = list(done) + run_logged(
+        _job, [(settings, work, j) for j in jobs], settings.jobs, log, append=bool(done),
+        describe=lambda r: (f"{r['target']} {r['variant']} seed {r['seed']}: test MAE "
+                            f"{r['test_mae']:.4f}, {r['train_seconds']:.0f} s"
+                            if r["kind"] == "training" else
+                            "pretraining: held-out orbit-distance MAE "
+                            f"{r['heldout_mae']:.3f} Å"), echo=echo)
     return write_results(settings, runs, time.perf_counter() - start)
-
-
-def read_runs(path: str | Path) -> list[dict[str, Any]]:
-    """The runs of an ``ablation_runs.jsonl`` file (one JSON object per line)."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def write_results(settings: AblationSettings, runs: list[dict[str, Any]],

@@ -34,7 +34,6 @@ import copy
 import dataclasses
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import random
@@ -47,6 +46,7 @@ import numpy as np
 
 from ..training.presets import Presets
 from .ablation import TARGETS
+from .jobs import read_runs, run_logged
 from .statistics import mean_std
 
 __all__ = ["CURVE_MODELS", "CurveSettings", "bootstrap_difference", "lr_factor", "run_curves",
@@ -245,11 +245,6 @@ def _key(r: dict[str, Any]) -> tuple[str, str, int]:
     return (r["target"], r["model"], int(r["seed"]))
 
 
-def read_runs(path: str | Path) -> list[dict[str, Any]]:
-    """Runs of a ``curves_runs.jsonl`` file."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
 def run_curves(settings: CurveSettings, *, resume: bool = False, echo: Any = print
                ) -> dict[str, Any]:
     """Run every missing job of ``settings`` (``settings.jobs`` processes, one thread each),
@@ -265,27 +260,11 @@ def run_curves(settings: CurveSettings, *, resume: bool = False, echo: Any = pri
     echo(f"{len(jobs)} jobs of {settings.budget_seconds:g} training seconds on "
          f"{settings.jobs} worker(s) ({len(done)} already done); runs appended to {log}")
     start = time.perf_counter()
-    runs = list(done)
-    with log.open("a" if done else "w") as handle:
-        if settings.jobs <= 1:
-            results = (_job((settings, j)) for j in jobs)
-            pool = None
-        else:
-            pool = mp.get_context("fork").Pool(settings.jobs)
-            results = pool.imap_unordered(_job, [(settings, j) for j in jobs])
-        try:
-            for k, res in enumerate(results):
-                runs.append(res)
-                handle.write(json.dumps(res) + "\n")
-                handle.flush()
-                echo(f"[{k + 1}/{len(jobs)} {time.perf_counter() - start:.0f} s] "
-                     f"{res['target']} {res['model']} seed {res['seed']}: test MAE "
-                     f"{res['test_mae']:.4f} after {res['epochs']:.2f} epochs "
-                     f"({res['crystals_per_second']:.0f} crystals/s)")
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
+    runs = list(done) + run_logged(
+        _job, [(settings, j) for j in jobs], settings.jobs, log, append=bool(done),
+        describe=lambda r: (f"{r['target']} {r['model']} seed {r['seed']}: test MAE "
+                            f"{r['test_mae']:.4f} after {r['epochs']:.2f} epochs "
+                            f"({r['crystals_per_second']:.0f} crystals/s)"), echo=echo)
     return write_results(settings, runs, time.perf_counter() - start)
 
 

@@ -35,7 +35,6 @@ import copy
 import dataclasses
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import tempfile
@@ -48,14 +47,15 @@ import numpy as np
 import pandas as pd
 
 from ..training.presets import Presets
+from .ablation import MP20_TARGETS
 from .curves import CURVE_MODELS, bootstrap_difference
+from .jobs import read_runs, run_logged
 from .statistics import json_records, mean_std
 from .zero_shot import gb_gap, gb_gap_table, matched_split
 
 __all__ = ["TransferSettings", "run_transfer", "summarize", "write_results", "main"]
 
 PRETRAINED_VARIANT = "cft-pretrained"
-MP20_TARGETS = ("formation_energy_per_atom", "band_gap")
 
 
 @dataclass
@@ -232,9 +232,11 @@ def _key(r: dict[str, Any]) -> Any:
     return "pretrain" if r["kind"] == "pretraining" else (r["model"], r["seed"], r["variant"])
 
 
-def read_runs(path: str | Path) -> list[dict[str, Any]]:
-    """Runs of a ``transfer_runs.jsonl`` file."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def _describe(res: dict[str, Any]) -> str:
+    if res["kind"] == "pretraining":
+        return f"pretraining: held-out orbit-distance MAE {res['heldout_mae']:.3f} Å"
+    return (f"{res['model']} {res['variant']} seed {res['seed']}: held-out test MAE "
+            f"{res['held_test']['overall']['mae']:.4f}")
 
 
 def run_transfer(settings: TransferSettings, *, resume: bool = False, echo: Any = print
@@ -260,28 +262,9 @@ def run_transfer(settings: TransferSettings, *, resume: bool = False, echo: Any 
     echo(f"{len(jobs)} jobs on {settings.jobs} worker(s) ({len(done)} already done); split "
          f"sizes {split_of(settings).sizes()}")
     start = time.perf_counter()
-    runs = list(done)
-    with log.open("a" if done else "w") as handle:
-        if settings.jobs <= 1:
-            results = (_job((settings, j)) for j in jobs)
-            pool = None
-        else:
-            pool = mp.get_context("fork").Pool(settings.jobs)
-            results = pool.imap_unordered(_job, [(settings, j) for j in jobs])
-        try:
-            for k, res in enumerate(results):
-                runs.append(res)
-                handle.write(json.dumps(res) + "\n")
-                handle.flush()
-                what = ("pretraining: held-out orbit-distance MAE "
-                        f"{res['heldout_mae']:.3f} Å" if res["kind"] == "pretraining" else
-                        f"{res['model']} {res['variant']} seed {res['seed']}: held-out test "
-                        f"MAE {res['held_test']['overall']['mae']:.4f}")
-                echo(f"[{k + 1}/{len(jobs)} {time.perf_counter() - start:.0f} s] {what}")
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
+    runs = list(done) + run_logged(
+        _job, [(settings, j) for j in jobs], settings.jobs, log, append=bool(done),
+        describe=_describe, echo=echo)
     return write_results(settings, runs, time.perf_counter() - start)
 
 
