@@ -177,7 +177,7 @@ class _SlotTables:
         gather[present] = pair_index.reshape(-1)
         self.slot_gather = gather
         # per-slot tables of the gathered path (slot = frequency index; absent slots point
-        # to a dummy orbit ``max_orbits`` and get zero coefficients)
+        # to a dummy orbit after the group's orbits and get zero coefficients)
         self.slot_phase = np.zeros(num_slots)
         self.slot_phase[present] = phase
         self.slot_orbit = np.full(num_slots, -1, dtype=np.int64)
@@ -197,6 +197,33 @@ class _SlotTables:
         self.slot_fun_orbit[: self.fun_orbit.size] = self.fun_orbit
         self.slot_fun_coef = np.zeros((num_slots, 2))
         self.slot_fun_coef[: self.fun_orbit.size] = self.fun_coef
+
+
+class _UnitPhasor(torch.autograd.Function):
+    r"""``exp(i angle)`` as a complex tensor, with a real-arithmetic backward.
+
+    Forward writes ``cos`` and ``sin`` straight into the interleaved ``(..., 2)`` layout of
+    the complex result; backward is
+    :math:`\partial L/\partial\theta = \operatorname{Im} G \cos\theta - \operatorname{Re} G
+    \sin\theta` for the incoming complex gradient :math:`G` (about half the work of
+    ``torch.polar``'s backward, which also differentiates the modulus).  First derivatives
+    only: a second ``backward`` through it raises.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, angle: Tensor) -> Tensor:
+        waves = angle.new_empty(*angle.shape, 2)
+        torch.cos(angle, out=waves[..., 0])
+        torch.sin(angle, out=waves[..., 1])
+        ctx.save_for_backward(waves)
+        return torch.view_as_complex(waves)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (waves,) = ctx.saved_tensors
+        g = torch.view_as_real(grad.resolve_conj())
+        return g[..., 1] * waves[..., 0] - g[..., 0] * waves[..., 1]
 
 
 def _stack(arrays: list[np.ndarray], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -229,7 +256,10 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
             ``(atom, orbit)`` pairs (no Python loop at all: best for the small batches of
             training); ``"auto"`` picks ``grouped`` only for batches with
             ``n_atoms * S > 2**22`` on one CPU thread without gradients to the coordinates,
-            ``gathered`` otherwise (see :data:`GATHERED_MAX_ELEMENTS`).
+            ``gathered`` otherwise (see :data:`GATHERED_MAX_ELEMENTS`).  Gradients in the
+            coordinates work on every path; second derivatives (a loss on forces) only on
+            ``grouped``: the gathered path's phasor has a hand-written first-order backward
+            and raises if differentiated twice.
 
     Shapes:
         - frac_coords: ``(n_atoms, 3)`` float32/float64, fractional coordinates of each
@@ -279,19 +309,27 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
             "slot_gather", torch.from_numpy(np.stack([t.slot_gather for t in tables])),
             persistent=False,
         )
-        # gathered path: row g-1 of each table belongs to group g
+        # gathered path: row g-1 of each table belongs to group g; absent slots (and the
+        # padding of the orbit output) point to a dummy orbit M_g after the group's M_g
+        # orbits, so every atom owns M_g + 1 consecutive entries of one flat orbit-sum array
         self.max_orbits = max(self.num_orbits)
+        dummy = np.asarray(self.num_orbits)[:, None]
         for name in ("slot_phase", "slot_orbit", "slot_coef", "slot_fun_orbit", "slot_fun_coef"):
             table = np.stack([getattr(t, name) for t in tables])
             if "orbit" in name:
-                table = np.where(table < 0, self.max_orbits, table)
+                table = np.where(table < 0, dummy, table)
             self.register_buffer(name, torch.from_numpy(table), persistent=False)
+        self.register_buffer("orbit_width", torch.tensor(self.num_orbits) + 1, persistent=False)
+        # slot frequencies of both metrics stacked as one (6, S) matrix: an atom's
+        # coordinates enter as [x, 0] (identity metric) or [0, x] (hexagonal), so one matmul
+        # serves a batch that mixes both families
         slot_freq = np.zeros((2, self.num_slots, 3))
         hexagonal = np.zeros(NUM_SPACE_GROUPS, dtype=bool)
         for b in bases:
             row = int(b.frequencies.metric == "hexagonal")
             hexagonal[b.group.number - 1] = bool(row)
             slot_freq[row, : len(b.frequencies)] = b.frequencies.freq
+        slot_freq = slot_freq.transpose(0, 2, 1).reshape(6, self.num_slots)
         self.register_buffer("slot_freq", torch.from_numpy(slot_freq), persistent=False)
         self.register_buffer("group_is_hexagonal", torch.from_numpy(hexagonal), persistent=False)
         self._ptr_cache: dict[str, list[int]] = {}
@@ -373,33 +411,29 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
     def _encode_gathered(self, x: Tensor, groups: Tensor) -> Tensor:
         """All atoms in one pass: per-atom table rows, one flat scatter over (atom, orbit).
 
-        A fixed sequence of dense kernels whatever the groups in the batch (two small
-        matmuls, row gathers with ``index_select``, cos/sin, one ``index_add_`` and one
-        ``index_select`` over the flattened ``(atom, slot)`` pairs): no Python loop, no
-        synchronization, the path a GPU runs.
+        A fixed sequence of dense kernels whatever the groups in the batch (one matmul with
+        the phases added in, row gathers with ``index_select``, cos/sin, one ``index_add_``
+        and one ``index_select`` over the flattened ``(atom, slot)`` pairs): no Python loop,
+        the path a GPU runs (one host synchronization: the length of the orbit-sum array).
+        Atom ``a`` of group ``g`` owns ``M_g + 1`` consecutive orbit sums (its orbits and a
+        dummy that collects absent slots), so the scatter target is as small as the orbits.
         """
         n, S = x.shape[0], self.num_slots
         tables = self._gathered_tables(x.dtype)
         row = groups - 1
         x_red = x - torch.floor(x)
-        freq = tables["slot_freq"]
-        turns = x_red @ freq[0].T
-        hexagonal = self.group_is_hexagonal.index_select(0, row)
-        turns = torch.where(hexagonal[:, None], x_red @ freq[1].T, turns)
-        turns = turns + tables["slot_phase"].index_select(0, row)
+        hexagonal = self.group_is_hexagonal.index_select(0, row).to(x.dtype)[:, None]
+        x_both = torch.cat([x_red * (1.0 - hexagonal), x_red * hexagonal], dim=1)
+        turns = torch.addmm(tables["slot_phase"].index_select(0, row), x_both,
+                            tables["slot_freq"])
         # reduce to one turn before the transcendental: float32 keeps ~1e-7 absolute accuracy
         angle = turns.frac_().mul_(_TWO_PI)
-        if torch.is_grad_enabled() and angle.requires_grad:
-            waves = torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
-        else:  # cos and sin written straight into the interleaved layout (no stack copy)
-            waves = angle.new_empty(n, S, 2)
-            torch.cos(angle, out=waves[..., 0])
-            torch.sin(angle, out=waves[..., 1])
-        waves = torch.view_as_complex(waves.view(n * S, 2))  # e^{2 pi i (k.x + phase)}
-        width = self.max_orbits + 1  # one dummy orbit per atom collects absent slots
-        offset = torch.arange(0, n * width, width, device=x.device)[:, None]
+        waves = _UnitPhasor.apply(angle).view(n * S)  # e^{2 pi i (k.x + phase)}
+        width = self.orbit_width.index_select(0, row)
+        offset = (torch.cumsum(width, 0) - width)[:, None]
+        total = int(offset[-1, 0] + width[-1])
         flat = (self.slot_orbit.index_select(0, row) + offset).view(-1)
-        sums = waves.new_zeros(n * width).index_add_(0, flat, waves)  # e_O of every atom
+        sums = waves.new_zeros(total).index_add_(0, flat, waves)  # e_O of every atom
         if self.output == "orbit":
             pick = (self.slot_fun_orbit.index_select(0, row) + offset).view(-1)
             coef = tables["slot_fun_coef"].index_select(0, row).view(n * S, 2)
