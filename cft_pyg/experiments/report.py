@@ -151,6 +151,16 @@ def curves_markdown(payload: dict[str, Any]) -> str:
              "rate following the clock (warm-up, cosine to zero at the budget), validation MAE "
              f"on {s['n_val_curve']} project-val crystals at {s['eval_points']} moments, test MAE "
              "of the best moment on the whole project-test split; mean ± std over seeds.", ""]
+    extended = s.get("extended_budgets") or {}
+    if extended:
+        from .curves import LABELS as CURVE_LABELS
+
+        names = ", ".join(f"{CURVE_LABELS.get(m, m)} {b:g} s" for m, b in extended.items())
+        targets = ", ".join(TARGET_LABELS.get(t, t).split(" (")[0]
+                            for t in s.get("extended_targets", ()))
+        lines += [f"Extended budgets, in addition to the common one: {names} on {targets} "
+                  "(rows marked with their budget; equal-time comparisons use only the common "
+                  "budget; the one-fifth claim uses ALIGNN's longest run).", ""]
     for target, block in payload["summary"].items():
         models = block["models"]
         n_train = next(r["n_train"] for r in payload["runs"] if r["target"] == target)
@@ -182,9 +192,11 @@ def curves_markdown(payload: dict[str, Any]) -> str:
         if a is not None:
             when = ("never within the budget" if a["cft_seconds"] is None else
                     f"after {a['cft_seconds']:.0f} s ({a['ratio']:.2f} of ALIGNN's time)")
+            budget = a.get("alignn_budget_seconds")
+            run = "" if budget is None else f" (run of {budget:g} s)"
             lines.append(
                 f"ALIGNN's best validation MAE {a['alignn_best_val_mae']:.4f} came after "
-                f"{a['alignn_seconds']:.0f} s; the CFT reached it {when}: "
+                f"{a['alignn_seconds']:.0f} s{run}; the CFT reached it {when}: "
                 f"**{'met' if a['met'] else 'not met'}** (target: at most one fifth).")
         lines.append("")
     if not payload.get("complete", True):
@@ -223,10 +235,14 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
            if any(v.startswith("k") for v in e["held_test_mae"])}
     if few:
         ks = sorted({int(v[1:]) for e in few.values() for v in e if v.startswith("k")})
-        lines += ["| model | " + " | ".join(f"k = {k}" for k in ks) + " |",
-                  "|---|" + "---|" * len(ks)]
+        lines += ["Few-shot: held-out test MAE with k training crystals of every held-out "
+                  "group added to the zero-shot training set (k = 0: zero-shot).", "",
+                  "| model | k = 0 | " + " | ".join(f"k = {k}" for k in ks)
+                  + " | all-groups |", "|---|---|" + "---|" * len(ks) + "---|"]
         for m, e in few.items():
-            lines.append(f"| {m} | " + " | ".join(_fmt(e.get(f"k{k}", {})) for k in ks) + " |")
+            lines.append(f"| {m} | {_fmt(e.get('zero-shot', {}))} | "
+                         + " | ".join(_fmt(e.get(f"k{k}", {})) for k in ks)
+                         + f" | {_fmt(e.get('all-groups', {}))} |")
         lines.append("")
     for name, c in payload["summary"]["claims"].items():
         b = c["bootstrap_over_groups"]
