@@ -25,7 +25,8 @@ bootstrap interval over held-out groups of the difference of seed-averaged gaps.
 
 ``python -m cft_pyg.experiments.transfer --preset full --mp20-root DIR [--models ...]
 [--resume]`` appends each run to ``<output>/transfer_runs.jsonl`` (so the study can be split
-into parts that each fit a session) and writes ``<output>/transfer.json``.
+into parts that each fit a session) and writes ``<output>/transfer.json`` and the few-shot
+figure ``<output>/transfer_fewshot.png``.
 """
 
 from __future__ import annotations
@@ -49,13 +50,17 @@ import pandas as pd
 from ..training.presets import Presets
 from .ablation import MP20_TARGETS
 from .curves import CURVE_MODELS, bootstrap_difference
+from .curves import LABELS as CURVE_LABELS
 from .jobs import read_runs, run_logged
 from .statistics import json_records, mean_std
 from .zero_shot import gb_gap, gb_gap_table, matched_split
 
-__all__ = ["TransferSettings", "run_transfer", "summarize", "write_results", "main"]
+__all__ = ["LABELS", "TransferSettings", "few_shot_table", "run_transfer", "summarize",
+           "write_results", "main"]
 
 PRETRAINED_VARIANT = "cft-pretrained"
+LABELS = {**CURVE_LABELS, PRETRAINED_VARIANT: "CFT (hybrid), pretrained encoding"}
+"""Model name -> label in tables and figures."""
 
 
 @dataclass
@@ -339,6 +344,24 @@ def summarize(settings: TransferSettings, runs: list[dict[str, Any]]) -> dict[st
     return out
 
 
+def few_shot_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """Held-out test MAE against ``k`` (``k = 0``: zero-shot) of every model with few-shot
+    runs: columns ``model``, ``k``, ``mae``, ``mae_std``, ``n_seeds`` (``summary`` is the
+    ``summary`` of a ``transfer.json``)."""
+    rows = []
+    for m, e in summary["models"].items():
+        variants = e["held_test_mae"]
+        if not any(v.startswith("k") for v in variants):
+            continue
+        for v, stats in variants.items():
+            if v == "all-groups":
+                continue
+            k = 0 if v == "zero-shot" else int(v[1:])
+            rows.append({"model": m, "k": k, "mae": stats["mean"], "mae_std": stats["std"],
+                         "n_seeds": stats["n_seeds"]})
+    return pd.DataFrame(rows, columns=["model", "k", "mae", "mae_std", "n_seeds"])
+
+
 def write_results(settings: TransferSettings, runs: list[dict[str, Any]],
                   seconds: float | None = None) -> dict[str, Any]:
     """``transfer.json``: settings, split sizes, runs, summary; also for a partial run."""
@@ -362,7 +385,29 @@ def write_results(settings: TransferSettings, runs: list[dict[str, Any]],
     }
     out = Path(settings.output_dir)
     (out / "transfer.json").write_text(json.dumps(payload, indent=1) + "\n")
+    _figure(payload["summary"], out / "transfer_fewshot.png")
     return payload
+
+
+def _figure(summary: dict[str, Any], path: Path) -> None:
+    """``transfer_fewshot.png``: held-out MAE against k (dashed: the all-groups models)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..viz import plot_few_shot
+
+    table = few_shot_table(summary)
+    if not len(table):
+        return
+    table["model"] = table["model"].map(lambda m: LABELS.get(m, m))
+    reference = {LABELS.get(m, m): e["held_test_mae"]["all-groups"]["mean"]
+                 for m, e in summary["models"].items() if "all-groups" in e["held_test_mae"]
+                 and any(v.startswith("k") for v in e["held_test_mae"])}
+    fig = plot_few_shot(table, unit="eV/atom", reference=reference)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

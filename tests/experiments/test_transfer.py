@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from cft_pyg.experiments.transfer import TransferSettings, run_transfer
+from cft_pyg.experiments.transfer import TransferSettings, few_shot_table, run_transfer
 
 
 def test_quick_transfer_study(shared_data_dir, tmp_path) -> None:
@@ -32,3 +32,8 @@ def test_quick_transfer_study(shared_data_dir, tmp_path) -> None:
     assert "cft GB-Gap below cgcnn" in summary["claims"]
     on_disk = json.loads((tmp_path / "out" / "transfer.json").read_text())
     assert on_disk["split_sizes"] == payload["split_sizes"]
+    assert (tmp_path / "out" / "transfer_fewshot.png").is_file()
+    few = few_shot_table(summary)
+    assert sorted(few[few.model == "cft"].k) == [0, 1]
+    zero = few[(few.model == "cft") & (few.k == 0)].mae.item()
+    assert zero == summary["models"]["cft"]["held_test_mae"]["zero-shot"]["mean"]
