@@ -1,12 +1,14 @@
 """README tables generated from the results JSON: the numbers a reader sees are the measured ones.
 
 ``python -m cft_pyg.experiments.report --readme README.md --ablation results/ablation.json
---curves results/curves.json --pretrained`` replaces the blocks between ``<!-- NAME:begin -->``
-and ``<!-- NAME:end -->`` (``NAME``: ``ablation``, ``curves``, ``transfer``, ``pretrained``)
-in the README with :func:`ablation_markdown`, :func:`curves_markdown`,
-:func:`transfer_markdown` and :func:`pretrained_markdown` (the model cards shipped in the
-package); without ``--readme`` the blocks are printed. Tests check that
-the README's blocks equal the ones generated from the committed JSON.
+--curves results/curves.json --transfer results/transfer.json --encoding
+benchmarks/results/encoding_targets.json --pretrained`` replaces the blocks between
+``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` (``NAME``: ``ablation``, ``curves``,
+``transfer``, ``encoding``, ``pretrained``) in the README with :func:`ablation_markdown`,
+:func:`curves_markdown`, :func:`transfer_markdown`, :func:`encoding_markdown` and
+:func:`pretrained_markdown` (the model cards shipped in the package); without ``--readme``
+the blocks are printed. Tests check that the README's blocks equal the ones generated from the
+committed JSON.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ablation_markdown", "curves_markdown", "markers", "pretrained_markdown",
-           "replace_block", "transfer_markdown", "main"]
+__all__ = ["ablation_markdown", "curves_markdown", "encoding_markdown", "markers",
+           "pretrained_markdown", "replace_block", "transfer_markdown", "main"]
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -210,6 +212,8 @@ def curves_markdown(payload: dict[str, Any]) -> str:
 
 def transfer_markdown(payload: dict[str, Any]) -> str:
     """Tables of a ``transfer.json`` payload (the size-matched zero-shot study)."""
+    from .transfer import LABELS as TRANSFER_LABELS
+
     s, sizes = payload["settings"], payload["split_sizes"]
     models = payload["summary"]["models"]
     lines = [f"Pool: all MP-20 crystals; held-out test set {sizes['test']:,} crystals of the "
@@ -217,16 +221,17 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
              f"{sizes['zero_shot_train']:,} crystals (validation {sizes['zero_shot_val']:,}) "
              f"for the same epochs and batch size, hence the same optimizer steps; "
              f"{s['target']}; mean ± std over seeds.", "",
-             "| model | seeds | epochs | held-out MAE, all-groups | held-out MAE, zero-shot | "
-             "GB-Gap (published, all groups) | GB-Gap (groups with >= "
+             "| model | parameters | seeds | epochs | held-out MAE, all-groups | held-out MAE, "
+             "zero-shot | GB-Gap (published, all groups) | GB-Gap (groups with >= "
              f"{s['min_group_count']} test crystals) | count-weighted | relative "
-             "degradation |", "|---|---|---|---|---|---|---|---|---|"]
+             "degradation |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m, e in models.items():
         mae = e["held_test_mae"]
         seeds = len(e["per_seed"])
         epochs = s["model_epochs"].get(m.replace("cft-pretrained", "cft"), s["epochs"])
         lines.append(
-            f"| {m} | {seeds} | {epochs} | {_fmt(mae.get('all-groups', {}))} | "
+            f"| {TRANSFER_LABELS.get(m, m)} | {e['parameters']:,} | {seeds} | {epochs} | "
+            f"{_fmt(mae.get('all-groups', {}))} | "
             f"{_fmt(mae.get('zero-shot', {}))} | {_fmt(e['gb_gap_published'])} | "
             f"{_fmt(e['gb_gap'])} ({e['groups_counted']} groups) | "
             f"{_fmt(e['gb_gap_weighted'])} | {_fmt(e['relative_degradation'], 3)} |")
@@ -240,7 +245,7 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
                   "| model | k = 0 | " + " | ".join(f"k = {k}" for k in ks)
                   + " | all-groups |", "|---|---|" + "---|" * len(ks) + "---|"]
         for m, e in few.items():
-            lines.append(f"| {m} | {_fmt(e.get('zero-shot', {}))} | "
+            lines.append(f"| {TRANSFER_LABELS.get(m, m)} | {_fmt(e.get('zero-shot', {}))} | "
                          + " | ".join(_fmt(e.get(f"k{k}", {})) for k in ks)
                          + f" | {_fmt(e.get('all-groups', {}))} |")
         lines.append("")
@@ -260,6 +265,49 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
                      "few-shot variants) are added with `--resume`.")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_ENCODING_CASES = {
+    "64_crystals_640_atoms_fwd": "64 crystals (640 atoms), forward",
+    "64_crystals_640_atoms_fwd_bwd": "64 crystals, forward + backward",
+    "large_23000_atoms_all_groups_fwd": "23,000 atoms over all 230 groups, forward",
+    "large_23000_atoms_all_groups_fwd_bwd": "23,000 atoms, forward + backward",
+}
+
+
+def encoding_markdown(payload: dict[str, Any]) -> str:
+    """Table of ``benchmarks/results/encoding_targets.json`` (the encoding speed targets):
+    time of each routing relative to the plain Fourier features, per case and thread count."""
+    load = payload.get("load_avg_at_start"), payload.get("load_avg_at_end")
+    lines = [f"torch {payload['torch']}, {payload['cpu_count']} cores; load average "
+             f"{load[0][0]:.1f} at the start, {load[1][0]:.1f} at the end; time relative to "
+             "the plain Fourier features on the same atoms (methods interleaved repeat by "
+             "repeat, medians).", "",
+             "| case | threads | gathered (loop-free) | grouped (per group) | auto | target | |",
+             "|---|---|---|---|---|---|---|"]
+    cases = payload["cases"]
+    for threads in (1, 2):
+        for key, label in _ENCODING_CASES.items():
+            c = cases.get(f"{key}_{threads}thread")
+            if c is None:
+                continue
+            r = c["over_plain"]
+            lines.append(f"| {label} | {threads} | {r['gathered']:.2f}x | {r['grouped']:.1f}x | "
+                         f"{r['auto']:.2f}x | {c['target'].replace(' x plain', 'x')} | "
+                         f"{'met' if c['met'] else '**missed**'} |")
+    shares = [cases.get(f"cft_step_share_{t}thread") for t in (1, 2)]
+    shares = [c for c in shares if c is not None]
+    if shares:
+        c0 = shares[0]
+        lines.append(
+            f"| encoding in one training step of the default CFT ({c0['crystals']} synthetic "
+            f"crystals, {c0['atoms']:,} atoms) | "
+            + " / ".join(str(t) for t, c in zip((1, 2), shares, strict=False)) + " | "
+            + " / ".join(f"{1e3 * c['encoding_s']:.1f} ms of {1e3 * c['step_s']:.0f} ms"
+                         for c in shares) + " | | "
+            + " / ".join(f"{100 * c['share']:.1f}%" for c in shares) + " | < 10% | "
+            + ("met" if all(c["met"] for c in shares) else "**missed**") + " |")
+    return "\n".join(lines) + "\n"
 
 
 def replace_block(text: str, block: str, name: str = "ablation") -> str:
@@ -284,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation", type=Path, default=None, help="ablation.json")
     parser.add_argument("--curves", type=Path, default=None, help="curves.json")
     parser.add_argument("--transfer", type=Path, default=None, help="transfer.json")
+    parser.add_argument("--encoding", type=Path, default=None,
+                        help="benchmarks/results/encoding_targets.json")
     parser.add_argument("--pretrained", action="store_true",
                         help="the table of the shipped pretrained models")
     parser.add_argument("--readme", type=Path, default=None,
@@ -296,10 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         blocks["curves"] = curves_markdown(json.loads(args.curves.read_text()))
     if args.transfer is not None:
         blocks["transfer"] = transfer_markdown(json.loads(args.transfer.read_text()))
+    if args.encoding is not None:
+        blocks["encoding"] = encoding_markdown(json.loads(args.encoding.read_text()))
     if args.pretrained:
         blocks["pretrained"] = pretrained_markdown(_shipped_cards())
     if not blocks:
-        parser.error("nothing to do: give --ablation, --curves and/or --pretrained")
+        parser.error("nothing to do: give --ablation, --curves, --transfer, --encoding "
+                     "and/or --pretrained")
     if args.readme is None:
         for block in blocks.values():
             print(block)

@@ -71,3 +71,19 @@ def test_readme_transfer_block_matches_the_json():
     readme = (REPO_ROOT / "README.md").read_text()
     block = readme.split(begin, 1)[1].split(end, 1)[0]
     assert block.strip() == transfer_markdown(payload).strip()
+
+
+def test_readme_encoding_block_matches_the_json():
+    from cft_pyg.experiments.report import encoding_markdown, markers
+
+    path = REPO_ROOT / "benchmarks" / "results" / "encoding_targets.json"
+    if not path.is_file():
+        pytest.skip("benchmarks/results/encoding_targets.json not committed")
+    payload = json.loads(path.read_text())
+    begin, end = markers("encoding")
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert block.strip() == encoding_markdown(payload).strip()
+    for case in payload["cases"].values():
+        if "over_plain" in case:
+            assert f"{case['over_plain']['auto']:.2f}x" in block
