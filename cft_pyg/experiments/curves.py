@@ -436,12 +436,15 @@ def _figure(payload: dict[str, Any], path: Path) -> None:
         return
     fig, axes = plt.subplots(1, len(summary), figsize=(5 * len(summary), 4), squeeze=False)
     for ax, (target, block) in zip(axes[0], summary.items(), strict=True):
-        for row in block["models"].values():
+        for name, row in block["models"].items():
             c = row["curve"]
+            model = row.get("model", name)
             extended = row.get("budget_seconds", payload["settings"]["budget_seconds"]) \
                 != payload["settings"]["budget_seconds"]
+            order = list(payload["settings"]["models"])
+            color = f"C{order.index(model) % 10}" if model in order else None
             ax.plot(c["train_seconds"], c["val_mae"], marker="o", ms=3, label=row["label"],
-                    ls="--" if extended else "-")
+                    ls="--" if extended else "-", color=color)
         floor = payload["composition_floors"].get(target)
         if floor:
             ax.axhline(floor["val_mae"], color="gray", ls="--", lw=1,
@@ -452,7 +455,7 @@ def _figure(payload: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("validation MAE (log)")
         ax.set_title(TARGET_LABELS.get(target, target), fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

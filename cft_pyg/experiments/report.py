@@ -206,7 +206,8 @@ def curves_markdown(payload: dict[str, Any]) -> str:
                      + ", ".join(" ".join(map(str, m)) for m in payload["missing"]) + ".")
         lines.append("")
     if payload.get("total_seconds"):
-        lines.append(f"Total {payload['total_seconds'] / 60:.0f} min wall.")
+        lines.append(f"Wall time of the last part run: {payload['total_seconds'] / 60:.0f} min "
+                     "(earlier parts: see the text below).")
     return "\n".join(lines).rstrip() + "\n"
 
 
