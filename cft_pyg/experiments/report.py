@@ -190,6 +190,20 @@ def curves_markdown(payload: dict[str, Any]) -> str:
                 f"better); bootstrap over test crystals of the seed-averaged errors "
                 f"{b['mean']:.4f} (95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
                 f"**{'met' if c['met'] else 'not met'}**.")
+        from .curves import LABELS as CURVE_LABELS
+
+        for key, c in claims.items():
+            if not (key.startswith("cft_beats_") and "budget_seconds" in c):
+                continue
+            other = key[len("cft_beats_"):].rsplit("_at_", 1)[0]
+            name = CURVE_LABELS.get(other, other)
+            b = c["bootstrap_seed_mean_errors"]
+            lines.append(
+                f"CFT vs {name} at equal time ({c['budget_seconds']:g} s): {name} minus CFT "
+                f"test MAE {_fmt(c['difference'])} over seeds ({c['seeds_cft_better']}/"
+                f"{len(c['paired_seeds'])} seeds CFT better); bootstrap over test crystals "
+                f"{b['mean']:.4f} (95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
+                f"**{'CFT better' if c['met'] else 'CFT not better'}**.")
         a = claims.get("cft_reaches_alignn_best_in_one_fifth")
         if a is not None:
             when = ("never within the budget" if a["cft_seconds"] is None else

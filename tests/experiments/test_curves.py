@@ -88,12 +88,18 @@ def test_one_fifth_claim_uses_alignns_longest_run() -> None:
                                          targets=("mp20/band_gap",), models=("cft", "alignn"))
     assert settings.budgets_of("mp20/band_gap", "alignn") == [240.0, 1200.0]
     assert settings.budgets_of("carbon24/energy_per_atom", "alignn") == [240.0]
-    assert settings.budgets_of("mp20/band_gap", "cft") == [240.0]
+    assert settings.budgets_of("mp20/band_gap", "cft") == [240.0, 1200.0]
+    assert settings.budgets_of("mp20/band_gap", "cgcnn") == [240.0]
     runs = [_fake_run("cft", s, 240.0, [0.5, 0.4, 0.3, 0.25]) for s in (0, 1)]
+    runs += [_fake_run("cft", s, 1200.0, [0.4, 0.3, 0.2, 0.15]) for s in (0, 1)]
     runs += [_fake_run("alignn", s, 240.0, [0.9, 0.8, 0.7, 0.6]) for s in (0, 1)]
     runs += [_fake_run("alignn", s, 1200.0, [0.6, 0.5, 0.35, 0.3]) for s in (0, 1)]
     block = summarize(settings, runs)["mp20/band_gap"]
-    assert set(block["models"]) == {"cft", "alignn", "alignn@1200s"}
+    assert set(block["models"]) == {"cft", "cft@1200s", "alignn", "alignn@1200s"}
+    # equal time at the extended budget: ALIGNN 0.3 against the CFT's 0.15
+    equal = block["claims"]["cft_beats_alignn_at_1200s"]
+    assert equal["budget_seconds"] == 1200.0 and equal["seeds_cft_better"] == 2
+    assert equal["difference"]["mean"] == pytest.approx(0.15) and equal["met"]
     claim = block["claims"]["cft_reaches_alignn_best_in_one_fifth"]
     # ALIGNN's best (0.3) came at 1200 s of its 1200 s run; the CFT reached 0.3 at 180 s
     assert claim["alignn_budget_seconds"] == 1200.0 and claim["alignn_seconds"] == 1200.0
