@@ -214,6 +214,13 @@ def curves_markdown(payload: dict[str, Any]) -> str:
                 f"ALIGNN's best validation MAE {a['alignn_best_val_mae']:.4f} came after "
                 f"{a['alignn_seconds']:.0f} s{run}; the CFT reached it {when}: "
                 f"**{'met' if a['met'] else 'not met'}** (target: at most one fifth).")
+            if "ratio_same_budget" in a:
+                t2 = a["cft_seconds_same_budget"]
+                lines.append(
+                    "The CFT's own run with ALIGNN's budget reached it "
+                    + ("never" if t2 is None else
+                       f"after {t2:.0f} s ({a['ratio_same_budget']:.2f} of ALIGNN's time)")
+                    + ".")
         lines.append("")
     if not payload.get("complete", True):
         lines.append(f"**Incomplete**: {len(payload['missing'])} planned runs are missing: "

@@ -436,8 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None:
             changes[name] = tuple(getattr(args, name))
     settings = TransferSettings.from_preset(args.preset, **changes)
-    if args.summarize_only:
-        write_results(settings, read_runs(Path(settings.output_dir) / "transfer_runs.jsonl"))
+    if args.summarize_only:  # keeps the wall time recorded by the last part that ran
+        previous = Path(settings.output_dir) / "transfer.json"
+        seconds = (json.loads(previous.read_text()).get("total_seconds")
+                   if previous.is_file() else None)
+        write_results(settings, read_runs(Path(settings.output_dir) / "transfer_runs.jsonl"),
+                      seconds)
         return 0
     run_transfer(settings, resume=args.resume)
     return 0

@@ -105,6 +105,9 @@ def test_one_fifth_claim_uses_alignns_longest_run() -> None:
     assert claim["alignn_budget_seconds"] == 1200.0 and claim["alignn_seconds"] == 1200.0
     assert claim["cft_seconds"] == 180.0 and claim["ratio"] == pytest.approx(0.15)
     assert claim["met"]
+    # the CFT's 1200-s run reached 0.3 at its second point (600 s)
+    assert claim["cft_seconds_same_budget"] == 600.0
+    assert claim["ratio_same_budget"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="longer than the common budget"):
         CurveSettings.from_preset("full", mp20_root="m", carbon_root="c",
                                   extended_budgets={"alignn": 100.0}).runs()
