@@ -206,8 +206,9 @@ class _UnitPhasor(torch.autograd.Function):
     the complex result; backward is
     :math:`\partial L/\partial\theta = \operatorname{Im} G \cos\theta - \operatorname{Re} G
     \sin\theta` for the incoming complex gradient :math:`G` (about half the work of
-    ``torch.polar``'s backward, which also differentiates the modulus).  First derivatives
-    only: a second ``backward`` through it raises.
+    ``torch.polar``'s backward, which also differentiates the modulus).  The backward reads
+    the saved *output*, so autograd differentiates it again: second derivatives (a loss on
+    forces) are exact too.
     """
 
     @staticmethod
@@ -215,15 +216,15 @@ class _UnitPhasor(torch.autograd.Function):
         waves = angle.new_empty(*angle.shape, 2)
         torch.cos(angle, out=waves[..., 0])
         torch.sin(angle, out=waves[..., 1])
-        ctx.save_for_backward(waves)
-        return torch.view_as_complex(waves)
+        out = torch.view_as_complex(waves)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
-        (waves,) = ctx.saved_tensors
-        g = torch.view_as_real(grad.resolve_conj())
-        return g[..., 1] * waves[..., 0] - g[..., 0] * waves[..., 1]
+        (out,) = ctx.saved_tensors
+        w, g = torch.view_as_real(out), torch.view_as_real(grad.resolve_conj())
+        return g[..., 1] * w[..., 0] - g[..., 0] * w[..., 1]
 
 
 def _stack(arrays: list[np.ndarray], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -256,10 +257,8 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
             ``(atom, orbit)`` pairs (no Python loop at all: best for the small batches of
             training); ``"auto"`` picks ``grouped`` only for batches with
             ``n_atoms * S > 2**22`` on one CPU thread without gradients to the coordinates,
-            ``gathered`` otherwise (see :data:`GATHERED_MAX_ELEMENTS`).  Gradients in the
-            coordinates work on every path; second derivatives (a loss on forces) only on
-            ``grouped``: the gathered path's phasor has a hand-written first-order backward
-            and raises if differentiated twice.
+            ``gathered`` otherwise (see :data:`GATHERED_MAX_ELEMENTS`).  First and second
+            derivatives in the coordinates work on every path.
 
     Shapes:
         - frac_coords: ``(n_atoms, 3)`` float32/float64, fractional coordinates of each
