@@ -56,7 +56,7 @@ import numpy as np
 
 from ..training.presets import Presets
 from .ablation import TARGETS
-from .jobs import read_runs, run_logged
+from .jobs import read_runs, recorded_seconds, run_logged
 from .statistics import mean_std
 
 __all__ = ["CURVE_MODELS", "CurveSettings", "bootstrap_difference", "entry_name", "lr_factor",
@@ -461,13 +461,13 @@ def _figure(payload: dict[str, Any], path: Path) -> None:
     if not summary:
         return
     fig, axes = plt.subplots(1, len(summary), figsize=(5 * len(summary), 4), squeeze=False)
+    order = list(payload["settings"]["models"])  # one colour per model, whatever its budget
     for ax, (target, block) in zip(axes[0], summary.items(), strict=True):
         for name, row in block["models"].items():
             c = row["curve"]
             model = row.get("model", name)
             extended = row.get("budget_seconds", payload["settings"]["budget_seconds"]) \
                 != payload["settings"]["budget_seconds"]
-            order = list(payload["settings"]["models"])
             color = f"C{order.index(model) % 10}" if model in order else None
             ax.plot(c["train_seconds"], c["val_mae"], marker="o", ms=3, label=row["label"],
                     ls="--" if extended else "-", color=color)
@@ -527,12 +527,10 @@ def main(argv: list[str] | None = None) -> int:
             budgets[model] = float(seconds)
         changes["extended_budgets"] = budgets
     settings = CurveSettings.from_preset(args.preset, **changes)
-    if args.summarize_only:  # keeps the wall time recorded by the last part that ran
-        previous = Path(settings.output_dir) / "curves.json"
-        seconds = (json.loads(previous.read_text()).get("total_seconds")
-                   if previous.is_file() else None)
-        write_results(settings, read_runs(Path(settings.output_dir) / "curves_runs.jsonl"),
-                      seconds)
+    if args.summarize_only:
+        out = Path(settings.output_dir)
+        write_results(settings, read_runs(out / "curves_runs.jsonl"),
+                      recorded_seconds(out / "curves.json"))
         return 0
     run_curves(settings, resume=args.resume)
     return 0

@@ -16,12 +16,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_runs", "run_logged"]
+__all__ = ["read_runs", "recorded_seconds", "run_logged"]
 
 
 def read_runs(path: str | Path) -> list[dict[str, Any]]:
     """The results of a ``*_runs.jsonl`` log (one JSON object per line)."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def recorded_seconds(results: str | Path) -> float | None:
+    """The wall time (``total_seconds``) that an experiment's results JSON recorded for the
+    last part that ran (``None`` when there is no file or no figure): rewriting a summary
+    from the log (``--summarize-only``) keeps it."""
+    path = Path(results)
+    return json.loads(path.read_text()).get("total_seconds") if path.is_file() else None
 
 
 def run_logged(job: Callable[[Any], dict[str, Any]], args: Sequence[Any], workers: int,

@@ -153,10 +153,10 @@ def curves_markdown(payload: dict[str, Any]) -> str:
              "rate following the clock (warm-up, cosine to zero at the budget), validation MAE "
              f"on {s['n_val_curve']} project-val crystals at {s['eval_points']} moments, test MAE "
              "of the best moment on the whole project-test split; mean ± std over seeds.", ""]
+    from .curves import LABELS as CURVE_LABELS
+
     extended = s.get("extended_budgets") or {}
     if extended:
-        from .curves import LABELS as CURVE_LABELS
-
         names = ", ".join(f"{CURVE_LABELS.get(m, m)} {b:g} s" for m, b in extended.items())
         targets = ", ".join(TARGET_LABELS.get(t, t).split(" (")[0]
                             for t in s.get("extended_targets", ()))
@@ -190,8 +190,6 @@ def curves_markdown(payload: dict[str, Any]) -> str:
                 f"better); bootstrap over test crystals of the seed-averaged errors "
                 f"{b['mean']:.4f} (95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
                 f"**{'met' if c['met'] else 'not met'}**.")
-        from .curves import LABELS as CURVE_LABELS
-
         for key, c in claims.items():
             if not (key.startswith("cft_beats_") and "budget_seconds" in c):
                 continue

@@ -51,7 +51,7 @@ from ..training.presets import Presets
 from .ablation import MP20_TARGETS
 from .curves import CURVE_MODELS, bootstrap_difference
 from .curves import LABELS as CURVE_LABELS
-from .jobs import read_runs, run_logged
+from .jobs import read_runs, recorded_seconds, run_logged
 from .statistics import json_records, mean_std
 from .zero_shot import gb_gap, gb_gap_table, matched_split
 
@@ -436,12 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None:
             changes[name] = tuple(getattr(args, name))
     settings = TransferSettings.from_preset(args.preset, **changes)
-    if args.summarize_only:  # keeps the wall time recorded by the last part that ran
-        previous = Path(settings.output_dir) / "transfer.json"
-        seconds = (json.loads(previous.read_text()).get("total_seconds")
-                   if previous.is_file() else None)
-        write_results(settings, read_runs(Path(settings.output_dir) / "transfer_runs.jsonl"),
-                      seconds)
+    if args.summarize_only:
+        out = Path(settings.output_dir)
+        write_results(settings, read_runs(out / "transfer_runs.jsonl"),
+                      recorded_seconds(out / "transfer.json"))
         return 0
     run_transfer(settings, resume=args.resume)
     return 0

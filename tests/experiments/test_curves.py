@@ -111,3 +111,11 @@ def test_one_fifth_claim_uses_alignns_longest_run() -> None:
     with pytest.raises(ValueError, match="longer than the common budget"):
         CurveSettings.from_preset("full", mp20_root="m", carbon_root="c",
                                   extended_budgets={"alignn": 100.0}).runs()
+
+
+def test_recorded_seconds_survive_a_summary_rewrite(tmp_path) -> None:
+    from cft_pyg.experiments.jobs import recorded_seconds
+
+    assert recorded_seconds(tmp_path / "missing.json") is None
+    (tmp_path / "curves.json").write_text(json.dumps({"total_seconds": 2409.8}))
+    assert recorded_seconds(tmp_path / "curves.json") == 2409.8

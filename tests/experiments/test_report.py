@@ -11,6 +11,19 @@ from cft_pyg.experiments.report import BEGIN, END, ablation_markdown, replace_bl
 from ..conftest import REPO_ROOT
 
 
+def _payload_and_block(relative: str, name: str) -> tuple[dict, str]:
+    """The committed results JSON at ``relative`` and the README block ``name`` (skips when
+    the JSON is not committed)."""
+    from cft_pyg.experiments.report import markers
+
+    path = REPO_ROOT / relative
+    if not path.is_file():
+        pytest.skip(f"{relative} not committed")
+    begin, end = markers(name)
+    readme = (REPO_ROOT / "README.md").read_text()
+    return json.loads(path.read_text()), readme.split(begin, 1)[1].split(end, 1)[0]
+
+
 def test_readme_ablation_block_matches_the_json():
     path = REPO_ROOT / "results" / "ablation.json"
     if not path.is_file():
@@ -45,15 +58,9 @@ def test_readme_pretrained_block_matches_the_model_cards():
 
 
 def test_readme_curves_block_matches_the_json():
-    from cft_pyg.experiments.report import curves_markdown, markers
+    from cft_pyg.experiments.report import curves_markdown
 
-    path = REPO_ROOT / "results" / "curves.json"
-    if not path.is_file():
-        pytest.skip("results/curves.json not committed")
-    payload = json.loads(path.read_text())
-    begin, end = markers("curves")
-    readme = (REPO_ROOT / "README.md").read_text()
-    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    payload, block = _payload_and_block("results/curves.json", "curves")
     assert block.strip() == curves_markdown(payload).strip()
     for target in payload["summary"].values():
         for row in target["models"].values():
@@ -61,28 +68,16 @@ def test_readme_curves_block_matches_the_json():
 
 
 def test_readme_transfer_block_matches_the_json():
-    from cft_pyg.experiments.report import markers, transfer_markdown
+    from cft_pyg.experiments.report import transfer_markdown
 
-    path = REPO_ROOT / "results" / "transfer.json"
-    if not path.is_file():
-        pytest.skip("results/transfer.json not committed")
-    payload = json.loads(path.read_text())
-    begin, end = markers("transfer")
-    readme = (REPO_ROOT / "README.md").read_text()
-    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    payload, block = _payload_and_block("results/transfer.json", "transfer")
     assert block.strip() == transfer_markdown(payload).strip()
 
 
 def test_readme_encoding_block_matches_the_json():
-    from cft_pyg.experiments.report import encoding_markdown, markers
+    from cft_pyg.experiments.report import encoding_markdown
 
-    path = REPO_ROOT / "benchmarks" / "results" / "encoding_targets.json"
-    if not path.is_file():
-        pytest.skip("benchmarks/results/encoding_targets.json not committed")
-    payload = json.loads(path.read_text())
-    begin, end = markers("encoding")
-    readme = (REPO_ROOT / "README.md").read_text()
-    block = readme.split(begin, 1)[1].split(end, 1)[0]
+    payload, block = _payload_and_block("benchmarks/results/encoding_targets.json", "encoding")
     assert block.strip() == encoding_markdown(payload).strip()
     for case in payload["cases"].values():
         if "over_plain" in case:
