@@ -218,13 +218,14 @@ def bench_ambiguity(rows: pd.DataFrame, seed: int = 0, canonical: bool = True) -
     for cif in rows.cif:
         try:
             cell = to_cell(parse_cif(cif))
-            ref = standardize(cell, canonical_origin=canonical)
+            ref = standardize(cell, canonical_origin=canonical, canonical_handedness=canonical)
         except ValueError:
             failures += 1
             continue
         polar = "polar" if is_polar(ref.number) else "non_polar"
         for kind in KINDS:
-            other = standardize(redescribe(cell, kind, rng), canonical_origin=canonical)
+            other = standardize(redescribe(cell, kind, rng), canonical_origin=canonical,
+                                canonical_handedness=canonical)
             outcome = compare_standardized(ref, other)
             if outcome != "identical" and compare_standardized(ref, other, tol=1e-2) == "identical":
                 outcome = "within_0.01A"  # near-tie between equivalent descriptions

@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", metavar="DIR",
                    help="folder for the tables (default <run>/evaluation_<part>)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
-    _add_train_options(p, only=("dataset", "data_root", "dataset_kwargs", "target",
+    _add_train_options(p, only=("dataset", "data_root", "dataset_kwargs", "featurization",
+                                "target",
                                 "target_index", "max_crystals", "split", "holdout_groups",
                                 "val_fraction", "test_fraction", "seed", "accelerator"))
     _add_common(p)
@@ -222,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip CIFs that cannot be read (listed on stderr) instead of failing")
     p.add_argument("--symprec", type=float, default=None,
                    help="symmetry tolerance in Å for the space-group detection (default: "
-                        "that of the training data, 0.1 for the bundled datasets)")
+                        "that of the model's training crystals, recorded in its checkpoint)")
     _add_common(p, config=False)
 
     p = sub.add_parser("pretrained", help="list the pretrained models and their model cards",
@@ -453,15 +454,18 @@ def _cif_files(inputs: Sequence[str]) -> list[Path]:
     return files
 
 
-def _structure_options(module: Any) -> dict[str, Any]:
-    """How CIFs become ``Data`` for a model: exactly as its training crystals did, from the
-    options the checkpoint records (symmetry tolerances, neighbour graph)."""
-    options = dict(module.hparams.get("featurization") or {})
-    if not options:
+def _featurization_for(module: Any) -> Any:
+    """How CIFs become ``Data`` for a model: exactly as its training crystals did (the
+    :class:`~cft_pyg.data.Featurization` its checkpoint records)."""
+    from .data import DEFAULT_FEATURIZATION
+
+    featurization = module.featurization
+    if featurization is None:
         print(f"{PROG}: warning: the checkpoint does not record how its training crystals were "
-              "featurized (trained on a plain list of Data?); using from_structure's defaults",
+              "featurized (trained on Data built by hand?); using the default featurization",
               file=sys.stderr)
-    return options
+        return DEFAULT_FEATURIZATION
+    return featurization
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -492,13 +496,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         module = pretrained.load(args.pretrained)
     else:
         module = _load_checkpoint(checkpoint)
-    kwargs = _structure_options(module)
+    featurization = _featurization_for(module)
     if args.symprec is not None:
-        kwargs["symprec"] = args.symprec
+        featurization = featurization.replace(symprec=args.symprec)
     data, names, failed = [], [], []
     for f in files:
         try:
-            d = from_cif(f, **kwargs)
+            d = from_cif(f, featurization=featurization)
         except (ValueError, OSError, UnicodeDecodeError) as err:
             failed.append((f, str(err).splitlines()[0] if str(err) else type(err).__name__))
             continue

@@ -1,7 +1,8 @@
-"""The default pipeline (``from_structure`` + CFT) on 500 real MP-20 crystals: the same
-prediction under atom permutation, a random operation of the group, a rotation of the
-Cartesian frame and a 2x1x1 supercell (float32, the project's tolerance: 1e-5 relative to
-the largest prediction, 1e-6 absolute floor)."""
+"""The default pipeline (``from_structure`` + CFT, and + CGCNN) on 500 real MP-20 crystals:
+the same prediction under atom permutation, a random operation of the group, a rotation of
+the Cartesian frame, a 2x1x1 supercell and the mirror image (fractional coordinates negated,
+or the Cartesian frame reflected by ``diag(1, 1, -1)``), in float32 with the project's
+tolerance (1e-5 relative to the largest prediction, 1e-6 absolute floor)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from torch_geometric.data import Batch
 
 from cft_pyg import SpaceGroup
 from cft_pyg.data import from_structure
-from cft_pyg.nn import CrystalFourierTransformer
+from cft_pyg.nn import CGCNN, CrystalFourierTransformer
 from cft_pyg.testing import default_tolerance
 
 NUM_CRYSTALS = 500
-KINDS = ("permutation", "operation", "rotation", "supercell")
+KINDS = ("permutation", "operation", "rotation", "supercell", "mirror-frac", "mirror-frame")
+MODELS = ("cft", "cgcnn")
 
 
 def _rotation(rng: np.random.Generator) -> np.ndarray:
@@ -44,11 +46,16 @@ def _variant(structure, data, kind: str, rng: np.random.Generator):
                          structure.species, structure.frac_coords)
     if kind == "supercell":
         return structure.copy().make_supercell([2, 1, 1])
+    if kind == "mirror-frac":
+        return Structure(structure.lattice, structure.species, -structure.frac_coords)
+    if kind == "mirror-frame":
+        return Structure(Lattice(structure.lattice.matrix @ np.diag([1.0, 1.0, -1.0])),
+                         structure.species, structure.frac_coords)
     raise AssertionError(kind)
 
 
 @pytest.fixture(scope="module")
-def predictions(shared_data_dir) -> dict[str, torch.Tensor]:
+def predictions(shared_data_dir) -> dict[str, dict[str, torch.Tensor]]:
     pd = pytest.importorskip("pandas")
     from pymatgen.core import Structure
 
@@ -63,19 +70,23 @@ def predictions(shared_data_dir) -> dict[str, torch.Tensor]:
             crystals["base"].append(data)
             for kind in KINDS:
                 crystals[kind].append(from_structure(_variant(structure, data, kind, rng)))
-    torch.manual_seed(0)
-    model = CrystalFourierTransformer().eval()
-    out = {}
-    with torch.no_grad():
-        for kind, items in crystals.items():
-            out[kind] = torch.cat([model(Batch.from_data_list(items[i:i + 100]))
-                                   for i in range(0, len(items), 100)])
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for name, cls in (("cft", CrystalFourierTransformer), ("cgcnn", CGCNN)):
+        torch.manual_seed(0)
+        model = cls().eval()
+        out[name] = {}
+        with torch.no_grad():
+            for kind, items in crystals.items():
+                out[name][kind] = torch.cat([model(Batch.from_data_list(items[i:i + 100]))
+                                             for i in range(0, len(items), 100)])
     return out
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_default_pipeline_prediction_is_invariant(predictions, kind):
+def test_default_pipeline_prediction_is_invariant(predictions, model, kind):
+    predictions = predictions[model]
     base = predictions["base"]
     assert base.numel() == NUM_CRYSTALS
     atol, rtol = default_tolerance(torch.float32)

@@ -5,6 +5,12 @@ from .cif import from_cif, parse_cif
 from .cif_folder import CIFFolder
 from .comparison import compare_standardized
 from .errors import REASONS, SkipReason, StructureError
+from .featurization import (
+    DEFAULT_FEATURIZATION,
+    Featurization,
+    FeaturizationMismatchError,
+    featurization_of,
+)
 from .neighbors import num_images, radius_graph_pbc
 from .splits import (
     Split,
@@ -26,6 +32,10 @@ from .synthetic import SyntheticCrystals, morse_energy_per_atom
 from .validation import to_cell, validate_cell
 
 __all__ = [
+    "DEFAULT_FEATURIZATION",
+    "Featurization",
+    "FeaturizationMismatchError",
+    "featurization_of",
     "REASONS",
     "SkipReason",
     "StandardizedCrystal",

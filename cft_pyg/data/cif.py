@@ -91,13 +91,16 @@ def _coincident_sites(text: str) -> str | None:
     return None
 
 
-def from_cif(source: str | os.PathLike[str], *, index: int = 0, **kwargs: Any) -> Data:
+def from_cif(source: str | os.PathLike[str], featurization: Any = None, *, index: int = 0,
+             **kwargs: Any) -> Data:
     """:func:`from_structure` of a CIF given as text or a file path.
 
     Args:
         source: CIF text or path.
+        featurization: a :class:`~cft_pyg.data.Featurization` (default: the default one).
         index: data block to read.
-        **kwargs: passed to :func:`from_structure`.
+        **kwargs: passed to :func:`from_structure` (``y``, ``material_id``, single
+            featurization options such as ``symprec=0.01``).
 
     Returns:
         The standardized crystal ``Data``.
@@ -107,4 +110,4 @@ def from_cif(source: str | os.PathLike[str], *, index: int = 0, **kwargs: Any) -
     """
     from .structure import from_structure  # the Data builder imports this module
 
-    return from_structure(parse_cif(source, index=index), **kwargs)
+    return from_structure(parse_cif(source, index=index), featurization, **kwargs)

@@ -12,12 +12,16 @@ detection, missing or non-finite target, missing CIF file, ...) is skipped and r
 codes of :class:`cft_pyg.data.errors.SkipReason`), written to ``skipped.csv`` in the
 processed folder, and summarized in a warning every time the dataset is loaded.
 
-**Symmetry tolerance and declared space groups.**  The datasets use ``symprec=0.1`` A and
-``angle_tolerance=5`` deg by default: the tolerances of the Materials Project (pymatgen's
-``SpacegroupAnalyzer`` as used for MP's ``spacegroup.number``), so the detected groups agree
-with MP-20's declared ones (the README of ``shared/data`` found 999 of 1,000 sampled rows to
-agree) and with Matbench's ``spg_num`` for Perov-5.  Where a file declares a group
-(MP-20's ``spacegroup.number``), ``space_group_check`` decides what happens:
+**Featurization and declared space groups.**  The datasets featurize with
+:data:`~cft_pyg.data.DEFAULT_FEATURIZATION` unless given another
+:class:`~cft_pyg.data.Featurization` (or single options such as ``symprec=0.01``): its
+``symprec=0.1`` A and ``angle_tolerance=5`` deg are the tolerances of the Materials Project
+(pymatgen's ``SpacegroupAnalyzer`` as used for MP's ``spacegroup.number``), so the detected
+groups agree with MP-20's declared ones (the README of ``shared/data`` found 999 of 1,000
+sampled rows to agree) and with Matbench's ``spg_num`` for Perov-5.  The featurization is
+``dataset.featurization``, part of the cache key and of ``meta.json``, and recorded on every
+crystal.  Where a file declares a group (MP-20's ``spacegroup.number``),
+``space_group_check`` decides what happens:
 
 * ``'report'`` (default): the crystal is kept with the **detected** group (the coordinates
   are standardized for that group, which is what exact invariance needs), and each
@@ -54,14 +58,10 @@ from torch_geometric.data import Data, InMemoryDataset
 from ..home import get_home_dir
 from .entries import Entry, Job, Skipped, arrays_to_data, convert_entry
 from .errors import SkipReason
+from .featurization import Featurization
 from .processing import cpu_seconds, options_hash, parallel_map
 
-__all__ = ["CrystalDataset", "DATASET_ANGLE_TOLERANCE", "DATASET_SYMPREC"]
-
-DATASET_SYMPREC = 0.1
-"""spglib distance tolerance (A) of the datasets: that of the Materials Project."""
-DATASET_ANGLE_TOLERANCE = 5.0
-"""spglib angle tolerance (deg) of the datasets: that of the Materials Project."""
+__all__ = ["CrystalDataset"]
 _SPACE_GROUP_CHECKS = ("report", "strict", "ignore")
 _POOL_MIN_ROWS = 64
 
@@ -94,12 +94,9 @@ class CrystalDataset(InMemoryDataset):
         root: Folder holding the raw files (in ``root`` or ``root/raw``).
         target: Target column name(s); one name gives ``y`` of shape ``(1,)``, several give
             ``(1, T)``.
-        symprec: spglib distance tolerance (A).
-        angle_tolerance: spglib angle tolerance (deg).
+        featurization: How entries become ``Data`` (default
+            :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`).
         space_group_check: ``'report'``, ``'strict'`` or ``'ignore'`` (see module docs).
-        radius: Neighbour cutoff (A).
-        max_neighbors: Nearest neighbours per atom, tied shells kept whole (``None``: all
-            within ``radius``).
         max_rows: Use only the first ``max_rows`` entries (of the split), e.g. for tests.
         num_workers: Processes for processing (default ``min(2, cpu_count)``; 0: in-process).
         processed_root: Where ``processed/`` goes (default ``root`` if writable, else a
@@ -107,8 +104,11 @@ class CrystalDataset(InMemoryDataset):
         transform, pre_transform, pre_filter: As in PyG.
         force_reload: Re-process even if a cache exists.
         log: Show progress bars and messages.
+        **options: Changes to ``featurization`` by name (``symprec=0.01``, ``radius=6.0``,
+            ...; see :class:`~cft_pyg.data.Featurization`).
 
     Attributes:
+        featurization: The :class:`~cft_pyg.data.Featurization` of the crystals.
         skipped: ``list[(id, reason)]`` of skipped entries.
         disagreements: ``list[(id, declared, detected)]`` space-group disagreements.
         processing_seconds: Wall time of processing (``None`` when loaded from the cache).
@@ -116,7 +116,8 @@ class CrystalDataset(InMemoryDataset):
     """
 
     name: ClassVar[str] = "crystals"
-    VERSION: ClassVar[int] = 3  # 2: tied shells kept; 3: order-independent symmetrization
+    VERSION: ClassVar[int] = 4  # 2: tied shells; 3: order-independent symmetrization;
+    # 4: Featurization recorded, canonical handedness
     available_targets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -124,11 +125,8 @@ class CrystalDataset(InMemoryDataset):
         root: str | os.PathLike,
         target: str | Sequence[str] | None = None,
         *,
-        symprec: float = DATASET_SYMPREC,
-        angle_tolerance: float = DATASET_ANGLE_TOLERANCE,
+        featurization: Featurization | None = None,
         space_group_check: str = "report",
-        radius: float = 8.0,
-        max_neighbors: int | None = 12,
         max_rows: int | None = None,
         num_workers: int | None = None,
         processed_root: str | os.PathLike | None = None,
@@ -137,6 +135,7 @@ class CrystalDataset(InMemoryDataset):
         pre_filter: Callable | None = None,
         force_reload: bool = False,
         log: bool = True,
+        **options: Any,
     ) -> None:
         if space_group_check not in _SPACE_GROUP_CHECKS:
             raise ValueError(f"space_group_check must be one of {_SPACE_GROUP_CHECKS}, "
@@ -144,10 +143,10 @@ class CrystalDataset(InMemoryDataset):
         if max_rows is not None and max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
         self.targets = self._check_targets(target)
+        self.featurization = Featurization.resolve(featurization, **options)
         self.options: dict[str, Any] = {
-            "symprec": float(symprec), "angle_tolerance": float(angle_tolerance),
-            "space_group_check": space_group_check, "radius": float(radius),
-            "max_neighbors": None if max_neighbors is None else int(max_neighbors),
+            "featurization": self.featurization.to_dict(),
+            "space_group_check": space_group_check,
         }
         self.max_rows = max_rows
         self.num_workers = min(2, os.cpu_count() or 1) if num_workers is None else num_workers
@@ -181,7 +180,9 @@ class CrystalDataset(InMemoryDataset):
             return Path(processed_root).expanduser().resolve()
         root = self._root_path
         probe = root if root.exists() else root.parent
-        if os.access(probe, os.W_OK):
+        # a folder without write bits counts as read-only even for root (who may write
+        # anywhere): shared, read-only data stay untouched
+        if os.access(probe, os.W_OK) and probe.stat().st_mode & 0o222:
             return root
         digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
         return get_home_dir() / self.name / digest
@@ -259,7 +260,8 @@ class CrystalDataset(InMemoryDataset):
         entries = [Entry(*entry) for entry in self._entries()]
         if self.max_rows is not None:
             entries = entries[:self.max_rows]
-        jobs = [Job(i, entry, self.options) for i, entry in enumerate(entries)]
+        check = self.options["space_group_check"]
+        jobs = [Job(i, entry, self.featurization, check) for i, entry in enumerate(entries)]
         label = f"{type(self).__name__}({self.split_name})"
         results = list(parallel_map(
             convert_entry, jobs, num_workers=self.num_workers,
@@ -268,7 +270,6 @@ class CrystalDataset(InMemoryDataset):
         data_list: list[Data] = []
         skipped: list[tuple[str, str, str]] = []
         disagreements: list[tuple[str, int, int]] = []
-        check = self.options["space_group_check"]
         for result in results:
             if isinstance(result, Skipped):
                 skipped.append((result.entry_id, str(result.reason), result.message))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .cdvae import MP20, Carbon24, CDVAEDataset, Perov5, files_exist_all
 from .cif_folder import CIFFolder
-from .crystal_dataset import DATASET_ANGLE_TOLERANCE, DATASET_SYMPREC, CrystalDataset
+from .crystal_dataset import CrystalDataset
 from .splits import PROJECT_SPLIT_FRACTIONS, PROJECT_SPLIT_SEED, PROJECT_SPLITS, project_split
 
 __all__ = [
@@ -22,8 +22,6 @@ __all__ = [
     "CIFFolder",
     "CrystalDataset",
     "CDVAEDataset",
-    "DATASET_ANGLE_TOLERANCE",
-    "DATASET_SYMPREC",
     "files_exist_all",
     "project_split",
     "PROJECT_SPLITS",

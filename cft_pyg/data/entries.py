@@ -18,6 +18,7 @@ import torch
 from torch_geometric.data import Data
 
 from .errors import SkipReason, StructureError
+from .featurization import Featurization
 
 __all__ = ["Converted", "Entry", "Job", "Skipped", "arrays_to_data", "convert_entry",
            "is_number"]
@@ -41,7 +42,9 @@ class Job(NamedTuple):
 
     index: int
     entry: Entry
-    options: dict[str, Any]
+    featurization: Featurization
+    space_group_check: str
+    """``'strict'`` passes the declared group as ``expected_space_group``."""
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,13 @@ class Skipped:
 def convert_entry(job: Job) -> Converted | Skipped:
     """Parse and standardize one entry (:func:`~cft_pyg.data.from_structure`); never raises.
 
-    ``options`` holds ``symprec``, ``angle_tolerance``, ``space_group_check`` (``'strict'``
-    passes the declared group as ``expected_space_group``), ``radius`` and ``max_neighbors``.
+    The job's :class:`~cft_pyg.data.Featurization` makes the ``Data``; with
+    ``space_group_check='strict'`` the declared group is the ``expected_space_group``.
     """
     from .cif import parse_cif
     from .structure import from_structure
 
-    index, (entry_id, cif, cif_path, y, declared), options = job
+    index, (entry_id, cif, cif_path, y, declared), featurization, check = job
     try:
         if y is not None and not all(math.isfinite(v) for v in y):
             return Skipped(index, entry_id, SkipReason.MISSING_TARGET,
@@ -88,11 +91,9 @@ def convert_entry(job: Job) -> Converted | Skipped:
         else:
             source = cif
         structure = parse_cif(source)
-        expected = declared if options["space_group_check"] == "strict" else None
+        expected = declared if check == "strict" else None
         data = from_structure(
-            structure, symprec=options["symprec"], angle_tolerance=options["angle_tolerance"],
-            expected_space_group=expected, radius=options["radius"],
-            max_neighbors=options["max_neighbors"],
+            structure, featurization, expected_space_group=expected,
             y=None if y is None else (y[0] if len(y) == 1 else y), material_id=entry_id)
     except StructureError as exc:
         return Skipped(index, entry_id, SkipReason(exc.reason), str(exc))

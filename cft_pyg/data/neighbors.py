@@ -46,6 +46,8 @@ import functools
 
 import torch
 
+from .featurization import DEFAULT_FEATURIZATION
+
 __all__ = ["radius_graph_pbc", "num_images", "nearest_neighbor_mask", "DEFAULT_TIE_TOLERANCE"]
 
 DEFAULT_MAX_CANDIDATES = 1 << 21
@@ -160,7 +162,7 @@ def radius_graph_pbc(
     batch: torch.Tensor | None = None,
     *,
     natoms: torch.Tensor | None = None,
-    radius: float = 8.0,
+    radius: float = DEFAULT_FEATURIZATION.radius,
     max_neighbors: int | None = 12,
     tie_tolerance: float = DEFAULT_TIE_TOLERANCE,
     strict_cap: bool = False,

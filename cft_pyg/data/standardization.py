@@ -13,11 +13,25 @@
    point group), so every operation maps the atoms onto themselves to ~1e-12 in fractional
    coordinates and the result depends on the atom set only, not on its order or
    description;
-4. with ``canonical_origin=True`` picks, among the descriptions related by the proper
+4. with ``canonical_handedness=True`` (the default) maps the second member of an
+   enantiomorphic pair (P4_3, P3_2, P6_5, ...) onto the first (P4_1, P3_1, P6_1, ...) by
+   ``x -> -x``, which takes the default setting of one exactly onto that of the other;
+5. with ``canonical_origin=True`` picks, among the descriptions related by the
    metric-preserving elements of the group's affine normalizer
-   (:mod:`cft_pyg.symmetry.normalizer`), and for polar groups an atom of the rarest species
-   (smallest Z on ties) pinned to 0 along the free axes, the one with the smallest key (atoms
-   sorted by (Z, coordinates rounded to 1e-4)).
+   (:mod:`cft_pyg.symmetry.normalizer`; the proper ones, and with
+   ``canonical_handedness=True`` the improper ones too), and for polar groups an atom of the
+   rarest species (smallest Z on ties) pinned to 0 along the free axes, the one with the
+   smallest key (atoms sorted by (Z, coordinates rounded to 1e-4)).
+
+**Mirror images.**  With both canonical choices (the default) a crystal and its mirror image
+standardize to the same crystal: for a group with an improper operation the mirror image
+is a rotated copy already; for the 43 other Sohncke groups the improper normalizer elements
+put both handedness in one candidate set; for the 11 enantiomorphic pairs step 4 brings
+both into one group first.  ``StandardizedCrystal.mirrored`` says whether the result is the
+input's mirror image (``transformation_matrix`` then has a negative determinant and
+``std_rotation_matrix`` is a rotoinversion).  Why this mechanism rather than averaging a
+model over both images: it is exact for every model at no cost, and the featurized crystal
+itself (not only one model's output) is the same for both images.
 
 Mapping back (spglib's convention): ``x_std = P x + p`` (mod 1) with ``P`` =
 ``transformation_matrix`` and ``p`` = ``origin_shift``; see :func:`std_to_input_frac`.
@@ -34,25 +48,23 @@ from typing import Any
 import numpy as np
 import spglib
 
-from ..symmetry.normalizer import free_axes, metric_preserving_matrices, proper_normalizer
+from ..symmetry.normalizer import (
+    ENANTIOMORPHIC_PARTNER,
+    affine_normalizer,
+    free_axes,
+    metric_preserving_matrices,
+)
 from ..symmetry.space_group import SpaceGroup, default_hall_number
 from .errors import StructureError
-from .validation import DEFAULT_MIN_DISTANCE, _reduced_lattice, to_cell, validate_cell
+from .featurization import Featurization
+from .validation import _reduced_lattice, to_cell, validate_cell
 
 __all__ = [
-    "DEFAULT_ANGLE_TOLERANCE",
-    "DEFAULT_SYMPREC",
     "StandardizedCrystal",
     "standardize",
     "std_to_input_frac",
     "symmetrize_frac_coords",
 ]
-
-DEFAULT_SYMPREC = 0.01
-"""spglib's distance tolerance (Å).  0.01 follows pymatgen's ``SpacegroupAnalyzer``
-default and keeps MP-20's detected groups identical to the database's in most cases."""
-DEFAULT_ANGLE_TOLERANCE = -1.0
-"""spglib's angle tolerance in degrees; negative lets spglib derive it from ``symprec``."""
 
 
 # ---------------------------------------------------------------------------- symmetrization
@@ -185,18 +197,98 @@ def symmetrize_frac_coords(
     return pre.mean(axis=0)
 
 
-def _symmetrize_lattice(lattice: np.ndarray, group: SpaceGroup) -> np.ndarray:
-    """Average the metric over the point group; keep the orientation when already exact."""
+def _symmetrize_lattice(measured: np.ndarray, group: SpaceGroup) -> tuple[np.ndarray, np.ndarray]:
+    """The symmetric standard lattice of a measured one, and the frame rotation.
+
+    ``measured`` holds the input's own lattice vectors in the standard basis (rows, in the
+    input's Cartesian frame).  Its metric is averaged over the point group (for every
+    crystal family the result is then invariant under the whole holohedry, so descriptions
+    related by a lattice symmetry give the same metric), and the rows are rebuilt in the
+    standard orientation: the Cholesky frame (``a`` along ``x``, ``b`` in the ``xy`` plane,
+    right-handed), a function of the metric only.
+
+    Returns:
+        ``(lattice, R)``: the rows, and the orthogonal ``R`` (closest in the Procrustes sense)
+        with ``lattice ~ measured @ R.T``; ``det R = -1`` for a left-handed input basis.
+    """
     W = group.point_group_rotations.astype(np.float64)
-    G = lattice @ lattice.T
+    G = measured @ measured.T
     G_sym = np.einsum("gji,jk,gkl->il", W, G, W) / W.shape[0]
-    if np.abs(G_sym - G).max() <= 1e-12 * np.abs(G).max():
-        return lattice
-    # rebuild a lattice with the symmetric metric, closest in orientation to the input
-    chol = np.linalg.cholesky(G_sym)  # rows: a along x, b in xy-plane (lower triangular)
-    # rotate the Cholesky frame onto the input frame (orthogonal Procrustes)
-    u, _, vt = np.linalg.svd(chol.T @ lattice)
-    return chol @ (u @ vt)
+    G_sym = 0.5 * (G_sym + G_sym.T)
+    chol = np.linalg.cholesky(G_sym)  # rows: a along x, b in the xy-plane (lower triangular)
+    u, _, vt = np.linalg.svd(measured.T @ chol)
+    return chol, (u @ vt).T
+
+
+def _detect(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, f: Featurization
+            ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """spglib's dataset in the default setting of the detected group.
+
+    Returns ``(dataset, P, p, frac_reduced)`` with ``x_std = P x + p`` for the input's own
+    fractional coordinates ``x`` and the coordinates spglib saw (LLL-reduced basis).
+    """
+    # hand spglib an LLL-reduced basis of the same lattice (robust for skewed input
+    # cells): rows L_red = U L with U unimodular, so fractional rows f_red = f U^-1
+    reduced = _reduced_lattice(lattice)
+    U = np.rint(reduced @ np.linalg.inv(lattice))
+    U_inv = np.linalg.inv(U)
+    cell = (reduced, _wrap(frac @ U_inv), numbers.astype(np.intc))
+    dataset = _spglib_dataset(cell, f.symprec, f.angle_tolerance)
+    number = int(dataset.number)
+    hall = default_hall_number(number)
+    if int(dataset.hall_number) != hall:
+        dataset = _spglib_dataset(cell, f.symprec, f.angle_tolerance, hall_number=hall)
+        if int(dataset.number) != number or int(dataset.hall_number) != hall:
+            raise StructureError(
+                f"spglib could not standardize group {number} to Hall setting {hall} "
+                f"(got number {dataset.number}, Hall {dataset.hall_number})",
+                "symmetry_failed",
+            )
+    # x_std = P x_red + p and x_red = U^-T x_in, so the input's P is P U^-T
+    P = np.array(dataset.transformation_matrix, dtype=np.float64) @ U_inv.T
+    p = np.array(dataset.origin_shift, dtype=np.float64)
+    return dataset, P, p, cell[1]
+
+
+def _standardize_pass(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, f: Featurization,
+    detected: tuple[Any, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One detection + symmetrization in the default setting of the detected group.
+
+    Returns ``(number, lattice, frac, numbers, P, p, R)``: the symmetric crystal and the
+    maps from the input (``x_std = P x + p``; ``R`` the Cartesian frame map).
+    """
+    dataset, P, p, frac_reduced = detected or _detect(lattice, frac, numbers, f)
+    number = int(dataset.number)
+    group = SpaceGroup(number)
+    # the input's own lattice in the standard basis is P^-T L (spglib's std_lattice is
+    # idealized from particular atoms and so, for a structure symmetric only within the
+    # tolerance, depends on the description)
+    std_lattice, R = _symmetrize_lattice(np.linalg.inv(P).T @ lattice, group)
+    std_numbers = np.array(dataset.std_types, dtype=np.int64)
+    std_frac = _measured_std_positions(dataset, frac_reduced, std_lattice, group)
+    std_frac = symmetrize_frac_coords(
+        std_frac, std_numbers, std_lattice, group, tolerance=max(4.0 * f.symprec, 1e-6)
+    )
+    return number, std_lattice, std_frac, std_numbers, P, p, R
+
+
+def _same_metric(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two lattices (rows) have the same metric, to 1e-9 relative."""
+    Ga, Gb = a @ a.T, b @ b.T
+    return bool(np.abs(Ga - Gb).max() <= 1e-9 * np.abs(Ga).max())
+
+
+def _cell_key(lattice: np.ndarray) -> tuple[float, ...]:
+    """Order of cells: shortest total edge length, then the metric entries (1e-6 Å²)."""
+    G = lattice @ lattice.T
+    return (round(float(np.sqrt(np.diag(G)).sum()), 6), *np.round(G.ravel(), 6).tolist())
+
+
+_MAX_PASSES = 4
+"""Re-standardizations allowed while the detected group or cell still changes (on exactly
+symmetric input spglib's choice is stable, so one extra pass settles it in practice)."""
 
 
 # ---------------------------------------------------------------------------- canonical origin
@@ -207,16 +299,17 @@ def _canonical_key(frac: np.ndarray, numbers: np.ndarray) -> tuple[int, ...]:
 
 
 def _canonical_origin(
-    frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray, group: SpaceGroup
+    frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray, group: SpaceGroup,
+    *, proper: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The proper normalizer element ``(A, t)`` giving the smallest canonical key.
+    """The normalizer element ``(A, t)`` giving the smallest canonical key.
 
     Returns ``A`` (3, 3) int and ``t`` (3,) float such that ``A x + t`` is the chosen
-    description.  Candidates: the proper affine-normalizer elements of the group that
-    preserve the metric, combined, for polar groups, with pinning an atom of the rarest
-    species (smallest Z on ties) to 0 along the free axes.
+    description.  Candidates: the affine-normalizer elements of the group that preserve
+    the metric (only ``det A = +1`` when ``proper``), combined, for polar groups, with
+    pinning an atom of the rarest species (smallest Z on ties) to 0 along the free axes.
     """
-    elements = proper_normalizer(group, metric_preserving_matrices(lattice))
+    elements = affine_normalizer(group, metric_preserving_matrices(lattice, proper=proper))
     free = free_axes(group)
     species, count = np.unique(numbers, return_counts=True)
     anchor_species = species[np.lexsort((species, count))[0]]
@@ -251,8 +344,11 @@ class StandardizedCrystal:
         numbers: ``(n,)`` int64 atomic numbers.
         transformation_matrix: ``(3, 3)`` float64 spglib ``P``: ``x_std = P x_in + p``.
         origin_shift: ``(3,)`` float64 spglib ``p``.
-        std_rotation_matrix: ``(3, 3)`` float64 rotation from the input Cartesian frame
-            to the standardized one.
+        std_rotation_matrix: ``(3, 3)`` float64 orthogonal map from the input Cartesian
+            frame to the standardized one (a rotoinversion when ``mirrored``).
+        mirrored: whether the standardized crystal is the input's mirror image (canonical
+            handedness; ``number`` is then the mirror image's group type, e.g. 76 for an
+            input detected as 78).
     """
 
     number: int
@@ -263,6 +359,7 @@ class StandardizedCrystal:
     transformation_matrix: np.ndarray
     origin_shift: np.ndarray
     std_rotation_matrix: np.ndarray
+    mirrored: bool = False
 
     @property
     def space_group(self) -> SpaceGroup:
@@ -303,26 +400,21 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
 
 def standardize(
     structure: Any,
+    featurization: Featurization | None = None,
     *,
-    symprec: float = DEFAULT_SYMPREC,
-    angle_tolerance: float = DEFAULT_ANGLE_TOLERANCE,
     expected_space_group: int | None = None,
-    min_distance: float = DEFAULT_MIN_DISTANCE,
-    canonical_origin: bool = True,
+    **options: Any,
 ) -> StandardizedCrystal:
     """Validate, detect the space group and standardize to the setting of ``SpaceGroup(n)``.
 
     Args:
         structure: pymatgen ``Structure``, ASE ``Atoms`` or ``(lattice, frac, numbers)``.
-        symprec: spglib distance tolerance (Å).
-        angle_tolerance: spglib angle tolerance (degrees; negative = spglib's default).
-        expected_space_group: if given, raise unless the detected number equals it.
-        min_distance: overlap threshold (Å) of :func:`validate_cell`.
-        canonical_origin: among the descriptions related by proper (det +1),
-            metric-preserving elements of the group's affine normalizer (equivalent
-            origins, equivalent axis choices, the origin along polar axes), pick the one
-            with the smallest canonical key, so that it no longer depends on the input
-            description (see the module docstring).  ``False`` keeps spglib's choice.
+        featurization: the options (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`);
+            used here: ``symprec``, ``angle_tolerance``, ``min_distance``,
+            ``canonical_origin``, ``canonical_handedness`` (see :class:`Featurization`).
+        expected_space_group: if given, raise unless the detected number equals it (the
+            number spglib detects for the input, before any mirror image is taken).
+        **options: changes to ``featurization`` by name (e.g. ``symprec=0.01``).
 
     Returns:
         The :class:`StandardizedCrystal`.
@@ -330,47 +422,50 @@ def standardize(
     Raises:
         StructureError: bad input (see :func:`validate_cell`), symmetry detection
             failure, or disagreement with ``expected_space_group``.
+        TypeError: an unknown option name.
     """
-    if not (np.isfinite(symprec) and symprec > 0):
-        raise ValueError(f"symprec must be a positive finite number, got {symprec}")
+    f = Featurization.resolve(featurization, **options)
     lattice, frac, numbers = to_cell(structure)
-    validate_cell(lattice, frac, numbers, min_distance=min_distance)
-    # hand spglib an LLL-reduced basis of the same lattice (robust for skewed input
-    # cells): rows L_red = U L with U unimodular, so fractional rows f_red = f U^-1
-    reduced = _reduced_lattice(lattice)
-    U = np.rint(reduced @ np.linalg.inv(lattice))
-    U_inv = np.linalg.inv(U)
-    cell = (reduced, _wrap(frac @ U_inv), numbers.astype(np.intc))
-    dataset = _spglib_dataset(cell, symprec, angle_tolerance)
-    number = int(dataset.number)
+    validate_cell(lattice, frac, numbers, min_distance=f.min_distance)
+    state = _standardize_pass(lattice, frac, numbers, f)
+    # the fixed point: symmetrizing can bring a crystal within the tolerance of a larger
+    # group (measured on MP-20 at symprec 0.1: Pnnm -> P4_2/mnm), or settle a near-tie
+    # between two cells of a distorted lattice, which a re-detection of the standardized
+    # crystal would then show; standardize again until group and cell are stable, so that
+    # standardizing the result (or any description of it) gives the result itself.  For a
+    # few centred monoclinic cells spglib alternates between two cells of the exact
+    # crystal; then the cell of the cycle with the smallest key is taken.
+    states = [state]
+    for _ in range(_MAX_PASSES):
+        number, std_lattice, std_frac, std_numbers, P, p, R = state
+        detected = _detect(std_lattice, _wrap(std_frac), std_numbers, f)
+        if int(detected[0].number) == number and _same_metric(
+                std_lattice, np.linalg.inv(detected[1]).T @ std_lattice):
+            break
+        n2, L2, x2, z2, P2, p2, R2 = _standardize_pass(
+            std_lattice, _wrap(std_frac), std_numbers, f, detected)
+        state = (n2, L2, x2, z2, P2 @ P, P2 @ p + p2, R2 @ R)
+        seen = [k for k, old in enumerate(states) if old[0] == n2 and _same_metric(old[1], L2)]
+        if seen:
+            state = min(states[seen[0]:], key=lambda s: _cell_key(s[1]))
+            break
+        states.append(state)
+    number, std_lattice, std_frac, std_numbers, P, p, R = state
     if expected_space_group is not None and number != int(expected_space_group):
         raise StructureError(
-            f"detected space group {number} ({dataset.international}) at symprec={symprec} "
-            f"but {int(expected_space_group)} was expected",
+            f"detected space group {number} ({SpaceGroup(number).hermann_mauguin}) at "
+            f"symprec={f.symprec} but {int(expected_space_group)} was expected",
             "space_group_mismatch",
         )
-    hall = default_hall_number(number)
-    if int(dataset.hall_number) != hall:
-        dataset = _spglib_dataset(cell, symprec, angle_tolerance, hall_number=hall)
-        if int(dataset.number) != number or int(dataset.hall_number) != hall:
-            raise StructureError(
-                f"spglib could not standardize group {number} to Hall setting {hall} "
-                f"(got number {dataset.number}, Hall {dataset.hall_number})",
-                "symmetry_failed",
-            )
-    group = SpaceGroup(number)
-    std_lattice = _symmetrize_lattice(np.array(dataset.std_lattice, dtype=np.float64), group)
-    std_numbers = np.array(dataset.std_types, dtype=np.int64)
-    std_frac = _measured_std_positions(dataset, cell[1], std_lattice, group)
-    std_frac = symmetrize_frac_coords(
-        std_frac, std_numbers, std_lattice, group, tolerance=max(4.0 * symprec, 1e-6)
-    )
-    # x_std = P x_red + p and x_red = U^-T x_in, so the input's P is P U^-T
-    P = np.array(dataset.transformation_matrix, dtype=np.float64) @ U_inv.T
-    p = np.array(dataset.origin_shift, dtype=np.float64)
-    R = np.array(dataset.std_rotation_matrix, dtype=np.float64)
-    if canonical_origin:
-        A, t = _canonical_origin(_wrap(std_frac), std_numbers, std_lattice, group)
+    hall, group = default_hall_number(number), SpaceGroup(number)
+    if f.canonical_handedness and ENANTIOMORPHIC_PARTNER.get(number, number) < number:
+        # x -> -x maps the default setting of this group onto its partner's (exactly)
+        number = ENANTIOMORPHIC_PARTNER[number]
+        hall, group = default_hall_number(number), SpaceGroup(number)
+        std_frac, P, p, R = -std_frac, -P, -p, -R
+    if f.canonical_origin:
+        A, t = _canonical_origin(_wrap(std_frac), std_numbers, std_lattice, group,
+                                 proper=not f.canonical_handedness)
         std_frac = std_frac @ A.T + t
         P, p = A @ P, A @ p + t
         R = std_lattice.T @ A @ np.linalg.inv(std_lattice.T) @ R
@@ -383,6 +478,7 @@ def standardize(
         transformation_matrix=P,
         origin_shift=p,
         std_rotation_matrix=R,
+        mirrored=bool(np.linalg.det(R) < 0),
     )
 
 

@@ -24,16 +24,15 @@ from torch_geometric.data import Data
 
 from .cif import from_cif, parse_cif
 from .comparison import compare_standardized
+from .featurization import Featurization
 from .neighbors import radius_graph_pbc
 from .standardization import (
-    DEFAULT_ANGLE_TOLERANCE,
-    DEFAULT_SYMPREC,
     StandardizedCrystal,
     standardize,
     std_to_input_frac,
     symmetrize_frac_coords,
 )
-from .validation import DEFAULT_MIN_DISTANCE, to_cell, validate_cell
+from .validation import to_cell, validate_cell
 
 __all__ = [
     "StandardizedCrystal",
@@ -46,17 +45,7 @@ __all__ = [
     "std_to_input_frac",
     "to_cell",
     "validate_cell",
-    "DEFAULT_SYMPREC",
-    "DEFAULT_ANGLE_TOLERANCE",
-    "DEFAULT_RADIUS",
-    "DEFAULT_MAX_NEIGHBORS",
-    "DEFAULT_MIN_DISTANCE",
 ]
-
-DEFAULT_RADIUS = 8.0
-"""Neighbour-graph cutoff (Å), CGCNN's default."""
-DEFAULT_MAX_NEIGHBORS = 12
-"""Neighbours kept per centre, CGCNN's default."""
 
 
 def _target_tensor(y: Any) -> torch.Tensor:
@@ -70,60 +59,48 @@ def _target_tensor(y: Any) -> torch.Tensor:
 
 def from_structure(
     structure: Any,
+    featurization: Featurization | None = None,
     *,
-    symprec: float = DEFAULT_SYMPREC,
-    angle_tolerance: float = DEFAULT_ANGLE_TOLERANCE,
     expected_space_group: int | None = None,
     neighbor_graph: bool = True,
-    radius: float = DEFAULT_RADIUS,
-    max_neighbors: int | None = DEFAULT_MAX_NEIGHBORS,
-    min_distance: float = DEFAULT_MIN_DISTANCE,
-    canonical_origin: bool = True,
     y: float | Sequence[float] | np.ndarray | torch.Tensor | None = None,
     material_id: str | None = None,
+    **options: Any,
 ) -> Data:
     """A standardized crystal ``Data`` (fields of ``docs/conventions.md``).
 
     Args:
         structure: pymatgen ``Structure``/``IStructure``, ASE ``Atoms`` (pbc in all
             directions) or ``(lattice (3, 3) rows, frac_coords (n, 3), numbers (n,))``.
-        symprec: spglib distance tolerance in Å (default 0.01, as pymatgen).
-        angle_tolerance: spglib angle tolerance in degrees (negative: spglib's default).
+        featurization: symmetry tolerances, canonical choices, neighbour graph and
+            frequency cutoff (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`: symprec
+            0.1 Å, angle tolerance 5°, canonical origin and handedness, 8 Å and 12
+            neighbours, tied shells kept whole so that the graph respects the crystal's
+            symmetry and does not depend on atom order).
         expected_space_group: raise :class:`StructureError` if the detected ITA number
             differs (e.g. a database's declared group).
         neighbor_graph: add ``edge_index``, ``cell_offsets``, ``edge_dist``.
-        radius: neighbour cutoff in Å (CGCNN: 8).
-        max_neighbors: nearest neighbours kept per centre (CGCNN: 12), plus every further
-            neighbour tied with the last kept one, so that the graph respects the
-            crystal's symmetry and does not depend on atom order
-            (:func:`~cft_pyg.data.neighbors.nearest_neighbor_mask`); ``None`` keeps all
-            within ``radius``.
-        min_distance: atoms closer than this (Å) are rejected as overlapping.
-        canonical_origin: choose the origin/axes canonically among the equivalent
-            descriptions (see :func:`standardize`); ``False`` keeps spglib's choice.
         y: optional target, a scalar (-> ``(1,)``) or a 1-D sequence (-> ``(1, T)``).
         material_id: optional identifier stored as ``Data.material_id``.
+        **options: changes to ``featurization`` by name, e.g. ``symprec=0.01`` or
+            ``radius=6.0`` (see :class:`~cft_pyg.data.Featurization`).
 
     Returns:
         ``Data`` with ``z`` (n,), ``frac_coords`` (n, 3) float32 in [0, 1), ``pos``
         (n, 3) float32 = ``frac_coords @ cell[0]``, ``cell`` (1, 3, 3) float32,
         ``space_group`` (1,), ``natoms`` (1,), ``transformation_matrix`` (1, 3, 3) and
-        ``origin_shift`` (1, 3) float64, and when requested ``edge_index`` (2, E),
+        ``origin_shift`` (1, 3) float64, ``featurization`` (the options as JSON, see
+        :meth:`Featurization.to_json`), and when requested ``edge_index`` (2, E),
         ``cell_offsets`` (E, 3), ``edge_dist`` (E,) float32, ``y``, ``material_id``.
         The graph is computed in float64 from the stored float32 ``frac_coords`` and
         ``cell``, so ``pos[j] + cell_offsets @ cell - pos[i]`` reproduces ``edge_dist``.
 
     Raises:
         StructureError: for every invalid input (see :mod:`cft_pyg.data.errors`).
+        TypeError: an unknown option name.
     """
-    std = standardize(
-        structure,
-        symprec=symprec,
-        angle_tolerance=angle_tolerance,
-        expected_space_group=expected_space_group,
-        min_distance=min_distance,
-        canonical_origin=canonical_origin,
-    )
+    f = Featurization.resolve(featurization, **options)
+    std = standardize(structure, f, expected_space_group=expected_space_group)
     frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
     frac32[frac32 >= 1.0] = 0.0  # float32 rounding of values just below 1
     cell32 = torch.from_numpy(std.lattice).to(torch.float32)
@@ -138,13 +115,14 @@ def from_structure(
         natoms=torch.tensor([n], dtype=torch.long),
         transformation_matrix=torch.from_numpy(std.transformation_matrix).unsqueeze(0),
         origin_shift=torch.from_numpy(std.origin_shift).unsqueeze(0),
+        featurization=f.to_json(),
     )
     if neighbor_graph:
         edge_index, offsets, dist = radius_graph_pbc(
             frac32.double() @ cell32.double(),
             cell32.double(),
-            radius=radius,
-            max_neighbors=max_neighbors,
+            radius=f.radius,
+            max_neighbors=f.max_neighbors,
         )
         data.edge_index = edge_index
         data.cell_offsets = offsets

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from ..home import get_home_dir
 from ..home import get_home_dir as default_cache_dir  # noqa: F401  (former name)
 from ..symmetry.lattice import random_lattice, symmetric_metric
 from ..symmetry.space_group import SpaceGroup
+from .featurization import Featurization
 from .generator import SPECIES_POOL, generate_crystal, pair_distances
 from .morse import MORSE_CUTOFF, MORSE_STIFFNESS, morse_energy_per_atom, morse_sum
 from .neighbors import nearest_neighbor_mask
@@ -103,7 +105,7 @@ def _record_chunk(args: tuple[list[tuple[int, int]], int, dict]) -> list[dict]:
     return records
 
 
-def _record_to_data(rec: dict, seed: int) -> Data:
+def _record_to_data(rec: dict, seed: int, featurization: str) -> Data:
     n = rec["z"].shape[0]
     return Data(
         z=torch.as_tensor(rec["z"], dtype=torch.long),
@@ -119,6 +121,7 @@ def _record_to_data(rec: dict, seed: int) -> Data:
         transformation_matrix=torch.eye(3, dtype=torch.float64).unsqueeze(0),
         origin_shift=torch.zeros(1, 3, dtype=torch.float64),
         material_id=f"synthetic-s{seed}-{rec['index']}",
+        featurization=featurization,
         num_nodes=n,
     )
 
@@ -168,15 +171,22 @@ class SyntheticCrystals(InMemoryDataset):
         min_distance: Minimum interatomic distance (A).
         exact_symmetry: Re-draw crystals with accidental extra symmetry (see
             :func:`generate_crystal`).
-        radius: Neighbour-graph cutoff (A).
-        max_neighbors: Neighbour-graph maximum neighbours per atom (``None``: all).
+        featurization: The neighbour graph (``radius``, ``max_neighbors``) and the frequency
+            ``cutoff`` come from it (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`).
+            The crystals are generated exactly in the default setting of their group and
+            are not re-standardized, so its symmetry options only say how *new* structures
+            are featurized for a model trained on them (``predict`` uses the record).
         num_workers: Worker processes (default ``min(2, cpu_count)``; 0 runs in-process).
         transform, pre_transform, pre_filter: As in PyG.
         force_reload: Re-generate even if a cache exists.
         log: Show progress bars and messages.
+        **options: Changes to ``featurization`` by name (``radius=6.0``, ...).
+
+    Attributes:
+        featurization: The :class:`~cft_pyg.data.Featurization` recorded on every crystal.
     """
 
-    VERSION = 3  # 3: neighbour cap keeps tied shells
+    VERSION = 4  # 3: neighbour cap keeps tied shells; 4: Featurization recorded
 
     def __init__(
         self,
@@ -189,14 +199,14 @@ class SyntheticCrystals(InMemoryDataset):
         max_orbits: int = 4,
         min_distance: float = 1.5,
         exact_symmetry: bool = True,
-        radius: float = 8.0,
-        max_neighbors: int | None = 12,
+        featurization: Featurization | None = None,
         num_workers: int | None = None,
         transform: Callable | None = None,
         pre_transform: Callable | None = None,
         pre_filter: Callable | None = None,
         force_reload: bool = False,
         log: bool = True,
+        **options: Any,
     ) -> None:
         if num_crystals < 1:
             raise ValueError(f"num_crystals must be >= 1, got {num_crystals}")
@@ -207,12 +217,14 @@ class SyntheticCrystals(InMemoryDataset):
         self.num_crystals = int(num_crystals)
         self.seed = int(seed)
         self.space_groups = space_groups
+        self.featurization = Featurization.resolve(featurization, **options)
         self.options = {
             "generator": {"max_atoms": int(max_atoms), "max_orbits": int(max_orbits),
                           "min_distance": float(min_distance),
                           "exact_symmetry": bool(exact_symmetry)},
-            "radius": float(radius),
-            "max_neighbors": None if max_neighbors is None else int(max_neighbors),
+            "radius": self.featurization.radius,
+            "max_neighbors": self.featurization.max_neighbors,
+            "featurization": self.featurization.to_dict(),
         }
         self.num_workers = min(2, os.cpu_count() or 1) if num_workers is None else num_workers
         self.generation_seconds: float | None = None
@@ -253,7 +265,8 @@ class SyntheticCrystals(InMemoryDataset):
                                 size=len, ordered=False):
             records.extend(out)
         records.sort(key=lambda r: r["index"])
-        data_list = [_record_to_data(r, self.seed) for r in records]
+        record = self.featurization.to_json()
+        data_list = [_record_to_data(r, self.seed, record) for r in records]
         if self.pre_filter is not None:
             data_list = [d for d in data_list if self.pre_filter(d)]
         if self.pre_transform is not None:

@@ -17,12 +17,11 @@ import numpy as np
 import torch
 
 from .errors import StructureError
+from .featurization import DEFAULT_FEATURIZATION
 from .neighbors import radius_graph_pbc
 
-__all__ = ["DEFAULT_MIN_DISTANCE", "to_cell", "validate_cell"]
+__all__ = ["to_cell", "validate_cell"]
 
-DEFAULT_MIN_DISTANCE = 0.5
-"""Atoms closer than this (Å) are rejected as overlapping (shortest real bond H-H ~0.74 Å)."""
 
 _MAX_Z = 118
 _OCCUPANCY_TOL = 1e-6
@@ -173,7 +172,7 @@ def validate_cell(
     lattice: np.ndarray,
     frac_coords: np.ndarray,
     numbers: np.ndarray,
-    min_distance: float | None = DEFAULT_MIN_DISTANCE,
+    min_distance: float | None = DEFAULT_FEATURIZATION.min_distance,
 ) -> None:
     """Check a cell before it is handed to spglib (which crashes on bad input).
 

@@ -190,8 +190,8 @@ def train_for_budget(settings: CurveSettings, target: str, model: str, seed: int
     from torch_geometric.loader import DataLoader
 
     from .. import __version__
+    from ..data.featurization import featurization_of
     from ..training import CrystalPropertyModule, target_statistics
-    from ..training.data import featurization_of
     from ..training.module import parameter_groups
 
     torch.set_num_threads(1)

@@ -8,9 +8,11 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_mean_pool
 
+from ..data.featurization import DEFAULT_FEATURIZATION
+from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .conv import DistanceFilterConv, GatedDistanceConv, envelope_weights
 from .elements import NUM_ELEMENTS, AtomEmbedding
-from .inputs import edge_distances, graph_inputs
+from .inputs import check_featurization, edge_distances, graph_inputs
 from .radial import CosineCutoff, GaussianExpansion
 from .tokens import (
     CrystalPositionalEncoding,
@@ -221,7 +223,7 @@ class CrystalFourierTransformer(nn.Module):
         local: bool = True,
         attention: bool = True,
         encoding: EncodingKind | nn.Module | None = "symmetry",
-        encoding_cutoff: float = 5.0,
+        encoding_cutoff: float = DEFAULT_CUTOFF,
         lattice: bool = True,
         element_features: bool = True,
         normalize_encoding: bool = True,
@@ -229,7 +231,7 @@ class CrystalFourierTransformer(nn.Module):
         balance_tokens: bool = True,
         pair_bias: bool = True,
         gated_messages: bool = True,
-        radius: float = 8.0,
+        radius: float = DEFAULT_FEATURIZATION.radius,
         num_radial: int = 32,
         local_channels: int = 64,
         attention_buckets: int = 4,
@@ -243,6 +245,7 @@ class CrystalFourierTransformer(nn.Module):
         self.local, self.attention = local, attention
         self.pair_bias = pair_bias and attention
         self.encoding_kind = encoding if isinstance(encoding, str) or encoding is None else "custom"
+        self.radius = float(radius) if (local or self.pair_bias) else None
         self.out_channels = out_channels
         self.atom_embedding = AtomEmbedding(channels, descriptors=element_features)
         self.positional = CrystalPositionalEncoding(
@@ -293,7 +296,13 @@ class CrystalFourierTransformer(nn.Module):
             return self.atom_norm(atom) + self.pos_norm(pos)
         return atom + pos
 
+    def featurization_requirements(self) -> dict[str, float | None]:
+        """The ``radius`` (when the graph is read) and encoding ``cutoff`` (when there is an
+        encoding with one) that the crystals must be featurized with."""
+        return {"radius": self.radius, "cutoff": getattr(self.encoding, "cutoff", None)}
+
     def forward(self, data: Data | Batch) -> torch.Tensor:
+        check_featurization(data, type(self).__name__, **self.featurization_requirements())
         batch, num_graphs, _ = graph_inputs(data)
         index = (
             SizeBuckets(batch, num_graphs, self.attention_buckets)

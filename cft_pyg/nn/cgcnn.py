@@ -8,8 +8,9 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import CGConv, global_mean_pool
 
+from ..data.featurization import DEFAULT_FEATURIZATION
 from .elements import AtomEmbedding
-from .inputs import edge_distances, graph_inputs
+from .inputs import check_featurization, edge_distances, graph_inputs
 from .radial import GaussianExpansion
 
 __all__ = ["CGCNN"]
@@ -69,7 +70,7 @@ class CGCNN(nn.Module):
         n_conv: int = 3,
         h_fea_len: int = 128,
         n_h: int = 1,
-        radius: float = 8.0,
+        radius: float = DEFAULT_FEATURIZATION.radius,
         step: float = 0.2,
         batch_norm: bool = True,
         element_features: bool = True,
@@ -77,6 +78,7 @@ class CGCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.out_channels = out_channels
+        self.radius = float(radius)
         self.embedding = AtomEmbedding(atom_fea_len, descriptors=element_features)
         self.rbf = GaussianExpansion(0.0, radius, step)
         self.convs = nn.ModuleList(
@@ -91,7 +93,12 @@ class CGCNN(nn.Module):
         """Number of (trainable) parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
+    def featurization_requirements(self) -> dict[str, float | None]:
+        """The neighbour ``radius`` the crystals must be featurized with."""
+        return {"radius": self.radius, "cutoff": None}
+
     def forward(self, data: Data | Batch) -> torch.Tensor:
+        check_featurization(data, "CGCNN", **self.featurization_requirements())
         batch, num_graphs, _ = graph_inputs(data)
         edge_attr = self.rbf(edge_distances(data, batch))
         x = self.embedding(data.z)

@@ -57,7 +57,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from ..symmetry.basis import SymmetryAdaptedBasis, check_frac_coords
-from ..symmetry.frequencies import ball_frequencies
+from ..symmetry.frequencies import DEFAULT_CUTOFF, ball_frequencies
 from ..symmetry.space_group import HEXAGONAL_FAMILY_NUMBERS, NUM_SPACE_GROUPS
 
 __all__ = [
@@ -269,7 +269,7 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
 
     def __init__(
         self,
-        cutoff: float = 5.0,
+        cutoff: float = DEFAULT_CUTOFF,
         output: OutputMode = "frequency",
         *,
         bases: list[SymmetryAdaptedBasis] | None = None,
@@ -478,7 +478,7 @@ class PlainFourierFeatures(nn.Module):
         - frac_coords ``(n, 3)``, space_group ``(n,)`` -> ``(n, 2 S)``.
     """
 
-    def __init__(self, cutoff: float = 5.0) -> None:
+    def __init__(self, cutoff: float = DEFAULT_CUTOFF) -> None:
         super().__init__()
         self.cutoff = float(cutoff)
         sets = [ball_frequencies(cutoff, m) for m in ("identity", "hexagonal")]

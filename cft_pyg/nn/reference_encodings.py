@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from ..symmetry.basis import check_frac_coords
 from ..symmetry.constraint_graph import constraint_graph
-from ..symmetry.frequencies import ball_frequencies, reference_metric
+from ..symmetry.frequencies import DEFAULT_CUTOFF, ball_frequencies, reference_metric
 from ..symmetry.space_group import SpaceGroup
 from .encoding import _group_slices, check_space_group_index
 
@@ -92,7 +92,7 @@ class DenseRoutingEncoding(_PerGroupReference):
         cache: keep the dense matrices between calls (default True).
     """
 
-    def __init__(self, cutoff: float = 5.0, cache: bool = True) -> None:
+    def __init__(self, cutoff: float = DEFAULT_CUTOFF, cache: bool = True) -> None:
         super().__init__(cutoff)
         self.cache = cache
         self._matrices: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
@@ -122,7 +122,7 @@ class OrbitAveragingEncoding(_PerGroupReference):
         chunk_size: atoms per chunk (bounds the ``|G| x chunk x N`` intermediate).
     """
 
-    def __init__(self, cutoff: float = 5.0, chunk_size: int = 256) -> None:
+    def __init__(self, cutoff: float = DEFAULT_CUTOFF, chunk_size: int = 256) -> None:
         super().__init__(cutoff)
         self.chunk_size = chunk_size
 

@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .encoding import is_hexagonal_family
 from .lattice import LatticeFeatures
 
@@ -22,7 +23,8 @@ __all__ = [
 EncodingKind = Literal["symmetry", "plain", "none"]
 
 
-def make_encoding(kind: EncodingKind | nn.Module | None, cutoff: float = 5.0) -> nn.Module | None:
+def make_encoding(kind: EncodingKind | nn.Module | None,
+                  cutoff: float = DEFAULT_CUTOFF) -> nn.Module | None:
     """Build the per-atom positional encoding selected by ``kind``.
 
     Args:

@@ -8,7 +8,7 @@ r"""Pretrained models shipped with cft-pyg: load by name, offline, and predict.
 
     model = pretrained.load("mp20-formation-energy")        # no network needed
     card = pretrained.model_card("mp20-formation-energy")   # data, split, test MAE, command
-    data = [from_cif("a.cif", **pretrained.featurization(model))]
+    data = [from_cif("a.cif", model.featurization)]   # as its training crystals
     print(predict(model, data)["y_pred"])
 
 or on the command line: ``cft-pyg predict --pretrained mp20-formation-energy a.cif``.
@@ -31,8 +31,7 @@ from .recipes import RECIPES, Recipe, recipe
 if TYPE_CHECKING:  # pragma: no cover
     from ..training import CrystalRegressor
 
-__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "featurization", "load",
-           "model_card", "recipe"]
+__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "load", "model_card", "recipe"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 """Folder of the shipped weights and model cards."""
@@ -72,7 +71,8 @@ def _read_card(path: str) -> dict[str, Any]:
 def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = None
          ) -> CrystalRegressor:
     """The pretrained model ``name`` in eval mode, with its target normalization and the
-    featurization of its training crystals (see :func:`featurization`).
+    featurization of its training crystals (``model.featurization``, a
+    :class:`~cft_pyg.data.Featurization`: pass it when featurizing new crystals).
 
     Args:
         name: one of :data:`RECIPES` (``available()`` lists those shipped).
@@ -105,9 +105,3 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     module.to(map_location)
     module.eval()
     return module
-
-
-def featurization(module: CrystalRegressor) -> dict[str, Any]:
-    """The :func:`cft_pyg.data.from_structure` options the model's training crystals were
-    featurized with (pass them when featurizing new crystals)."""
-    return dict(module.hparams.get("featurization") or {})

@@ -37,14 +37,58 @@ DATASET_TARGETS = {"mp20": ["formation_energy_per_atom", "band_gap"]}
 """Targets each dataset is processed with (one processed cache serves every recipe)."""
 
 
-def load_split(rec: Recipe, root: str | os.PathLike, split: str, max_rows: int | None = None
-               ) -> Any:
+def load_split(rec: Recipe, root: str | os.PathLike, split: str, max_rows: int | None = None,
+               featurization: Any = None) -> Any:
     """The ``project-<split>`` part of the recipe's dataset, processed with every target
-    of :data:`DATASET_TARGETS` (the recipe picks its column)."""
+    of :data:`DATASET_TARGETS` (the recipe picks its column) and ``featurization`` (default
+    :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`)."""
     from ..training.registry import build_dataset
 
     return build_dataset(rec.dataset, root=str(root), split=f"project-{split}",
-                         target=DATASET_TARGETS[rec.dataset], max_rows=max_rows)
+                         target=DATASET_TARGETS[rec.dataset], max_rows=max_rows,
+                         featurization=featurization)
+
+
+def test_entry(module: Any, test: Any) -> dict[str, Any]:
+    """The ``test`` entry of a model card: MAE with its bootstrap interval, the MAE of
+    predicting the training mean, the number of crystals."""
+    from .. import __version__
+    from ..training import predict
+
+    df = predict(module, test, batch_size=128)
+    errors = (df["y_pred"] - df["y_true"]).to_numpy()
+    low, high = bootstrap_mae(errors)
+    return {"mae": float(np.abs(errors).mean()), "mae_95ci": [low, high],
+            "interval": "percentile bootstrap over test crystals, 2000 resamples",
+            "mae_predict_train_mean": float(np.abs(df["y_true"].to_numpy()
+                                                   - float(module.target_mean)).mean()),
+            "n": len(df), "evaluated_with_version": __version__}
+
+
+def reevaluate(name: str, data_root: str | os.PathLike,
+               models_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Evaluate a shipped model again on its project-test split, featurized by this
+    version's code with the model's own featurization, and rewrite its card's ``test``
+    entry (the weights and the training record stay as built).
+
+    A change of the featurization code (e.g. 0.3.1's fixed-point standardization) changes
+    some test crystals slightly; the card then states the figure this version reproduces.
+    """
+    from . import load
+
+    folder = Path(models_dir) if models_dir is not None else _default_output()
+    module = load(name, models_dir=folder)
+    test = load_split(recipe(name), data_root, "test", featurization=module.featurization)
+    path = folder / f"{name}.json"
+    card = json.loads(path.read_text())
+    previous = card["test"]
+    card["test"] = test_entry(module, test)
+    card["test"]["previous"] = {k: previous[k] for k in ("mae", "mae_95ci")
+                                if k in previous}
+    card["test"]["previous"]["evaluated_with_version"] = previous.get(
+        "evaluated_with_version", card.get("library_version"))
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return card
 
 
 def target_index(rec: Recipe) -> int:
@@ -96,7 +140,7 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
     import torch
 
     from .. import __version__
-    from ..training import TrainConfig, epoch_metrics, fit, predict
+    from ..training import TrainConfig, epoch_metrics, fit
 
     rec = recipe(name)
     torch.set_num_threads(threads)
@@ -117,9 +161,6 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
         wall = time.perf_counter() - start
         curve = epoch_metrics(run_dir / "logs").dropna(subset=["val_mae"])
     module = result.module
-    df = predict(module, splits["test"], batch_size=128)
-    errors = (df["y_pred"] - df["y_true"]).to_numpy()
-    low, high = bootstrap_mae(errors)
     weights = out / f"{name}.pt"
     export_weights(module, weights)
     card = {
@@ -141,11 +182,7 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
                       "train_seconds": curve["train_seconds"].astype(float).tolist(),
                       "val_mae": curve["val_mae"].astype(float).tolist()},
         },
-        "test": {"mae": float(np.abs(errors).mean()), "mae_95ci": [low, high],
-                 "interval": "percentile bootstrap over test crystals, 2000 resamples",
-                 "mae_predict_train_mean": float(np.abs(df["y_true"].to_numpy()
-                                                        - float(module.target_mean)).mean()),
-                 "n": len(df)},
+        "test": test_entry(module, splits["test"]),
         "unit": rec.unit,
         "parameters": int(sum(p.numel() for p in module.model.parameters())),
         "weights_bytes": weights.stat().st_size,
@@ -175,7 +212,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for <name>.pt and <name>.json (default: the package)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--work-dir", default=None, help="keep the training run here")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="do not train: evaluate the shipped weights again with this "
+                             "version's featurization code and rewrite the cards' test entry")
     args = parser.parse_args(argv)
+    if args.reevaluate:
+        for name in args.names:
+            card = reevaluate(name, args.data_root, args.output)
+            t, before = card["test"], card["test"]["previous"]
+            print(f"{name}: test MAE {t['mae']:.5f} (was {before['mae']:.5f} with cft-pyg "
+                  f"{before['evaluated_with_version']})", flush=True)
+        return 0
     command = "python -m cft_pyg.pretrained.build " + " ".join(
         a if not a.startswith("/") else "DIR" for a in (argv if argv is not None
                                                         else sys.argv[1:]))

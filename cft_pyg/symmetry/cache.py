@@ -42,7 +42,7 @@ from ..home import get_home_dir
 from ..home import get_home_dir as default_cache_dir  # the former name
 from .basis import OrbitRouting, SymmetryAdaptedBasis, routing_from_graph
 from .constraint_graph import constraint_graph
-from .frequencies import FrequencySet, ball_frequencies, reference_metric
+from .frequencies import DEFAULT_CUTOFF, FrequencySet, ball_frequencies, reference_metric
 from .space_group import NUM_SPACE_GROUPS, SpaceGroup
 
 __all__ = ["load_bases", "cache_path", "default_cache_dir", "CACHE_FORMAT_VERSION"]
@@ -81,7 +81,8 @@ def _check_cutoff(cutoff: float) -> float:
     return value
 
 
-def cache_path(cutoff: float = 5.0, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+def cache_path(cutoff: float = DEFAULT_CUTOFF,
+               cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Path of the cache file for ``cutoff`` and the installed library version.
 
     The name encodes the cutoff exactly (``float.hex``), ``cft_pyg.__version__`` and
@@ -286,7 +287,7 @@ def _unpack(
 
 # ---------------------------------------------------------------------------- public
 def load_bases(
-    cutoff: float = 5.0,
+    cutoff: float = DEFAULT_CUTOFF,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     rebuild: bool = False,

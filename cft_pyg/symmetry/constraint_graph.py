@@ -29,15 +29,13 @@ from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
 from .frequencies import (
+    DEFAULT_CUTOFF,
     FrequencySet,
     ball_frequencies,
     reciprocal_metric_tensor,
     reference_metric,
 )
 from .space_group import TRANSLATION_DENOMINATOR, SpaceGroup
-
-DEFAULT_CUTOFF = 5.0
-"""Default frequency-ball radius: 514 (identity) / 418 (hexagonal) frequencies."""
 
 __all__ = [
     "constraint_graph",

@@ -25,7 +25,12 @@ import numpy as np
 
 from .space_group import HEXAGONAL_FAMILY_NUMBERS
 
-__all__ = ["FrequencySet", "ball_frequencies", "reference_metric", "ReferenceMetric"]
+__all__ = ["DEFAULT_CUTOFF", "FrequencySet", "ball_frequencies", "reference_metric",
+           "ReferenceMetric"]
+
+DEFAULT_CUTOFF = 5.0
+"""The default frequency-ball radius ``R`` of every basis, encoding and cache: 514
+(identity metric) / 418 (hexagonal metric) frequencies."""
 
 ReferenceMetric = Literal["identity", "hexagonal"]
 _METRICS: tuple[str, ...] = ("identity", "hexagonal")

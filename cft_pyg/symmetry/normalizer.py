@@ -1,4 +1,4 @@
-"""The proper affine normalizer of a space group: the origin and axis choices it leaves open.
+"""The affine normalizer of a space group: the origin, axis and handedness choices it leaves open.
 
 A crystal invariant under ``G`` has equally valid descriptions ``x -> A x + t`` for every
 element ``(A, t)`` of the affine normalizer of ``G`` that keeps the lattice metric: another
@@ -6,10 +6,15 @@ origin (e.g. ``(1/2, 1/2, 1/2)`` in Pm-3m swaps the Cs and Cl sites of CsCl), an
 of equivalent axes, and for polar groups a continuous shift along the polar axes.  The
 standardization of :mod:`cft_pyg.data.standardization` picks one of them canonically.
 
-Here: the **proper** (``det A = +1``, so a chiral crystal is never replaced by its mirror
-image) elements with ``A`` an integer matrix with entries in {-1, 0, 1} that preserves a
+Here: the elements with ``A`` an integer matrix with entries in {-1, 0, 1} that preserves a
 given metric and ``t`` in twelfths, modulo ``G`` itself (one element per coset), and the
-free (polar) axes.
+free (polar) axes.  ``metric_preserving_matrices(..., proper=True)`` keeps only ``det A = +1``
+(a chiral crystal is then never replaced by its mirror image); with ``proper=False`` the
+improper elements join, which for the 43 Sohncke groups outside the enantiomorphic pairs
+add the mirror-image descriptions (for a group with an improper operation they only repeat
+cosets).  For the 11 enantiomorphic pairs no improper element normalizes the group: the
+inversion ``x -> -x`` maps the default setting of one member exactly onto the default
+setting of the other (:data:`ENANTIOMORPHIC_PARTNER`, checked in the tests).
 """
 
 from __future__ import annotations
@@ -20,12 +25,44 @@ import numpy as np
 
 from .space_group import TRANSLATION_DENOMINATOR, SpaceGroup
 
-__all__ = ["free_axes", "metric_preserving_matrices", "proper_normalizer"]
+__all__ = ["ENANTIOMORPHIC_PARTNER", "SOHNCKE_NUMBERS", "affine_normalizer", "free_axes",
+           "metric_preserving_matrices", "mirror_image_number"]
 
-_UNIT_MATRICES = np.array(
+ENANTIOMORPHIC_PARTNER: dict[int, int] = {
+    a: b for pair in ((76, 78), (91, 95), (92, 96), (144, 145), (151, 153), (152, 154),
+                      (169, 170), (171, 172), (178, 179), (180, 181), (212, 213))
+    for a, b in (pair, pair[::-1])
+}
+"""The 11 enantiomorphic pairs of space-group types (P4_1/P4_3, ..., P4_332/P4_132), both
+ways: the mirror image of a crystal of one member has the other member's type."""
+
+SOHNCKE_NUMBERS: tuple[int, ...] = (
+    1, 3, 4, 5, *range(16, 25), *range(75, 81), *range(89, 99), *range(143, 147),
+    *range(149, 156), *range(168, 174), *range(177, 183), *range(195, 200),
+    *range(207, 215))
+"""The 65 Sohncke space-group types (only proper operations): the groups of chiral
+crystals, whose mirror image is not obtained by a rotation."""
+
+
+def mirror_image_number(number: int) -> int:
+    """The space-group type of the mirror image of a crystal of type ``number``.
+
+    Args:
+        number: ITA space-group number.
+
+    Returns:
+        The enantiomorphic partner for the 22 members of the 11 enantiomorphic pairs,
+        ``number`` itself otherwise.
+    """
+    return ENANTIOMORPHIC_PARTNER.get(int(number), int(number))
+
+
+_ALL_UNIT = np.array(
     [np.array(m).reshape(3, 3) for m in np.ndindex(*(3,) * 9)], dtype=np.int64
 ) - 1  # all 3x3 matrices with entries in {-1, 0, 1}
-_UNIT_MATRICES = _UNIT_MATRICES[np.rint(np.linalg.det(_UNIT_MATRICES)).astype(int) == 1]
+_DET = np.rint(np.linalg.det(_ALL_UNIT)).astype(int)
+_UNIT_MATRICES = _ALL_UNIT[_DET == 1]
+_UNIMODULAR_MATRICES = _ALL_UNIT[np.abs(_DET) == 1]
 _D = TRANSLATION_DENOMINATOR
 _GRID_12 = np.array(list(np.ndindex(_D, _D, _D)), dtype=np.int64)  # t = k / 12
 
@@ -50,26 +87,32 @@ def free_axes(group: SpaceGroup) -> list[int]:
     return [k for k in range(3) if np.all(M[:, k] == 0)]
 
 
-def metric_preserving_matrices(lattice: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
-    """The integer matrices ``A`` (entries in {-1, 0, 1}, ``det A = +1``) that keep a metric.
+def metric_preserving_matrices(lattice: np.ndarray, rtol: float = 1e-6, *,
+                               proper: bool = True) -> np.ndarray:
+    """The integer matrices ``A`` (entries in {-1, 0, 1}, ``det A = ±1``) that keep a metric.
 
     Args:
         lattice: ``(3, 3)`` lattice rows (Å); its metric is ``G = L L^T``.
         rtol: Tolerance relative to the largest entry of ``G``.
+        proper: Only ``det A = +1`` (rotations); ``False`` adds the improper ones
+            (``det A = -1``: rotoinversions, mirror images).
 
     Returns:
-        ``(m, 3, 3)`` int64 matrices with ``A^T G A == G`` (the identity among them).
+        ``(m, 3, 3)`` int64 matrices with ``A^T G A == G`` (the identity among them; ``-I``
+        too when ``proper=False``).
     """
     G = lattice @ lattice.T
-    W = _UNIT_MATRICES.astype(np.float64)
+    mats = _UNIT_MATRICES if proper else _UNIMODULAR_MATRICES
+    W = mats.astype(np.float64)
     ok = np.abs(np.einsum("aji,jk,akl->ail", W, G, W) - G).max(axis=(1, 2))
-    return _UNIT_MATRICES[ok <= rtol * np.abs(G).max()]
+    return mats[ok <= rtol * np.abs(G).max()]
 
 
-def proper_normalizer(
+def affine_normalizer(
     group: SpaceGroup, matrices: np.ndarray
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Proper affine-normalizer elements ``(A, t_12)`` of ``group``, one per coset of ``G``.
+    """Affine-normalizer elements ``(A, t_12)`` of ``group`` with ``A`` in ``matrices``, one
+    per coset of ``G``.
 
     ``A`` runs over ``matrices`` (e.g. :func:`metric_preserving_matrices`), ``t = t_12 / 12``
     over the twelfths with the components along :func:`free_axes` set to 0 (those are fixed
@@ -80,7 +123,8 @@ def proper_normalizer(
 
     Args:
         group: The space group in its setting.
-        matrices: ``(m, 3, 3)`` integer candidate matrices with ``det = +1``.
+        matrices: ``(m, 3, 3)`` integer candidate matrices with ``det = ±1`` (e.g. the
+            proper or all metric-preserving ones).
 
     Returns:
         ``((A (3, 3) int64, t_12 (3,) int64), ...)``.

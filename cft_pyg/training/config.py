@@ -55,6 +55,10 @@ class TrainConfig(Presets):
         data_root: folder of the dataset (processed files are cached there); for ``cif-folder``
             the folder of CIF files.
         dataset_kwargs: extra keyword arguments of the dataset class.
+        featurization: changes to :data:`~cft_pyg.data.DEFAULT_FEATURIZATION` for the
+            dataset's crystals (e.g. ``{"symprec": 0.01}``; see
+            :class:`~cft_pyg.data.Featurization`); the model's neighbour radius and encoding
+            cutoff follow it unless ``model_kwargs`` sets them.
         target: name of the property to learn, where the dataset has several.
         target_index: column of ``data.y`` to learn when it holds several targets.
         task: ``'regression'`` or ``'classification'`` (integer labels 0, 1, ...; binary or
@@ -118,6 +122,8 @@ class TrainConfig(Presets):
     dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
     data_root: str | None = setting(None, "dataset folder", "DIR")
     dataset_kwargs: dict[str, Any] = setting(dict, "extra dataset arguments (JSON object)", "JSON")
+    featurization: dict[str, Any] = setting(dict, "featurization options of the crystals (JSON "
+                                         "object), e.g. '{\"symprec\": 0.01}'", "JSON")
     target: str | None = setting(None, "property to learn (dataset column)")
     target_index: int = setting(0, "column of data.y to learn")
     task: str = setting("regression", "regression, or classification of integer labels",
@@ -235,6 +241,12 @@ class TrainConfig(Presets):
             raise ConfigError("model_kwargs must be a mapping")
         if not isinstance(self.dataset_kwargs, dict):
             raise ConfigError("dataset_kwargs must be a mapping")
+        from ..data.featurization import Featurization
+
+        try:
+            Featurization.from_dict(self.featurization)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"featurization: {err}") from None
 
     @property
     def resolved_loss(self) -> str:

@@ -50,24 +50,6 @@ class DataSplits:
         return value
 
 
-FEATURIZATION_KEYS = ("symprec", "angle_tolerance", "radius", "max_neighbors", "min_distance",
-                     "canonical_origin")
-"""Options of :func:`cft_pyg.data.from_structure` that a dataset records and a checkpoint keeps."""
-
-
-def featurization_of(dataset: Sequence[Any]) -> dict[str, Any]:
-    """The :func:`~cft_pyg.data.from_structure` options that made ``dataset``'s crystals.
-
-    Read from the dataset's ``options`` (the bundled datasets, also through
-    ``index_select`` views and ``ConcatDataset``); empty for a plain list of ``Data``.
-    """
-    for candidate in (dataset, *getattr(dataset, "datasets", ())):
-        options = getattr(candidate, "options", None)
-        if isinstance(options, dict):
-            return {k: options[k] for k in FEATURIZATION_KEYS if k in options}
-    return {}
-
-
 def subset(dataset: Sequence[Any], indices: Sequence[int]) -> Sequence[Any]:
     """The crystals ``indices`` of ``dataset`` (a PyG dataset view, or a list)."""
     idx = [int(i) for i in indices]
@@ -95,6 +77,12 @@ def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
     """
     kwargs = dict(config.dataset_kwargs)
     names = list(kwargs.pop("split_names", PROJECT_SPLIT_NAMES))
+    if config.featurization:
+        if not dataset_accepts(config.dataset, "featurization"):
+            raise ConfigError(f"dataset {config.dataset!r} takes no featurization")
+        from ..data.featurization import Featurization
+
+        kwargs["featurization"] = Featurization.from_dict(config.featurization)
     if config.target is not None:
         kwargs["target"] = config.target
     try:

@@ -31,14 +31,15 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from .. import __version__
+from ..data.featurization import Featurization, featurization_of
 from .config import TrainConfig, save_config
-from .data import featurization_of
 from .datamodule import CrystalDataModule, class_statistics, target_statistics
 from .evaluation import EvaluationReport, classification_report, evaluation_report
 from .module import CrystalPropertyModule
+from .registry import model_accepts
 
 __all__ = ["FitResult", "TrainingClock", "check_library_version", "epoch_metrics", "evaluate",
-           "fit", "load_model", "make_trainer", "predict"]
+           "fit", "load_model", "make_trainer", "model_kwargs_for", "predict"]
 
 # Lightning's advice about dataloader workers is noise on CPU-only, small runs.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
@@ -185,11 +186,14 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         num_classes, counts = class_statistics(train, config.target_index, config.num_classes)
     elif config.normalize_target:
         mean, std = target_statistics(train, config.target_index)
+    featurization = featurization_of(train)
     module = CrystalPropertyModule(
-        model=config.model, model_kwargs=config.model_kwargs, target_mean=mean, target_std=std,
+        model=config.model, model_kwargs=model_kwargs_for(config.model, config.model_kwargs,
+                                                          featurization),
+        target_mean=mean, target_std=std,
         target_index=config.target_index, lr=config.lr, weight_decay=config.weight_decay,
         warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio,
-        loss=config.resolved_loss, seed=config.seed, featurization=featurization_of(train),
+        loss=config.resolved_loss, seed=config.seed, featurization=featurization,
         library_version=__version__, task=config.task, num_classes=num_classes,
         class_counts=counts)
     if config.pretrained_encoding:
@@ -236,6 +240,25 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
                 extra_reports[name].write(out, prefix=f"{name}_", overwrite=True)
     return FitResult(best, out, best_path, last_path, best_val, trainer.current_epoch,
                      val_report, test_report, extra_reports, monitor=module.monitor)
+
+
+_FEATURIZED_ARGUMENTS = (("radius", "radius"), ("encoding_cutoff", "cutoff"))
+"""Model constructor arguments that must equal a featurization option."""
+
+
+def model_kwargs_for(model: str, model_kwargs: dict[str, Any],
+                     featurization: Featurization | None) -> dict[str, Any]:
+    """``model_kwargs`` with the neighbour ``radius`` and the encoding cutoff of
+    ``featurization`` filled in where the model takes them and the user did not set them,
+    so that a model trained on crystals featurized at 6 Å reads them at 6 Å (a value set
+    explicitly is kept; the model then refuses crystals featurized otherwise)."""
+    kwargs = dict(model_kwargs)
+    if featurization is None:
+        return kwargs
+    for argument, option in _FEATURIZED_ARGUMENTS:
+        if argument not in kwargs and model_accepts(model, argument):
+            kwargs[argument] = getattr(featurization, option)
+    return kwargs
 
 
 def epoch_metrics(log_dir: str | Path) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from torchmetrics.classification import (
     MulticlassAUROC,
 )
 
+from ..data.featurization import Featurization
 from .config import TASKS
 from .registry import build_model
 
@@ -87,9 +88,10 @@ class CrystalPropertyModule(L.LightningModule):
             classification always uses the cross-entropy (``'cross_entropy'``).
         seed: base seed; every training step starts from RNG state ``f(seed, step, rank)``
             so that a resumed run reproduces an uninterrupted one exactly.
-        featurization: the :func:`cft_pyg.data.from_structure` options of the training
-            crystals (symmetry tolerances, neighbour graph), kept in the checkpoint so that
-            new crystals are featurized the same way wherever the checkpoint goes.
+        featurization: the :class:`~cft_pyg.data.Featurization` of the training crystals
+            (or its :meth:`~cft_pyg.data.Featurization.to_dict`), kept in the checkpoint as
+            a plain dict so that new crystals are featurized the same way wherever the
+            checkpoint goes (:attr:`featurization`).
         library_version: cft-pyg version that wrote the checkpoint (set by
             :func:`cft_pyg.training.fit`; ``load_model`` refuses other major.minor versions).
         task: ``'regression'`` or ``'classification'``.
@@ -111,7 +113,7 @@ class CrystalPropertyModule(L.LightningModule):
         min_lr_ratio: float = 0.0,
         loss: str = "mse",
         seed: int = 0,
-        featurization: dict[str, Any] | None = None,
+        featurization: Featurization | dict[str, Any] | None = None,
         library_version: str | None = None,
         task: str = "regression",
         num_classes: int | None = None,
@@ -126,6 +128,10 @@ class CrystalPropertyModule(L.LightningModule):
             raise ValueError(f"classification uses loss='cross_entropy', got {loss!r}")
         if task == "regression" and loss not in ("mse", "l1", "huber"):
             raise ValueError(f"regression loss must be 'mse', 'l1' or 'huber', got {loss!r}")
+        if isinstance(featurization, Featurization):
+            featurization = featurization.to_dict()
+        elif featurization is not None:
+            featurization = Featurization.from_dict(featurization).to_dict()  # validated
         self.save_hyperparameters()
         kwargs = dict(model_kwargs or {})
         if task == "classification":
@@ -141,6 +147,14 @@ class CrystalPropertyModule(L.LightningModule):
         else:
             self.val_accuracy = MulticlassAccuracy(num_classes=num_classes, average="micro")
             self.val_auc = MulticlassAUROC(num_classes=num_classes, average="macro")
+
+    # ------------------------------------------------------------------ featurization
+    @property
+    def featurization(self) -> Featurization | None:
+        """How the training crystals were featurized (``None`` if they record nothing);
+        options missing from an older checkpoint take this version's defaults."""
+        values = self.hparams.get("featurization")
+        return None if not values else Featurization.from_dict(values)
 
     # ------------------------------------------------------------------ task
     @property

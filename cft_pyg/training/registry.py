@@ -31,7 +31,7 @@ from typing import Any
 from torch import nn
 
 __all__ = ["available_datasets", "available_models", "build_dataset", "build_model",
-           "dataset_accepts", "dataset_factory",
+           "dataset_accepts", "dataset_factory", "model_accepts",
            "model_presets", "register_dataset", "register_model"]
 
 ModelFactory = Callable[..., nn.Module]
@@ -74,6 +74,32 @@ def model_presets(name: str) -> dict[str, Any]:
 
 def _unknown(name: str) -> str:
     return f"unknown model {name!r}; available: {', '.join(available_models())}"
+
+
+def _accepts(factory: Any, argument: str) -> bool:
+    """Whether ``factory`` takes ``argument``: in its signature, or, for a class taking
+    ``**kwargs``, in the signature of a base class it passes them to."""
+    for target in (factory, *getattr(factory, "__mro__", ())[1:]):
+        try:
+            params = inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            continue
+        if argument in params:
+            return True
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
+
+
+def model_accepts(name: str, argument: str) -> bool:
+    """Whether model ``name``'s constructor takes ``argument`` (e.g. ``'radius'``)."""
+    if name in _CUSTOM:
+        return _accepts(_CUSTOM[name], argument)
+    if name not in _BUILTIN:
+        raise KeyError(_unknown(name))
+    from .. import nn as models
+
+    return _accepts(getattr(models, _BUILTIN[name][0], None), argument)
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
@@ -142,11 +168,7 @@ def dataset_factory(name: str) -> Callable[..., Any]:
 
 def dataset_accepts(name: str, argument: str) -> bool:
     """Whether dataset ``name``'s constructor takes ``argument`` (e.g. ``'split'``)."""
-    try:
-        params = inspect.signature(dataset_factory(name)).parameters
-    except (TypeError, ValueError):
-        return False
-    return argument in params
+    return _accepts(dataset_factory(name), argument)
 
 
 def build_dataset(name: str, root: str | None = None, **kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..symmetry import SpaceGroup, SymmetryAdaptedBasis
+from ..symmetry.frequencies import DEFAULT_CUTOFF
 
 __all__ = ["basis_on_slice", "plot_basis_functions"]
 
@@ -57,7 +58,7 @@ def basis_on_slice(basis: SymmetryAdaptedBasis, functions: Sequence[int], *, axi
 
 def plot_basis_functions(
     group: SpaceGroup | int,
-    cutoff: float = 5.0,
+    cutoff: float = DEFAULT_CUTOFF,
     functions: Sequence[int] | None = None,
     *,
     basis: SymmetryAdaptedBasis | None = None,

@@ -24,6 +24,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_networkx
 
 from ..symmetry import SpaceGroup, constraint_graph
+from ..symmetry.frequencies import DEFAULT_CUTOFF
 from ..symmetry.space_group import TRANSLATION_DENOMINATOR
 
 __all__ = [
@@ -176,7 +177,7 @@ def plot_constraint_graph_3d(
 
 def plot_constraint_graph_slice(
     group: SpaceGroup | int,
-    cutoff: float = 5.0,
+    cutoff: float = DEFAULT_CUTOFF,
     *,
     axis: int = 2,
     value: int = 0,
@@ -331,7 +332,7 @@ def plot_constraint_graph_networkx(
     return fig
 
 
-def absences_vs_gemmi(group: SpaceGroup | int, cutoff: float = 5.0,
+def absences_vs_gemmi(group: SpaceGroup | int, cutoff: float = DEFAULT_CUTOFF,
                       *, graph: Data | None = None) -> pd.DataFrame:
     """Systematic absences of the constraint graph next to gemmi's, one row per frequency.
 

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..symmetry import SymmetryAdaptedBasis, load_bases
+from ..symmetry.frequencies import DEFAULT_CUTOFF
 
 __all__ = ["SYSTEM_COLORS", "group_summary", "plot_basis_sizes", "plot_orbit_sizes"]
 
@@ -18,7 +19,8 @@ SYSTEM_COLORS = {
 """Colour of each crystal system in the summary plots."""
 
 
-def group_summary(cutoff: float = 5.0, *, bases: list[SymmetryAdaptedBasis] | None = None,
+def group_summary(cutoff: float = DEFAULT_CUTOFF, *,
+                  bases: list[SymmetryAdaptedBasis] | None = None,
                   progress: bool = False) -> pd.DataFrame:
     """One row per space group: sizes of its frequency set, orbits and basis at ``cutoff``.
 

@@ -302,8 +302,8 @@ def test_canonical_origin_removes_the_origin_ambiguity(mp20_structures: list[Str
         lattice, frac, z = _triplet(s)
         shifted = (lattice, frac + rng.random(3), z)
         for flag, out in ((False, spglib_choice), (True, canonical)):
-            a = standardize(s, canonical_origin=flag)
-            b = standardize(shifted, canonical_origin=flag)
+            a = standardize(s, canonical_origin=flag, canonical_handedness=flag)
+            b = standardize(shifted, canonical_origin=flag, canonical_handedness=flag)
             out.append(compare_standardized(a, b, tol=1e-2))
     assert spglib_choice.count("origin") >= 5, spglib_choice  # the problem is real
     assert canonical.count("identical") >= 18, canonical

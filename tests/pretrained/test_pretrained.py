@@ -59,7 +59,7 @@ from cft_pyg import pretrained
 from cft_pyg.data import from_cif
 from cft_pyg.training import predict
 model = pretrained.load(sys.argv[1])
-data = [from_cif(p, **pretrained.featurization(model)) for p in sys.argv[2:]]
+data = [from_cif(p, model.featurization) for p in sys.argv[2:]]
 print(predict(model, data)["y_pred"].round(6).tolist())
 """
 

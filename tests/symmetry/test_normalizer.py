@@ -7,9 +7,9 @@ import pytest
 
 from cft_pyg import SpaceGroup
 from cft_pyg.symmetry.normalizer import (
+    affine_normalizer,
     free_axes,
     metric_preserving_matrices,
-    proper_normalizer,
 )
 
 
@@ -30,7 +30,7 @@ def test_every_element_normalizes_the_group(number: int) -> None:
     group = SpaceGroup(number)
     lattice = np.eye(3) if number not in (166, 194) else np.array(
         [[1.0, 0, 0], [-0.5, np.sqrt(3) / 2, 0], [0, 0, 1.6]])
-    elements = proper_normalizer(group, metric_preserving_matrices(lattice))
+    elements = affine_normalizer(group, metric_preserving_matrices(lattice))
     assert elements, "the identity is always an element"
     for A, t12 in elements:
         assert round(np.linalg.det(A)) == 1
@@ -44,15 +44,15 @@ def test_every_element_normalizes_the_group(number: int) -> None:
 def test_known_origin_choices() -> None:
     # Pm-3m: the body centre (1/2, 1/2, 1/2) is the one other origin (swaps Cs and Cl in CsCl)
     cubic = metric_preserving_matrices(np.eye(3))
-    pm3m = proper_normalizer(SpaceGroup(221), cubic)
+    pm3m = affine_normalizer(SpaceGroup(221), cubic)
     assert len(pm3m) == 2
     assert sorted(tuple(t.tolist()) for _, t in pm3m) == [(0, 0, 0), (6, 6, 6)]
     # Im-3m: the body centre is a lattice translation already, so only one coset
-    assert len(proper_normalizer(SpaceGroup(229), cubic)) == 1
+    assert len(affine_normalizer(SpaceGroup(229), cubic)) == 1
     # P1 in a generic cell: only the identity (the origin is free along every axis)
     triclinic = np.array([[4.0, 0, 0], [0.7, 5.1, 0], [0.4, 0.9, 6.3]])
     assert len(metric_preserving_matrices(triclinic)) == 1
-    assert len(proper_normalizer(SpaceGroup(1), metric_preserving_matrices(triclinic))) == 1
+    assert len(affine_normalizer(SpaceGroup(1), metric_preserving_matrices(triclinic))) == 1
 
 
 def test_free_axes_are_the_polar_directions() -> None:

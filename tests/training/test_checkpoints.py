@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from cft_pyg.cli import main
+from cft_pyg.data import featurization_of
 from cft_pyg.training import TrainConfig, fit, load_model
-from cft_pyg.training.data import featurization_of
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_checkpoint_records_featurization_and_version(run):
 
     path, data = run
     module = load_model(path)
-    assert module.hparams.featurization == featurization_of(data)
+    assert module.featurization == featurization_of(data)
     assert module.hparams.featurization["radius"] == 6.0
     assert module.hparams.featurization["max_neighbors"] == 10
     assert module.hparams.library_version == cft_pyg.__version__
@@ -66,3 +66,50 @@ def test_checkpoints_of_another_version_are_refused(run, tmp_path):
         torch.save(payload, bad)
         with pytest.raises(ValueError, match=message):
             load_model(bad)
+
+
+@pytest.fixture(scope="module")
+def list_run(tmp_path_factory):
+    """A CFT trained from a plain list of ``Data`` featurized with non-default options."""
+    import numpy as np
+
+    from cft_pyg.data import Featurization, from_structure
+    from cft_pyg.data.generator import generate_crystal
+
+    rng = np.random.default_rng(5)
+    f = Featurization(symprec=0.01, radius=6.0, max_neighbors=10)
+    data = []
+    for number in (1, 4, 14, 62, 76, 78, 152, 154, 194, 221) * 4:
+        cell, frac, z = generate_crystal(int(number), rng, max_atoms=24)
+        data.append(from_structure((cell, frac, z), f, y=float(rng.normal())))
+    root = tmp_path_factory.mktemp("list")
+    cfg = TrainConfig(model="cft", model_kwargs={"channels": 16, "heads": 2}, epochs=1,
+                      batch_size=16, warmup_epochs=0.0, progress_bar=False, accelerator="cpu",
+                      devices=1, output_dir=str(root / "run"))
+    result = fit(cfg, data[:28], data[28:34], data[34:])
+    return result.best_checkpoint, f
+
+
+def test_model_trained_from_a_list_of_data_keeps_its_featurization(list_run, tmp_path, capsys):
+    from pymatgen.core import Lattice, Structure
+
+    from cft_pyg.cli import _featurization_for
+    from cft_pyg.data import FeaturizationMismatchError, from_structure
+    from cft_pyg.training import predict
+
+    path, f = list_run
+    module = load_model(path)
+    assert module.featurization == f
+    assert module.hparams.model_kwargs["radius"] == 6.0  # the model follows its data
+    assert _featurization_for(module) == f  # what `cft-pyg predict` featurizes with
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.6), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cif = tmp_path / "nacl.cif"
+    nacl.to(filename=str(cif))
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(path), str(cif), "-o", str(out)]) == 0
+    assert "does not record" not in capsys.readouterr().err
+    expected = predict(module, [from_structure(nacl, f)])["y_pred"].iloc[0]
+    assert float(out.read_text().splitlines()[1].split(",")[-1]) == pytest.approx(expected)
+    with pytest.raises(FeaturizationMismatchError, match="radius=6"):
+        predict(module, [from_structure(nacl)])  # default radius 8: refused

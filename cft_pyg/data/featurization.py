@@ -1,0 +1,249 @@
+"""How a structure becomes model input: one typed, immutable :class:`Featurization`.
+
+Every path from a structure to a crystal ``Data`` (:func:`~cft_pyg.data.from_structure`,
+:func:`~cft_pyg.data.from_cif`, every dataset, ``predict``, the pretrained models, the
+command line) takes its options from one :class:`Featurization`, whose defaults are
+:data:`DEFAULT_FEATURIZATION`.  The object is recorded
+
+* on every crystal ``Data`` it makes (``data.featurization``, a JSON string, so that a
+  model trained from a plain list of ``Data`` knows how its crystals were made),
+* in every processed dataset (``dataset.featurization``, ``meta.json``, the cache key),
+* in every checkpoint (``module.featurization``), so that ``predict`` featurizes new
+  crystals exactly as the training crystals were.
+
+A model that reads the neighbour graph or a Fourier encoding refuses a batch whose
+recorded ``radius`` or ``cutoff`` differs from its own
+(:func:`cft_pyg.nn.inputs.check_featurization`).
+
+Conventions: lengths in Å, angles in degrees, the frequency cutoff in reciprocal units of
+the group's reference cell (``docs/conventions.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..symmetry.frequencies import DEFAULT_CUTOFF
+
+__all__ = ["DEFAULT_FEATURIZATION", "Featurization", "FeaturizationMismatchError",
+           "featurization_of"]
+
+
+class FeaturizationMismatchError(ValueError):
+    """Data featurized with other options than a model or another part of a run expects."""
+
+
+@dataclass(frozen=True)
+class Featurization:
+    """The options that turn a structure into a crystal ``Data`` (immutable).
+
+    Args:
+        symprec: spglib distance tolerance (Å) of the space-group detection.  The default
+            0.1 with ``angle_tolerance=5`` is the Materials Project's (pymatgen's
+            ``SpacegroupAnalyzer`` as used for MP's ``spacegroup.number``): MP-20's detected
+            groups then agree with the declared ones.
+        angle_tolerance: spglib angle tolerance (degrees; negative: derived by spglib).
+        min_distance: atoms closer than this (Å) are rejected as overlapping (the
+            shortest real bond, H-H, is about 0.74 Å).
+        canonical_origin: choose, among the descriptions related by metric-preserving
+            elements of the group's affine normalizer (equivalent origins and axes, the
+            origin along polar axes), the one with the smallest canonical key, so that the
+            standardized crystal does not depend on the input description.
+        canonical_handedness: identify a crystal with its mirror image: the improper
+            normalizer elements join the canonical choice and the second member of each
+            enantiomorphic pair (P4_3, P3_2, ...) is mapped by ``x -> -x`` onto the first
+            (P4_1, P3_1, ...).  Every prediction is then the same for a crystal and its
+            mirror image, which is right for every scalar property (energies, gaps,
+            moduli).  Needs ``canonical_origin``.  ``False`` keeps the input's
+            handedness: use it **only** for chirality-sensitive (pseudo-scalar) targets
+            such as optical rotation; predictions then differ between mirror images by
+            design.
+        radius: neighbour-graph cutoff (Å; CGCNN's 8).
+        max_neighbors: nearest neighbours kept per atom, tied shells kept whole
+            (CGCNN's 12); ``None`` keeps every neighbour within ``radius``.
+        cutoff: frequency cutoff ``R`` of the Fourier encodings a model reads from these
+            crystals (the ball ``|k| <= R`` in the group's reference metric).
+
+    Example::
+
+        from cft_pyg.data import Featurization, from_structure
+
+        f = Featurization(symprec=0.01)          # stricter symmetry detection
+        data = from_structure(structure, f)      # data.featurization records it
+    """
+
+    symprec: float = 0.1
+    angle_tolerance: float = 5.0
+    min_distance: float = 0.5
+    canonical_origin: bool = True
+    canonical_handedness: bool = True
+    radius: float = 8.0
+    max_neighbors: int | None = 12
+    cutoff: float = DEFAULT_CUTOFF
+
+    def __post_init__(self) -> None:
+        for name in ("symprec", "radius", "cutoff"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"Featurization.{name} must be a positive finite number, "
+                                 f"got {value!r}")
+            object.__setattr__(self, name, float(value))
+        for name in ("angle_tolerance", "min_distance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"Featurization.{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if self.min_distance < 0:
+            raise ValueError(f"Featurization.min_distance must be >= 0, got {self.min_distance}")
+        for name in ("canonical_origin", "canonical_handedness"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"Featurization.{name} must be True or False, "
+                                 f"got {getattr(self, name)!r}")
+        if self.canonical_handedness and not self.canonical_origin:
+            raise ValueError("Featurization: canonical_handedness=True needs canonical_origin=True "
+                             "(the mirror image is chosen among the canonical descriptions); "
+                             "set canonical_handedness=False as well")
+        m = self.max_neighbors
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ValueError(f"Featurization.max_neighbors must be a positive integer or None, "
+                             f"got {m!r}")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The names of the options, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes: Any) -> Featurization:
+        """A copy with ``changes`` (unknown names raise ``TypeError``)."""
+        unknown = sorted(set(changes) - set(self.field_names()))
+        if unknown:
+            raise TypeError(f"unknown featurization option(s) {unknown}; "
+                            f"known: {list(self.field_names())}")
+        return dataclasses.replace(self, **changes) if changes else self
+
+    @classmethod
+    def resolve(cls, featurization: Featurization | Mapping[str, Any] | None = None,
+                **changes: Any) -> Featurization:
+        """``featurization`` (default :data:`DEFAULT_FEATURIZATION`, or a mapping of options)
+        with ``changes`` applied: the one way every entry point reads its options."""
+        if featurization is None:
+            base = DEFAULT_FEATURIZATION
+        elif isinstance(featurization, Featurization):
+            base = featurization
+        elif isinstance(featurization, Mapping):
+            base = cls.from_dict(featurization)
+        else:
+            raise TypeError(f"featurization must be a Featurization or a mapping, "
+                            f"got {type(featurization).__name__}")
+        return base.replace(**changes)
+
+    # ------------------------------------------------------------------ serialization
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``{option: value}`` (for checkpoints, YAML and JSON)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Featurization:
+        """The featurization of ``values``; options it omits take this version's defaults.
+
+        Raises:
+            ValueError: an unknown option name or an invalid value.
+        """
+        unknown = sorted(set(values) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"unknown featurization option(s) {unknown}; "
+                             f"known: {list(cls.field_names())}")
+        return cls(**dict(values))
+
+    def to_json(self) -> str:
+        """Compact JSON with sorted keys: equal featurizations give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Featurization:
+        """Inverse of :meth:`to_json` (cached: a batch repeats one string)."""
+        return _from_json(text)
+
+    # ------------------------------------------------------------------ checks
+    def differences(self, other: Featurization,
+                    names: Iterable[str] | None = None) -> dict[str, tuple[Any, Any]]:
+        """``{option: (self's value, other's value)}`` for every option that differs."""
+        keys = self.field_names() if names is None else tuple(names)
+        return {k: (getattr(self, k), getattr(other, k)) for k in keys
+                if getattr(self, k) != getattr(other, k)}
+
+
+@functools.lru_cache(maxsize=64)
+def _from_json(text: str) -> Featurization:
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not a featurization record: {text[:80]!r}") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"not a featurization record: {text[:80]!r}")
+    return Featurization.from_dict(values)
+
+
+DEFAULT_FEATURIZATION = Featurization()
+"""The one default of every entry point (symprec 0.1 Å, angle tolerance 5°, canonical origin
+and handedness, 8 Å / 12 neighbours, frequency cutoff 5)."""
+
+
+def _records(dataset: Sequence[Any]) -> set[str]:
+    out: set[str] = set()
+    for item in dataset:
+        record = getattr(item, "featurization", None)
+        if record is None:
+            out.add("")
+        elif isinstance(record, str):
+            out.add(record)
+        else:  # a Batch collates the strings into a list
+            out.update(str(r) for r in record)
+    return out
+
+
+def featurization_of(dataset: Sequence[Any]) -> Featurization | None:
+    """The :class:`Featurization` that made the crystals of ``dataset``.
+
+    Read from ``dataset.featurization`` (the datasets of :mod:`cft_pyg.data`, also through
+    ``index_select`` views and ``ConcatDataset``), else from the ``featurization`` record of
+    every ``Data`` (a plain list made by :func:`~cft_pyg.data.from_structure`).
+
+    Returns:
+        The featurization, or ``None`` when no crystal records one (``Data`` built by hand).
+
+    Raises:
+        FeaturizationMismatchError: the crystals (or the parts of a ``ConcatDataset``) were
+            featurized in different ways, or only some of them record how.
+    """
+    own = getattr(dataset, "featurization", None)
+    if isinstance(own, Featurization):
+        return own
+    parts = getattr(dataset, "datasets", None)
+    if parts is not None:
+        found = {featurization_of(p) for p in parts}
+        if len(found) > 1:
+            raise FeaturizationMismatchError(
+                f"the parts of the dataset were featurized differently: {sorted(map(str, found))}")
+        return found.pop() if found else None
+    records = _records(dataset)
+    if not records or records == {""}:
+        return None
+    if "" in records:
+        raise FeaturizationMismatchError(
+            "only some crystals record how they were featurized (Data from from_structure "
+            "mixed with Data built by hand)")
+    if len(records) > 1:
+        raise FeaturizationMismatchError(
+            f"the crystals were featurized in {len(records)} different ways: "
+            f"{sorted(records)[:3]}")
+    return Featurization.from_json(records.pop())
