@@ -2,10 +2,11 @@
 
 ``python -m cft_pyg.experiments.report --readme README.md --ablation results/ablation.json
 --curves results/curves.json --transfer results/transfer.json --encoding
-benchmarks/results/encoding_targets.json --pretrained`` replaces the blocks between
-``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` (``NAME``: ``ablation``, ``curves``,
-``transfer``, ``encoding``, ``pretrained``) in the README with :func:`ablation_markdown`,
-:func:`curves_markdown`, :func:`transfer_markdown`, :func:`encoding_markdown` and
+benchmarks/results/encoding_targets.json --robustness benchmarks/results/robustness.json
+--pretrained`` replaces the blocks between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``
+(``NAME``: ``ablation``, ``curves``, ``transfer``, ``encoding``, ``robustness``,
+``pretrained``) in the README with :func:`ablation_markdown`, :func:`curves_markdown`,
+:func:`transfer_markdown`, :func:`encoding_markdown`, :func:`robustness_markdown` and
 :func:`pretrained_markdown` (the model cards shipped in the package); without ``--readme``
 the blocks are printed. Tests check that the README's blocks equal the ones generated from the
 committed JSON.
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ablation_markdown", "curves_markdown", "encoding_markdown", "markers",
-           "pretrained_markdown", "replace_block", "transfer_markdown", "main"]
+           "pretrained_markdown", "replace_block", "robustness_markdown", "transfer_markdown",
+           "main"]
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -330,6 +332,48 @@ def encoding_markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_ROBUSTNESS_COLUMNS = ("symprec=0.001", "symprec=0.01", "displace=0.003", "displace=0.01",
+                       "displace=0.03", "supercell 2x1x1")
+_MIRRORS = ("mirror (x -> -x)", "mirror (frame z -> -z)")
+
+
+def robustness_markdown(payload: dict[str, Any]) -> str:
+    """Tables of ``benchmarks/results/robustness.json``: per dataset and model, the mean
+    change of prediction under each variant (and as a fraction of the model's test MAE),
+    the crystals whose prediction changes under the mirror image, and the share of crystals
+    whose detected group changes."""
+    t = payload["training"]
+    load = payload["load_avg_at_start"], payload["load_avg_at_end"]
+    lines = [f"{t['train_crystals']:,} training crystals, {t['epochs']['default']} epochs "
+             f"({t['epochs']['alignn']} for ALIGNN), {t['workers']} single-thread jobs side "
+             f"by side ({t['wall_seconds_this_part'] / 60:.0f} min of training in the last "
+             f"part); load average {load[0][0]:.1f} at the start, {load[1][0]:.1f} at the "
+             "end. Mean |change of prediction| against the crystal as featurized for "
+             "training (symprec 0.1), in the target's unit, and in parentheses as a "
+             "fraction of the model's test MAE; *mirror*: crystals whose prediction changes "
+             "(of both mirror constructions).", ""]
+    for dataset, res in payload["results"].items():
+        n = res["crystals"]
+        lines += [f"**{dataset}** ({n} project-test crystals, {res['target']}, {res['unit']})",
+                  "", "| model | test MAE | mirror | "
+                  + " | ".join(_ROBUSTNESS_COLUMNS) + " |",
+                  "|---|---|---|" + "---|" * len(_ROBUSTNESS_COLUMNS)]
+        for row in res["models"].values():
+            ch = row["changes"]
+            mirror = sum(ch[k].get("changed", 0) for k in _MIRRORS)
+            cells = [f"{ch[k]['mean']:.4f} ({ch[k]['mean_over_test_mae']:.2f})"
+                     if ch[k].get("n") else "–" for k in _ROBUSTNESS_COLUMNS]
+            lines.append(f"| {row['label']} | {row['test_mae']:.4f} | "
+                         f"{mirror} of {2 * n} | " + " | ".join(cells) + " |")
+        g = res["group_changed"]
+        lines.append("| *detected group changes* | | "
+                     + f"{max(100 * g[k]['fraction'] for k in _MIRRORS):.0f}% | "
+                     + " | ".join(f"{100 * g[k]['fraction']:.0f}%" for k in _ROBUSTNESS_COLUMNS)
+                     + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def replace_block(text: str, block: str, name: str = "ablation") -> str:
     """``text`` with the part between the markers of block ``name`` replaced by ``block``."""
     begin, end = markers(name)
@@ -354,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transfer", type=Path, default=None, help="transfer.json")
     parser.add_argument("--encoding", type=Path, default=None,
                         help="benchmarks/results/encoding_targets.json")
+    parser.add_argument("--robustness", type=Path, default=None,
+                        help="benchmarks/results/robustness.json")
     parser.add_argument("--pretrained", action="store_true",
                         help="the table of the shipped pretrained models")
     parser.add_argument("--readme", type=Path, default=None,
@@ -368,11 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         blocks["transfer"] = transfer_markdown(json.loads(args.transfer.read_text()))
     if args.encoding is not None:
         blocks["encoding"] = encoding_markdown(json.loads(args.encoding.read_text()))
+    if args.robustness is not None:
+        blocks["robustness"] = robustness_markdown(json.loads(args.robustness.read_text()))
     if args.pretrained:
         blocks["pretrained"] = pretrained_markdown(_shipped_cards())
     if not blocks:
-        parser.error("nothing to do: give --ablation, --curves, --transfer, --encoding "
-                     "and/or --pretrained")
+        parser.error("nothing to do: give --ablation, --curves, --transfer, --encoding, "
+                     "--robustness and/or --pretrained")
     if args.readme is None:
         for block in blocks.values():
             print(block)

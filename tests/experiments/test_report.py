@@ -82,3 +82,17 @@ def test_readme_encoding_block_matches_the_json():
     for case in payload["cases"].values():
         if "over_plain" in case:
             assert f"{case['over_plain']['auto']:.2f}x" in block
+
+
+def test_readme_robustness_block_matches_the_json():
+    from cft_pyg.experiments.report import robustness_markdown
+
+    payload, block = _payload_and_block("benchmarks/results/robustness.json", "robustness")
+    assert not payload["quick"], "the committed robustness figures come from a full run"
+    assert block.strip() == robustness_markdown(payload).strip()
+    # the mirror image changes no prediction of any model: the benchmark's target
+    for dataset in payload["results"].values():
+        for row in dataset["models"].values():
+            for kind in ("mirror (x -> -x)", "mirror (frame z -> -z)"):
+                assert row["changes"][kind]["changed"] == 0, (row["label"], kind)
+            assert row["changes"]["symprec=0.1"]["max"] <= 1e-5 * max(1.0, row["test_mae"])
