@@ -28,8 +28,8 @@ standardize to the same crystal: for a group with an improper operation the mirr
 is a rotated copy already; for the 43 other Sohncke groups the improper normalizer elements
 put both handedness in one candidate set; for the 11 enantiomorphic pairs step 4 brings
 both into one group first.  ``StandardizedCrystal.mirrored`` says whether the result is the
-input's mirror image (``transformation_matrix`` then has a negative determinant and
-``std_rotation_matrix`` is a rotoinversion).  Why this mechanism rather than averaging a
+input's mirror image (``std_rotation_matrix``, the Cartesian map from the input, is then a
+rotoinversion).  Why this mechanism rather than averaging a
 model over both images: it is exact for every model at no cost, and the featurized crystal
 itself (not only one model's output) is the same for both images.
 

@@ -70,7 +70,7 @@ def setting(default: Any, help: str, metavar: str | None = None, *,
             choices: tuple[str, ...] | None = None, flags: tuple[str, ...] | None = None) -> Any:
     """A settings field with its command-line description in ``metadata``: the flags of
     ``cft-pyg train`` and ``cft-pyg demo`` are generated from these
-    (:func:`cft_pyg.cli.add_config_options`), so a setting is defined once.
+    (:func:`cft_pyg.training.flags.add_config_options`), so a setting is defined once.
 
     Args:
         default: the default, or a factory (``dict``, ``list``, a lambda) for a mutable
