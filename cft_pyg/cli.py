@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="checkpoint file (.ckpt)")
     p.add_argument("--part", default="test", choices=["train", "val", "test", "zeroshot", "all"],
                    help="which crystals (default test)")
-    p.add_argument("--output-dir", metavar="DIR",
+    p.add_argument("--output-dir", dest="tables_dir", metavar="DIR",
                    help="folder for the tables (default <run>/evaluation_<part>)")
     p.add_argument("--batch-size", type=positive_int, default=64)
     _add_train_options(p, only=("dataset", "data_root", "dataset_kwargs", "featurization",
@@ -167,15 +165,13 @@ def _add_preset(p: argparse.ArgumentParser, cls: Any) -> None:
 
 # ----------------------------------------------------------------------------- helpers
 def _quiet(verbose: bool) -> None:
-    """Keep the terminal readable: Lightning's info lines only with ``--verbose``."""
-    if verbose:
-        return
-    import lightning.pytorch  # noqa: F401  (configures its loggers on import; then quiet them)
+    """Keep the terminal readable: Lightning's info lines only with ``--verbose``. Called by
+    the commands that use Lightning, after their cheap checks, so that the others (and every
+    argument error) never import it."""
+    if not verbose:
+        from .training.quiet import silence_lightning
 
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message=r".*treespec.*")
+        silence_lightning()
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -218,10 +214,6 @@ def _print(msg: str = "") -> None:
 
 # ----------------------------------------------------------------------------- commands
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import fit
-    from .training.data import build_splits
-    from .training.evaluation import format_table
-
     config = _train_config(args)
     _check_names(config)
     if config.resume is not None:
@@ -230,6 +222,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if (out / "checkpoints").exists() and not args.overwrite and config.resume is None:
         raise CLIError(f"output folder {out} already holds a run; use --overwrite to replace "
                        "it or --resume <checkpoint> to continue it")
+    _quiet(args.verbose)
+    from .training import fit
+    from .training.data import build_splits
+    from .training.evaluation import format_table
+
     _print(f"loading dataset {config.dataset!r} ...")
     splits = build_splits(config)
     _print(f"crystals: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
@@ -300,19 +297,20 @@ def _load_checkpoint(path: str) -> Any:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .training import evaluate
-    from .training.data import build_splits, load_dataset
-    from .training.evaluation import format_table
-
     ckpt = Path(args.checkpoint)
     _check_readable(args.checkpoint, "checkpoint")
     config = _run_config_for(ckpt, args)
     _check_names(config)
-    out = Path(args.output_dir) if args.output_dir else \
+    out = Path(args.tables_dir) if args.tables_dir else \
         _run_dir(ckpt) / f"evaluation_{args.part}"
     existing = [p for p in (out / "metrics.json", out / "predictions.csv") if p.exists()]
     if existing and not args.overwrite:
         raise CLIError(f"{existing[0]} exists; use --overwrite to replace it")
+    _quiet(args.verbose)
+    from .training import evaluate
+    from .training.data import build_splits, load_dataset
+    from .training.evaluation import format_table
+
     module = _load_checkpoint(args.checkpoint)
     if args.part == "all":
         dataset = load_dataset(config)
@@ -379,6 +377,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if checkpoint is not None:
         _check_readable(checkpoint, "checkpoint")
 
+    _quiet(args.verbose)
     import pandas as pd
 
     from .data import from_cif
@@ -476,7 +475,6 @@ def _layered(cls: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .experiments.demo import run_demo
     from .experiments.settings import DemoSettings
 
     try:
@@ -487,6 +485,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise CLIError(f"output folder {out} is not empty; use --overwrite to replace its "
                        "contents or choose another --output-dir")
+    _quiet(args.verbose)
+    from .experiments.demo import run_demo
+
     run_demo(settings, overwrite=args.overwrite, echo=_print)
     return 0
 
@@ -502,7 +503,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exc:  # argparse: --help (0) or bad arguments (2, message printed)
         return int(exc.code or 0)
-    _quiet(args.verbose)
     from .training import ConfigError
 
     try:

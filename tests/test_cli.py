@@ -160,6 +160,16 @@ def test_evaluate_tables_and_no_overwrite(run_dir: Path, tmp_path: Path, capsys)
     assert "zeroshot" in capsys.readouterr().err
 
 
+def test_evaluate_as_the_readme_writes_it(run_dir: Path, tmp_path: Path, capsys) -> None:
+    """``cft-pyg evaluate <run>/checkpoints/best.ckpt --part test``: no --output-dir, the
+    tables go to ``<run>/evaluation_test``."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    assert main(["evaluate", str(run / "checkpoints" / "best.ckpt"), "--part", "test"]) == 0
+    assert "tables written to" in capsys.readouterr().out
+    assert (run / "evaluation_test" / "metrics.json").is_file()
+
+
 def test_evaluate_unreadable_checkpoint(tmp_path: Path, capsys) -> None:
     assert main(["evaluate", str(tmp_path / "none.ckpt"), "--dataset", "test-crystals",
                  "--output-dir", str(tmp_path / "e")]) == 1

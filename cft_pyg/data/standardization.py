@@ -41,6 +41,7 @@ measured in ``benchmarks/README.md``.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,11 @@ from ..symmetry.space_group import SpaceGroup, default_hall_number
 from .errors import StructureError
 from .featurization import Featurization
 from .validation import _reduced_lattice, to_cell, validate_cell
+
+# spglib's C library prints "spglib: ... failed." to stderr when one of its internal attempts
+# fails and it tries another; the result it returns is unaffected, so the lines only alarm
+# users. Set SPGLIB_WARNING=ON in the environment to see them again.
+os.environ.setdefault("SPGLIB_WARNING", "OFF")
 
 __all__ = [
     "StandardizedCrystal",

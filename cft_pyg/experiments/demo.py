@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..training import TrainConfig, epoch_metrics, evaluate, fit
+from ..training import epoch_metrics, evaluate, fit
 from ..training.data import space_groups_of, subset
 from ..training.evaluation import EvaluationReport, evaluation_report, format_table
 from .settings import DemoSettings
@@ -120,10 +120,7 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
          f"({len(cen_idx)} crystals) are held out from the zero-shot model")
     t_data = time.perf_counter() - t0
 
-    base = TrainConfig(model=s.model, model_kwargs=dict(s.model_kwargs), epochs=s.epochs,
-                       batch_size=s.batch_size, lr=s.lr, warmup_epochs=s.warmup_epochs,
-                       patience=s.patience, seed=s.seed, progress_bar=s.progress_bar,
-                       devices=1)
+    base = s.train_config()
     tests = {"seen": subset(ds, s_te), "centro": subset(ds, c_te)}
     plans = {
         "all": (subset(ds, s_tr + c_tr), subset(ds, s_va + c_va)),

@@ -187,4 +187,18 @@ class DemoSettings(Presets):
             raise ValueError(f"num_crystals must be >= 20, got {new.num_crystals}")
         if new.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {new.epochs}")
+        new.train_config()  # bad training settings fail here, before any data is made
         return new
+
+    def train_config(self) -> Any:
+        """The :class:`~cft_pyg.training.TrainConfig` of the demo's two trainings.
+
+        Raises:
+            ConfigError: a training setting is out of range (e.g. ``lr <= 0``).
+        """
+        from ..training.config import TrainConfig
+
+        return TrainConfig(model=self.model, model_kwargs=dict(self.model_kwargs),
+                           epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           warmup_epochs=self.warmup_epochs, patience=self.patience,
+                           seed=self.seed, progress_bar=self.progress_bar, devices=1)

@@ -36,6 +36,7 @@ from .config import TrainConfig, save_config
 from .datamodule import CrystalDataModule, class_statistics, target_statistics
 from .evaluation import EvaluationReport, classification_report, evaluation_report
 from .module import CrystalPropertyModule
+from .quiet import quiet_lightning
 from .registry import model_accepts
 
 __all__ = ["FitResult", "TrainingClock", "check_library_version", "epoch_metrics", "evaluate",
@@ -311,26 +312,46 @@ def check_library_version(path: Path, version: str | None) -> None:
                          f"it with cft-pyg {version}")
 
 
+PROGRESS_FROM = 1000
+"""Python :func:`predict` shows a progress bar from this many crystals on (unless told)."""
+
+
 def _predict_rows(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int,
-                  config: TrainConfig | None) -> list[dict[str, Any]]:
+                  config: TrainConfig | None, progress: bool | None) -> list[dict[str, Any]]:
     cfg = config or TrainConfig(progress_bar=False)
-    trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
-                        logger=False, enable_checkpointing=False,
-                        enable_progress_bar=cfg.progress_bar, enable_model_summary=False,
-                        default_root_dir=cfg.output_dir)
-    data = CrystalDataModule(predict=dataset, batch_size=batch_size)
-    outputs = trainer.predict(module, datamodule=data)
+    if progress is None:
+        progress = cfg.progress_bar if config is not None else len(dataset) >= PROGRESS_FROM
+    with quiet_lightning():
+        trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
+                            logger=False, enable_checkpointing=False,
+                            enable_progress_bar=progress, enable_model_summary=False,
+                            default_root_dir=cfg.output_dir)
+        data = CrystalDataModule(predict=dataset, batch_size=batch_size)
+        outputs = trainer.predict(module, datamodule=data)
     return outputs or []
 
 
 def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
-            config: TrainConfig | None = None) -> pd.DataFrame:
+            config: TrainConfig | None = None, *, progress: bool | None = None
+            ) -> pd.DataFrame:
     """Per-crystal predictions as a DataFrame, in dataset order: ``material_id`` when known,
     ``space_group``, ``natoms``, ``y_pred`` (the value, or the most probable class of a
     classifier), ``prob_<c>`` for every class ``c`` of a classifier, and ``y_true`` when the
-    data has targets."""
+    data has targets.
+
+    Lightning's banners are kept off the terminal
+    (:func:`~cft_pyg.training.quiet.quiet_lightning`); its warnings still pass.
+
+    Args:
+        module: the model (e.g. :func:`load_model` or :func:`cft_pyg.pretrained.load`).
+        dataset: the crystals (``Data`` built with the model's featurization).
+        batch_size: crystals per batch.
+        config: hardware settings (accelerator, precision); default CPU-or-auto, float32.
+        progress: show a progress bar; ``None``: from :data:`PROGRESS_FROM` crystals on (or
+            ``config.progress_bar`` when a config is given).
+    """
     frames = []
-    for out in _predict_rows(module, dataset, batch_size, config):
+    for out in _predict_rows(module, dataset, batch_size, config, progress):
         cols: dict[str, Any] = {}
         if "material_id" in out:
             cols["material_id"] = out["material_id"]
