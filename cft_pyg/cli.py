@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p, only=("dataset", "data_root", "dataset_kwargs", "featurization",
                                 "target",
                                 "target_index", "max_crystals", "split", "holdout_groups",
-                                "val_fraction", "test_fraction", "seed", "accelerator"))
+                                "val_fraction", "test_fraction", "seed", "accelerator",
+                                "threads"))
     _add_common(p)
 
     p = sub.add_parser("predict", help="predict for CIF files -> CSV",
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--skip-invalid", action="store_true",
                    help="skip CIFs that cannot be read (listed on stderr) instead of failing")
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                   help="torch CPU threads (default: the cores idle at the start)")
     p.add_argument("--symprec", type=float, default=None,
                    help="symmetry tolerance in Å for the space-group detection (default: "
                         "that of the model's training crystals, recorded in its checkpoint)")
@@ -226,7 +229,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training import fit
     from .training.data import build_splits
     from .training.evaluation import format_table
+    from .training.threads import resolve_threads
 
+    auto = config.threads is None
+    config = config.replace(threads=resolve_threads(config.threads))
+    _print(f"torch CPU threads: {config.threads}"
+           + (" (the idle cores; --threads N sets it)" if auto else ""))
     _print(f"loading dataset {config.dataset!r} ...")
     splits = build_splits(config)
     _print(f"crystals: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
@@ -310,6 +318,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .training import evaluate
     from .training.data import build_splits, load_dataset
     from .training.evaluation import format_table
+    from .training.threads import set_threads
+
+    set_threads(config.threads)
 
     module = _load_checkpoint(args.checkpoint)
     if args.part == "all":
@@ -382,6 +393,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from .data import from_cif
     from .training import predict
+    from .training.threads import set_threads
+
+    set_threads(args.threads)
 
     if checkpoint is None:
         from . import pretrained

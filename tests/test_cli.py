@@ -315,3 +315,30 @@ def test_help_imports_nothing_heavy() -> None:
 
     assert "cft_pyg.symmetry" in cft_pyg.__doc__ and "cft_pyg.training" in cft_pyg.__doc__
     assert cft_pyg.SpaceGroup(225).number == 225  # the lazy top-level names still resolve
+
+
+# ----------------------------------------------------------------------------- threads
+def test_threads_are_resolved_recorded_and_applied(tmp_path: Path, capsys) -> None:
+    import torch
+    import yaml
+
+    from cft_pyg.training.threads import auto_threads
+
+    before = torch.get_num_threads()
+    try:
+        out = tmp_path / "auto"
+        assert main(["train", "--epochs", "1", "--dataset-kwargs", '{"num": 60}',
+                     "--output-dir", str(out), *TRAIN]) == 0
+        assert "(the idle cores; --threads N sets it)" in capsys.readouterr().out
+        recorded = yaml.safe_load((out / "config.yaml").read_text())["threads"]
+        assert isinstance(recorded, int) and 1 <= recorded <= max(auto_threads(), recorded)
+        out = tmp_path / "one"
+        assert main(["train", "--epochs", "1", "--threads", "1", "--dataset-kwargs",
+                     '{"num": 60}', "--output-dir", str(out), *TRAIN]) == 0
+        assert yaml.safe_load((out / "config.yaml").read_text())["threads"] == 1
+        assert torch.get_num_threads() == 1
+        assert main(["train", "--threads", "0", "--output-dir", str(tmp_path / "x")]) == 2
+        assert "threads must be >= 1" in capsys.readouterr().err
+        assert main(["predict", "x.ckpt", "a.cif", "--threads", "0"]) == 2
+    finally:
+        torch.set_num_threads(before)

@@ -91,7 +91,10 @@ class TrainConfig(Presets):
         seed: seed of everything (weights, data order, splits).
 
     Hardware (passed to :class:`lightning.Trainer`, so DDP over GPUs and nodes is Lightning's):
-        accelerator, devices, num_nodes, strategy, precision, num_workers.
+        accelerator, devices, num_nodes, strategy, precision, num_workers; threads: torch
+        CPU threads set by :func:`~cft_pyg.training.fit` (``None``: left as they are; the
+        command line resolves ``None`` to the cores idle at the start, see
+        :mod:`cft_pyg.training.threads`, and records the number in ``config.yaml``).
 
     Output:
         output_dir: run folder (checkpoints ``best.ckpt``/``last.ckpt``, ``metrics.csv``,
@@ -161,6 +164,8 @@ class TrainConfig(Presets):
     strategy: str = setting("auto", "Lightning strategy, e.g. ddp")
     precision: str = setting("32-true", "Lightning precision, e.g. 32-true, bf16-mixed")
     num_workers: int = setting(0, "data-loader worker processes")
+    threads: int | None = setting(None, "torch CPU threads (default: the cores idle at the "
+                                  "start; 1 on a busy shared machine)", "N")
     # output
     output_dir: str = setting("runs/cft", "run folder", "DIR")
     progress_bar: bool = setting(True, "show progress bars", flags=("--progress",))
@@ -237,6 +242,9 @@ class TrainConfig(Presets):
             raise ConfigError(f"stop_after_epochs must be >= 1, got {self.stop_after_epochs}")
         if self.num_workers < 0:
             raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1 (or unset: the idle cores), got "
+                              f"{self.threads}")
         if not isinstance(self.model_kwargs, dict):
             raise ConfigError("model_kwargs must be a mapping")
         if not isinstance(self.dataset_kwargs, dict):

@@ -38,6 +38,7 @@ from .evaluation import EvaluationReport, classification_report, evaluation_repo
 from .module import CrystalPropertyModule
 from .quiet import quiet_lightning
 from .registry import model_accepts
+from .threads import set_threads
 
 __all__ = ["FitResult", "TrainingClock", "check_library_version", "epoch_metrics", "evaluate",
            "fit", "load_model", "make_trainer", "model_kwargs_for", "predict"]
@@ -181,6 +182,8 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
             p.unlink(missing_ok=True)
     save_config(config.to_dict(), out / "config.yaml")
 
+    if config.threads is not None:
+        set_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
     mean, std, num_classes, counts = 0.0, 1.0, None, None
     if config.task == "classification":
