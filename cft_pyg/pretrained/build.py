@@ -154,7 +154,7 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
             model=rec.model, model_kwargs=dict(rec.model_kwargs), target_index=target_index(rec),
             epochs=run_epochs, batch_size=rec.batch_size, lr=rec.lr,
             weight_decay=rec.weight_decay, warmup_epochs=min(rec.warmup_epochs, run_epochs - 1),
-            patience=None, seed=rec.seed, accelerator="cpu", devices=1,
+            patience=None, seed=rec.seed, output=rec.output, accelerator="cpu", devices=1,
             output_dir=str(run_dir), progress_bar=False)
         start = time.perf_counter()
         result = fit(config, splits["train"], splits["val"], None, overwrite=True)

@@ -30,6 +30,8 @@ class Recipe:
         epochs, batch_size, lr, weight_decay, warmup_epochs: optimizer settings (cosine
             decay to zero after the warm-up; the best validation epoch is kept).
         seed: seed of weights and data order.
+        output: regression output, ``'linear'`` or ``'softplus'`` (non-negative targets:
+            a band gap is never predicted below zero).
         why: why this architecture (which measurement chose it).
     """
 
@@ -46,6 +48,7 @@ class Recipe:
     weight_decay: float = 1e-4
     warmup_epochs: float = 2.0
     seed: int = 0
+    output: str = "linear"
     why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,7 +76,8 @@ RECIPES: dict[str, Recipe] = {
                description="MP-20 PBE band gap (eV)",
                dataset="mp20", target="band_gap", unit="eV",
                model=_TRUNK["model"], model_kwargs=_MP20_TRUNK, epochs=_TRUNK["epochs"],
-               lr=_TRUNK["lr"], warmup_epochs=_TRUNK["warmup_epochs"], why=_MP20_WHY),
+               lr=_TRUNK["lr"], warmup_epochs=_TRUNK["warmup_epochs"], output="softplus",
+               why=_MP20_WHY),
     )
 }
 """Name -> recipe of every pretrained model this version can build."""

@@ -20,8 +20,8 @@ import yaml
 
 from .presets import Presets, setting
 
-__all__ = ["LOSSES", "SPLITS", "TASKS", "ConfigError", "TrainConfig", "load_config_file",
-           "save_config"]
+__all__ = ["LOSSES", "NON_NEGATIVE_TARGETS", "OUTPUTS", "SPLITS", "TASKS", "ConfigError",
+           "TrainConfig", "load_config_file", "save_config"]
 
 
 TASKS = ("regression", "classification")
@@ -32,6 +32,19 @@ _ALL_LOSSES = tuple(dict.fromkeys(sum(LOSSES.values(), ())))
 
 SPLITS = ("auto", "dataset", "random", "holdout-centrosymmetric", "holdout")
 """Accepted values of :attr:`TrainConfig.split`."""
+
+
+OUTPUTS = ("linear", "softplus")
+"""Regression outputs of :class:`~cft_pyg.training.CrystalPropertyModule`."""
+
+NON_NEGATIVE_TARGETS = frozenset({
+    "band_gap", "e_above_hull",  # MP-20
+    "dir_gap", "ind_gap",  # Perov-5
+})
+"""Target columns of the bundled datasets that are non-negative by definition (band gaps,
+energies above the hull): ``output='auto'`` predicts them through a softplus, so that a
+prediction is never negative. For a non-negative column of your own data (a modulus, a
+refractive index) pass ``output='softplus'``."""
 
 
 class ConfigError(ValueError):
@@ -82,6 +95,9 @@ class TrainConfig(Presets):
         grad_clip: gradient-norm clipping value (``0`` or ``None``: off).
         loss: regression: ``'mse'`` (default), ``'l1'`` or ``'huber'`` on normalized targets;
             classification: ``'cross_entropy'`` (its default and only choice).
+        output: regression output ``'linear'``, ``'softplus'`` (never negative:
+            ``y = softplus(mean + std * z)``) or ``'auto'`` (softplus for
+            :data:`NON_NEGATIVE_TARGETS`), see :attr:`resolved_output`.
         normalize_target: standardize regression targets with the training split's mean and
             std.
         patience: early stopping on validation MAE after this many epochs without improvement
@@ -153,6 +169,9 @@ class TrainConfig(Presets):
                             "(classification)", choices=_ALL_LOSSES)
     normalize_target: bool = setting(True, "standardize regression targets with the training "
                                   "mean and std")
+    output: str = setting("auto", "regression output: linear, softplus (non-negative), or "
+                          "auto (softplus for the targets in NON_NEGATIVE_TARGETS)",
+                          choices=("auto", *OUTPUTS))
     patience: int | None = setting(20, "early-stopping patience on the validation metric (0: off)")
     stop_after_epochs: int | None = setting(None, "stop early as if interrupted (continue with "
                                          "--resume)")
@@ -255,6 +274,17 @@ class TrainConfig(Presets):
             Featurization.from_dict(self.featurization)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"featurization: {err}") from None
+
+    @property
+    def resolved_output(self) -> str:
+        """The regression output used: ``output``, or for ``'auto'`` ``'softplus'`` when
+        the target is one of :data:`NON_NEGATIVE_TARGETS` and ``'linear'`` otherwise
+        (``'linear'`` for a classification, whose outputs are logits)."""
+        if self.task == "classification":
+            return "linear"
+        if self.output != "auto":
+            return self.output
+        return "softplus" if self.target in NON_NEGATIVE_TARGETS else "linear"
 
     @property
     def resolved_loss(self) -> str:

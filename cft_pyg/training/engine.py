@@ -199,7 +199,7 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         warmup_epochs=config.warmup_epochs, min_lr_ratio=config.min_lr_ratio,
         loss=config.resolved_loss, seed=config.seed, featurization=featurization,
         library_version=__version__, task=config.task, num_classes=num_classes,
-        class_counts=counts)
+        class_counts=counts, output=config.resolved_output)
     if config.pretrained_encoding:
         from .pretraining import load_pretrained_encoding
 

@@ -28,7 +28,7 @@ from torchmetrics.classification import (
 )
 
 from ..data.featurization import Featurization
-from .config import TASKS
+from .config import OUTPUTS, TASKS
 from .registry import build_model
 
 __all__ = ["CrystalPropertyModule", "CrystalRegressor", "parameter_groups", "warmup_cosine_factor"]
@@ -86,6 +86,9 @@ class CrystalPropertyModule(L.LightningModule):
         min_lr_ratio: final learning rate of the cosine decay, relative to ``lr``.
         loss: regression loss ``'mse'``, ``'l1'`` or ``'huber'`` (on normalized targets);
             classification always uses the cross-entropy (``'cross_entropy'``).
+        output: regression output: ``'linear'`` (``y = mean + std * z``) or ``'softplus'``
+            (``y = softplus(mean + std * z)``, never negative: band gaps, moduli); the loss
+            compares ``(y - mean) / std`` with the normalized target either way.
         seed: base seed; every training step starts from RNG state ``f(seed, step, rank)``
             so that a resumed run reproduces an uninterrupted one exactly.
         featurization: the :class:`~cft_pyg.data.Featurization` of the training crystals
@@ -118,6 +121,7 @@ class CrystalPropertyModule(L.LightningModule):
         task: str = "regression",
         num_classes: int | None = None,
         class_counts: list[int] | None = None,
+        output: str = "linear",
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -126,6 +130,10 @@ class CrystalPropertyModule(L.LightningModule):
             raise ValueError(f"classification needs num_classes >= 2, got {num_classes}")
         if task == "classification" and loss != "cross_entropy":
             raise ValueError(f"classification uses loss='cross_entropy', got {loss!r}")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if task == "classification" and output != "linear":
+            raise ValueError("a classification outputs logits (output='linear')")
         if task == "regression" and loss not in ("mse", "l1", "huber"):
             raise ValueError(f"regression loss must be 'mse', 'l1' or 'huber', got {loss!r}")
         if isinstance(featurization, Featurization):
@@ -203,8 +211,13 @@ class CrystalPropertyModule(L.LightningModule):
         ``(num_graphs, num_classes)`` (multi-class)."""
         out = self.logits(batch)
         if not self.is_classifier:
-            return out * self.target_std + self.target_mean
+            return self._physical(out)
         return torch.sigmoid(out) if self.hparams.num_classes == 2 else out.softmax(dim=-1)
+
+    def _physical(self, out: Tensor) -> Tensor:
+        """Normalized model output -> physical value (through the softplus if asked)."""
+        y = out * self.target_std + self.target_mean
+        return F.softplus(y) if self.hparams.get("output", "linear") == "softplus" else y
 
     def _loss(self, batch: Any) -> Tensor:
         out = self.logits(batch)
@@ -214,6 +227,8 @@ class CrystalPropertyModule(L.LightningModule):
                 return F.binary_cross_entropy_with_logits(out, target.to(out.dtype))
             return F.cross_entropy(out, target)
         target = (self.target(batch) - self.target_mean) / self.target_std
+        if self.hparams.get("output", "linear") == "softplus":
+            out = (self._physical(out) - self.target_mean) / self.target_std
         if self.hparams.loss == "l1":
             return F.l1_loss(out, target)
         if self.hparams.loss == "huber":
