@@ -166,6 +166,7 @@ def train_job(args: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
     return {"model": model_name, "dataset": dataset, "epochs": epochs,
             "train_crystals": len(splits.train), "test_crystals": len(splits.test),
             "test_mae": float(result.test_report.overall["mae"]),
+            "mae_predict_mean": float(result.test_report.overall["mae_predict_mean"]),
             "parameters": int(sum(p.numel() for p in result.module.model.parameters())),
             "wall_seconds": round(seconds, 1), "load_start": load_start, "load_end": _load(),
             "checkpoint": str(result.best_checkpoint)}
@@ -195,6 +196,17 @@ def predictions(module: Any, data: list[Any]) -> np.ndarray:
     return out
 
 
+def _mae_predict_mean(run: dict[str, Any]) -> float | None:
+    """Test MAE of predicting the training mean for a run (recorded, or read back from the
+    run's ``test_metrics.json`` for runs recorded before the field existed)."""
+    if "mae_predict_mean" in run:
+        return float(run["mae_predict_mean"])
+    metrics = Path(run["checkpoint"]).parents[1] / "test_metrics.json"
+    if not metrics.is_file():
+        return None
+    return float(json.loads(metrics.read_text())["overall"]["mae_predict_mean"])
+
+
 def evaluate_dataset(dataset: str, runs: list[dict[str, Any]], opts: dict[str, Any],
                      echo: Any = print) -> dict[str, Any]:
     """Every model trained on ``dataset`` (and the shipped ones for it) on the variants."""
@@ -207,15 +219,18 @@ def evaluate_dataset(dataset: str, runs: list[dict[str, Any]], opts: dict[str, A
     torch.set_num_threads(opts["threads"])
     crystals = test_structures(dataset, Path(opts["data_root"]), opts["crystals"])
     modules: dict[str, tuple[Any, float, str]] = {}
+    baselines: dict[str, float | None] = {}
     for run in runs:
         if run["dataset"] == dataset:
             modules[run["model"]] = (load_model(run["checkpoint"]), run["test_mae"],
                                      MODELS[run["model"]][2])
+            baselines[run["model"]] = _mae_predict_mean(run)
     for name, ds in PRETRAINED.items():
         if ds == dataset and name in pretrained.available():
             card = pretrained.model_card(name)
             modules[name] = (pretrained.load(name), float(card["test"]["mae"]),
                              f"shipped `{name}` ({card['unit']})")
+            baselines[name] = card["test"].get("mae_predict_train_mean")
     featurizations = {m.featurization for m, _, _ in modules.values()}
     if featurizations != {DEFAULT_FEATURIZATION}:
         raise SystemExit(f"the models of {dataset} were featurized in other ways than the "
@@ -235,7 +250,9 @@ def evaluate_dataset(dataset: str, runs: list[dict[str, Any]], opts: dict[str, A
     for name, (module, mae, label) in modules.items():
         start = time.perf_counter()
         ref = predictions(module, variants["reference"])
-        table[name] = {"label": label, "test_mae": mae, "changes": {
+        table[name] = {"label": label, "test_mae": mae,
+                       "mae_predict_mean": baselines.get(name),
+                       "prediction_std": float(np.nanstd(ref)), "changes": {
             kind: change_stats(ref, predictions(module, variants[kind]), mae)
             for kind in PERTURBATIONS}}
         echo(f"{dataset}: {name} evaluated in {time.perf_counter() - start:.0f} s; mirror "

@@ -337,21 +337,29 @@ _ROBUSTNESS_COLUMNS = ("symprec=0.001", "symprec=0.01", "displace=0.003", "displ
 _MIRRORS = ("mirror (x -> -x)", "mirror (frame z -> -z)")
 
 
+_LEARNED = 0.9
+"""A model whose test MAE exceeds this fraction of the mean predictor's has not learned."""
+
+
 def robustness_markdown(payload: dict[str, Any]) -> str:
     """Tables of ``benchmarks/results/robustness.json``: per dataset and model, the mean
     change of prediction under each variant (and as a fraction of the model's test MAE),
     the crystals whose prediction changes under the mirror image, and the share of crystals
     whose detected group changes."""
     t = payload["training"]
-    load = payload["load_avg_at_start"], payload["load_avg_at_end"]
+    runs = t.get("runs", [])
+    job_minutes = sum(r["wall_seconds"] for r in runs) / 60
+    loads = [x for r in runs for x in (r["load_start"][0], r["load_end"][0])]
     lines = [f"{t['train_crystals']:,} training crystals, {t['epochs']['default']} epochs "
              f"({t['epochs']['alignn']} for ALIGNN), {t['workers']} single-thread jobs side "
-             f"by side ({t['wall_seconds_this_part'] / 60:.0f} min of training in the last "
-             f"part); load average {load[0][0]:.1f} at the start, {load[1][0]:.1f} at the "
-             "end. Mean |change of prediction| against the crystal as featurized for "
+             f"by side ({len(runs)} trainings, {job_minutes:.0f} job-minutes in all; load "
+             f"average {min(loads, default=0):.1f}-{max(loads, default=0):.1f} while they "
+             "ran). Mean |change of prediction| against the crystal as featurized for "
              "training (symprec 0.1), in the target's unit, and in parentheses as a "
              "fraction of the model's test MAE; *mirror*: crystals whose prediction changes "
-             "(of both mirror constructions).", ""]
+             "(of both mirror constructions). A model marked *did not learn* is within "
+             f"{100 * (1 - _LEARNED):.0f}% of predicting the training mean: its changes say "
+             "nothing about robustness.", ""]
     for dataset, res in payload["results"].items():
         n = res["crystals"]
         lines += [f"**{dataset}** ({n} project-test crystals, {res['target']}, {res['unit']})",
@@ -363,7 +371,11 @@ def robustness_markdown(payload: dict[str, Any]) -> str:
             mirror = sum(ch[k].get("changed", 0) for k in _MIRRORS)
             cells = [f"{ch[k]['mean']:.4f} ({ch[k]['mean_over_test_mae']:.2f})"
                      if ch[k].get("n") else "–" for k in _ROBUSTNESS_COLUMNS]
-            lines.append(f"| {row['label']} | {row['test_mae']:.4f} | "
+            base = row.get("mae_predict_mean")
+            label = row["label"] + (" (*did not learn*: mean predictor "
+                                    f"{base:.4f})" if base and row["test_mae"]
+                                    > _LEARNED * base else "")
+            lines.append(f"| {label} | {row['test_mae']:.4f} | "
                          f"{mirror} of {2 * n} | " + " | ".join(cells) + " |")
         g = res["group_changed"]
         lines.append("| *detected group changes* | | "
