@@ -96,16 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 "threads"))
     _add_common(p)
 
-    p = sub.add_parser("predict", help="predict for CIF files -> CSV",
+    p = sub.add_parser("predict", help="predict for structure files (CIF, POSCAR, ...) -> CSV",
                        usage=f"{PROG} predict [-h] (CHECKPOINT | --pretrained NAME) INPUT "
                              "[INPUT ...] [options]",
-                       description="Predict the property of every crystal in CIF files and/or "
-                                   "folders of *.cif files with a checkpoint of `cft-pyg train` "
-                                   "or a pretrained model shipped with cft-pyg; write a CSV "
-                                   "(a classifier adds the probability of every class).")
+                       description="Predict the property of every crystal in structure "
+                                   "files (any format pymatgen or ASE reads: CIF, POSCAR/"
+                                   "CONTCAR/*.vasp, extended XYZ, ...) and/or folders of them "
+                                   "with a checkpoint of `cft-pyg train` or a pretrained model "
+                                   "shipped with cft-pyg; write a CSV (a classifier adds the "
+                                   "probability of every class).")
     p.add_argument("items", nargs="+", metavar="CHECKPOINT INPUT",
-                   help="checkpoint file (.ckpt; omitted with --pretrained), then CIF files or "
-                        "folders holding *.cif")
+                   help="checkpoint file (.ckpt; omitted with --pretrained), then structure "
+                        "files or folders (taking every *.cif, POSCAR*, CONTCAR*, *.vasp, "
+                        "*.xyz, *.extxyz, ... file in them)")
     p.add_argument("--pretrained", metavar="NAME", default=None,
                    help="use a pretrained model shipped with cft-pyg instead of a checkpoint "
                         "(names: see `cft-pyg pretrained`)")
@@ -113,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default predictions.csv)")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--skip-invalid", action="store_true",
-                   help="skip CIFs that cannot be read (listed on stderr) instead of failing")
+                   help="skip structure files that cannot be read (listed on stderr) instead "
+                        "of failing")
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads (default: the cores idle at the start)")
     p.add_argument("--symprec", type=float, default=None,
@@ -343,14 +347,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cif_files(inputs: Sequence[str]) -> list[Path]:
+def _structure_files(inputs: Sequence[str]) -> list[Path]:
+    """The structure files of the inputs: files as given, folders' known structure files."""
     files: list[Path] = []
     for item in inputs:
         p = _check_readable(item, "input")
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() == ".cif" and q.is_file())
+            from .data.readers import STRUCTURE_FILE_PATTERNS, structure_files
+
+            found = structure_files(p)
             if not found:
-                raise CLIError(f"no *.cif files in folder {p}")
+                raise CLIError(f"no structure files in folder {p} (looked for "
+                               f"{', '.join(STRUCTURE_FILE_PATTERNS)})")
             files.extend(found)
         else:
             files.append(p)
@@ -358,17 +366,11 @@ def _cif_files(inputs: Sequence[str]) -> list[Path]:
 
 
 def _featurization_for(module: Any) -> Any:
-    """How CIFs become ``Data`` for a model: exactly as its training crystals did (the
-    :class:`~cft_pyg.data.Featurization` its checkpoint records)."""
-    from .data import DEFAULT_FEATURIZATION
+    """:func:`cft_pyg.training.inputs.featurization_for`, warning on stderr."""
+    from .training.inputs import featurization_for
 
-    featurization = module.featurization
-    if featurization is None:
-        print(f"{PROG}: warning: the checkpoint does not record how its training crystals were "
-              "featurized (trained on Data built by hand?); using the default featurization",
-              file=sys.stderr)
-        return DEFAULT_FEATURIZATION
-    return featurization
+    return featurization_for(
+        module, warn=lambda msg: print(f"{PROG}: warning: {msg}", file=sys.stderr))
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -379,19 +381,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise CLIError(f"{out} exists; use --overwrite to replace it")
     if args.pretrained is None:
         if len(args.items) < 2:
-            raise UsageError("give a checkpoint and at least one CIF input, or --pretrained "
-                             "NAME and the inputs")
+            raise UsageError("give a checkpoint and at least one structure file, or "
+                             "--pretrained NAME and the inputs")
         checkpoint, inputs = args.items[0], args.items[1:]
     else:
         checkpoint, inputs = None, args.items
-    files = _cif_files(inputs)  # cheap checks first, heavy imports after
+    files = _structure_files(inputs)  # cheap checks first, heavy imports after
     if checkpoint is not None:
         _check_readable(checkpoint, "checkpoint")
 
     _quiet(args.verbose)
     import pandas as pd
 
-    from .data import from_cif
+    from .data import from_file
     from .training import predict
     from .training.threads import set_threads
 
@@ -409,7 +411,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     data, names, failed = [], [], []
     for f in files:
         try:
-            d = from_cif(f, featurization=featurization)
+            d = from_file(f, featurization=featurization)
         except (ValueError, OSError, UnicodeDecodeError) as err:
             failed.append((f, str(err).splitlines()[0] if str(err) else type(err).__name__))
             continue
@@ -419,9 +421,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if failed:
         lines = "\n".join(f"  {f}: {msg}" for f, msg in failed)
         if not args.skip_invalid:
-            raise CLIError(f"{len(failed)} of {len(files)} CIF file(s) could not be read "
+            raise CLIError(f"{len(failed)} of {len(files)} structure file(s) could not be read "
                            f"(nothing written; --skip-invalid skips them):\n{lines}")
-        print(f"{PROG}: warning: skipped {len(failed)} unreadable CIF file(s):\n{lines}",
+        print(f"{PROG}: warning: skipped {len(failed)} unreadable structure file(s):\n{lines}",
               file=sys.stderr)
     if not data:
         raise CLIError("no readable crystals to predict")

@@ -109,7 +109,7 @@ def test_train_holdout_split_is_zero_shot(tmp_path: Path, capsys) -> None:
     (["train", "--dataset", "no-such-data"], "unknown dataset 'no-such-data'"),
     (["train", "--split", "holdout"], "holdout_groups"),
     (["predict"], "required"),
-    (["predict", "x.ckpt"], "at least one CIF input"),
+    (["predict", "x.ckpt"], "at least one structure file"),
 ])
 def test_bad_arguments(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
     if argv[:1] == ["train"]:
@@ -203,6 +203,39 @@ def test_predict_cif_files_and_folders(run_dir: Path, tmp_path: Path, capsys) ->
     assert len(pd.read_csv(out)) == 1
 
 
+def test_predict_any_structure_file(run_dir: Path, tmp_path: Path, capsys) -> None:
+    """POSCAR, CONTCAR (no extension) and extended XYZ predict as the same crystal's CIF."""
+    import ase.io
+    from pymatgen.core import Molecule, Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    folder = _cif_folder(tmp_path)
+    Structure.from_file(folder / "nacl.cif").to(filename=str(folder / "POSCAR"), fmt="poscar")
+    Structure.from_file(folder / "nacl.cif").to(filename=str(tmp_path / "CONTCAR"),
+                                                fmt="poscar")
+    si = AseAtomsAdaptor.get_atoms(Structure.from_file(folder / "si.cif"))
+    ase.io.write(folder / "si.extxyz", si, format="extxyz")
+    ckpt = str(run_dir / "checkpoints" / "best.ckpt")
+    out = tmp_path / "pred.csv"
+    assert main(["predict", ckpt, str(folder), str(tmp_path / "CONTCAR"), "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert [Path(f).name for f in df["file"]] == ["POSCAR", "nacl.cif", "si.cif", "si.extxyz",
+                                                  "CONTCAR"]
+    assert df["space_group"].tolist() == [225, 225, 227, 227, 225]
+    p = df["prediction"]
+    assert p[0] == pytest.approx(p[1]) and p[4] == pytest.approx(p[1])
+    assert p[2] == pytest.approx(p[3])
+
+    water = tmp_path / "water.xyz"  # no lattice: refused, named, nothing written
+    Molecule(["O", "H", "H"], [[0, 0, 0], [0.76, 0.59, 0], [-0.76, 0.59, 0]]).to(
+        filename=str(water))
+    assert main(["predict", ckpt, str(water), "-o", str(tmp_path / "p2.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 1 structure file(s) could not be read" in err
+    assert "water.xyz" in err and "not a periodic crystal" in err
+    assert not (tmp_path / "p2.csv").exists()
+
+
 def test_predict_unreadable_inputs(run_dir: Path, tmp_path: Path, capsys) -> None:
     folder = _cif_folder(tmp_path)
     (folder / "broken.cif").write_text("data_x\n_cell_length_a 3\nthis is not a CIF\n")
@@ -222,7 +255,7 @@ def test_predict_unreadable_inputs(run_dir: Path, tmp_path: Path, capsys) -> Non
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["predict", ckpt, str(empty), "-o", str(tmp_path / "p2.csv")]) == 1
-    assert "no *.cif files" in capsys.readouterr().err
+    assert "no structure files in folder" in capsys.readouterr().err
     assert main(["predict", str(folder / "nacl.cif"), str(folder), "-o",
                  str(tmp_path / "p2.csv")]) == 1
     assert "not a readable cft-pyg checkpoint" in capsys.readouterr().err
@@ -291,7 +324,7 @@ def test_entry_point_subprocess(tmp_path: Path) -> None:
                          timeout=120)
     assert bad.returncode == 1
     assert "cft-pyg predict: error:" in bad.stderr
-    assert "no *.cif files" in bad.stderr
+    assert "no structure files in folder" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert not (tmp_path / "p.csv").exists()
 

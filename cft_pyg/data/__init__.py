@@ -12,6 +12,7 @@ from .featurization import (
     featurization_of,
 )
 from .neighbors import num_images, radius_graph_pbc
+from .readers import from_file, from_object, read_structure
 from .splits import (
     Split,
     centrosymmetric_groups,
@@ -42,10 +43,13 @@ __all__ = [
     "StructureError",
     "compare_standardized",
     "from_cif",
+    "from_file",
+    "from_object",
     "from_structure",
     "num_images",
     "parse_cif",
     "radius_graph_pbc",
+    "read_structure",
     "standardize",
     "std_to_input_frac",
     "symmetrize_frac_coords",

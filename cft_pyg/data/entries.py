@@ -73,7 +73,7 @@ def convert_entry(job: Job) -> Converted | Skipped:
     The job's :class:`~cft_pyg.data.Featurization` makes the ``Data``; with
     ``space_group_check='strict'`` the declared group is the ``expected_space_group``.
     """
-    from .cif import parse_cif
+    from .cif import parse_cif_text
     from .structure import from_structure
 
     index, (entry_id, cif, cif_path, y, declared), featurization, check = job
@@ -90,7 +90,7 @@ def convert_entry(job: Job) -> Converted | Skipped:
             source: str = Path(cif_path).read_text(errors="replace")
         else:
             source = cif
-        structure = parse_cif(source)
+        structure = parse_cif_text(source)
         expected = declared if check == "strict" else None
         data = from_structure(
             structure, featurization, expected_space_group=expected,

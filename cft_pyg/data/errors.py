@@ -15,6 +15,7 @@ __all__ = ["StructureError", "REASONS", "SkipReason"]
 
 REASONS: dict[str, str] = {
     "malformed_cif": "the CIF could not be parsed into a structure",
+    "malformed_file": "a structure file (POSCAR, extended XYZ, ...) could not be parsed",
     "unsupported_input": "the input is not a pymatgen Structure, ASE Atoms or (lattice, frac, z)",
     "disorder": "partial occupancies or mixed-species sites (a disordered structure)",
     "no_atoms": "the structure has zero atoms",
@@ -36,6 +37,7 @@ class SkipReason(str, Enum):  # noqa: UP042  (StrEnum needs Python 3.11)
     """
 
     MALFORMED_CIF = "malformed_cif"
+    MALFORMED_FILE = "malformed_file"
     UNSUPPORTED_INPUT = "unsupported_input"
     DISORDER = "disorder"
     NO_ATOMS = "no_atoms"

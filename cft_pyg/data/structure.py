@@ -9,8 +9,10 @@ number), so that the space-group operations of that object map the atoms onto th
 The steps live in their own modules: input conversion and validation in
 :mod:`cft_pyg.data.validation`, spglib, symmetrization and the canonical origin in
 :mod:`cft_pyg.data.standardization` (group theory of the origin choice in
-:mod:`cft_pyg.symmetry.normalizer`), CIF reading in :mod:`cft_pyg.data.cif`, comparison in
-:mod:`cft_pyg.data.comparison`; their names stay importable from here.
+:mod:`cft_pyg.symmetry.normalizer`), comparison in :mod:`cft_pyg.data.comparison`; their
+names stay importable from here.  Reading files builds on this module (never the other way
+round): CIF in :mod:`cft_pyg.data.cif`, every other format and in-memory pymatgen/ASE objects
+in :mod:`cft_pyg.data.readers`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from .cif import from_cif, parse_cif
 from .comparison import compare_standardized
 from .featurization import Featurization
 from .neighbors import radius_graph_pbc
@@ -38,8 +39,6 @@ __all__ = [
     "StandardizedCrystal",
     "compare_standardized",
     "from_structure",
-    "from_cif",
-    "parse_cif",
     "standardize",
     "symmetrize_frac_coords",
     "std_to_input_frac",

@@ -36,6 +36,8 @@ _EXPORTS = {
     "classification_report": "evaluation",
     "evaluation_report": "evaluation",
     "format_table": "evaluation",
+    "as_crystals": "inputs",
+    "featurization_for": "inputs",
     "CrystalPropertyModule": "module",
     "CrystalRegressor": "module",
     "warmup_cosine_factor": "module",

@@ -347,12 +347,19 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
 
     Args:
         module: the model (e.g. :func:`load_model` or :func:`cft_pyg.pretrained.load`).
-        dataset: the crystals (``Data`` built with the model's featurization).
+        dataset: the crystals: ``Data`` built with the model's featurization (a list or a
+            dataset), or structure file paths (any format :func:`cft_pyg.data.from_file`
+            reads; a folder: its structure files) and pymatgen ``Structure`` / ASE ``Atoms``
+            objects, one or a list, featurized as the model's training crystals
+            (:func:`~cft_pyg.training.inputs.as_crystals`).
         batch_size: crystals per batch.
         config: hardware settings (accelerator, precision); default CPU-or-auto, float32.
         progress: show a progress bar; ``None``: from :data:`PROGRESS_FROM` crystals on (or
             ``config.progress_bar`` when a config is given).
     """
+    from .inputs import as_crystals
+
+    dataset = as_crystals(dataset, module)
     frames = []
     for out in _predict_rows(module, dataset, batch_size, config, progress):
         cols: dict[str, Any] = {}

@@ -33,8 +33,18 @@ def test_malformed_cif() -> None:
         "malformed_cif"
     )
     assert _reason(from_cif, "this is not a cif\nat all") == "malformed_cif"
-    assert _reason(from_cif, "/nonexistent/file.cif") == "malformed_cif"
     assert _reason(parse_cif, NACL_CIF, index=1) == "malformed_cif"
+
+
+def test_missing_path_is_file_not_found() -> None:
+    """A path is never parsed as CIF text: a missing file names the path."""
+    import pytest
+
+    for path in ("/nonexistent/file.cif", "raw_data_2024/NaCl.cif", "data_2024/NaCl.cif"):
+        with pytest.raises(FileNotFoundError, match=f"not found: {path}"):
+            from_cif(path)
+    with pytest.raises(FileNotFoundError, match="data_x"):
+        parse_cif(Path("data_x"))  # os.PathLike: always a path
 
 
 def test_text_and_path_give_the_same_crystal(tmp_path: Path) -> None:
@@ -44,6 +54,23 @@ def test_text_and_path_give_the_same_crystal(tmp_path: Path) -> None:
     a, b = from_cif(NACL_CIF), from_cif(str(path))
     assert int(a.space_group[0]) == int(b.space_group[0]) == 221
     assert a.z.tolist() == b.z.tolist()
+
+
+def test_paths_with_data_in_folder_names(tmp_path: Path, monkeypatch) -> None:
+    """``data_`` in a path (even at its start) does not make it CIF text."""
+    from cft_pyg.data.cif import is_cif_text
+
+    for folder in ("raw_data_2024", "data_2024"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "NaCl.cif").write_text(NACL_CIF)
+    monkeypatch.chdir(tmp_path)
+    ref = from_cif(NACL_CIF)
+    for source in ("raw_data_2024/NaCl.cif", "data_2024/NaCl.cif",
+                   str(tmp_path / "raw_data_2024" / "NaCl.cif"), Path("data_2024/NaCl.cif")):
+        d = from_cif(source)
+        assert d.z.tolist() == ref.z.tolist() and int(d.space_group[0]) == 221
+    assert is_cif_text(NACL_CIF) and is_cif_text("  data_x _cell_length_a 5")
+    assert not is_cif_text("data_2024/NaCl.cif") and not is_cif_text("raw_data_x")
 
 
 def test_coincident_atoms_get_the_overlap_message() -> None:
