@@ -375,3 +375,21 @@ def test_threads_are_resolved_recorded_and_applied(tmp_path: Path, capsys) -> No
         assert main(["predict", "x.ckpt", "a.cif", "--threads", "0"]) == 2
     finally:
         torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- data root
+def test_wrong_data_root_lists_the_files_and_never_downloads(tmp_path: Path, capsys,
+                                                              monkeypatch) -> None:
+    import cft_pyg.data.cdvae as cdvae
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download without --download")
+
+    monkeypatch.setattr(cdvae, "download_url", no_network)
+    empty = tmp_path / "not_mp20"
+    empty.mkdir()
+    rc = main(["train", "--dataset", "mp20", "--data-root", str(empty), "--epochs", "1",
+               "--output-dir", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "val.csv(.gz), test.csv(.gz)" in err and str(empty) in err and "--download" in err

@@ -57,7 +57,9 @@ class CDVAEDataset(CrystalDataset):
             ``'project-train'``, ``'project-val'``, ``'project-test'`` (the fixed split of
             val + test, see :func:`project_split`).
         target: Target column(s), default the first of ``available_targets``.
-        download: Download missing files (only where the class has a URL).
+        download: Download missing files from the CDVAE repository (only where the class has
+            a URL). Off by default: a folder without the files is an error that lists what
+            was looked for, and nothing reaches for the network unless asked.
         **kwargs: Options of :class:`CrystalDataset`.
     """
 
@@ -66,7 +68,7 @@ class CDVAEDataset(CrystalDataset):
     declared_group_column: ClassVar[str | None] = None
 
     def __init__(self, root: str | os.PathLike, split: str = "project-train",
-                 target: str | Sequence[str] | None = None, *, download: bool = True,
+                 target: str | Sequence[str] | None = None, *, download: bool = False,
                  **kwargs: Any) -> None:
         valid = ("train", "val", "test", *PROJECT_SPLITS)
         if split not in valid:
@@ -91,10 +93,13 @@ class CDVAEDataset(CrystalDataset):
         missing = [s for s, p in zip(self._files_needed(), self.raw_paths, strict=True)
                    if not os.path.exists(p)]
         if not self.allow_download or self.url is None:
+            looked = ", ".join(f"{s}.csv(.gz)" for s in missing)
             raise FileNotFoundError(
-                f"{type(self).__name__}: no {missing} file (.csv or .csv.gz) in {self.root} "
-                f"or {self.root}/raw" + ("" if self.url is None else
-                                         "; pass download=True to fetch it"))
+                f"{type(self).__name__}: no {looked} in {self.root} or {self.root}/raw "
+                f"(is --data-root the dataset's own folder, e.g. .../mp_20?)"
+                + ("" if self.url is None else
+                   "; download=True (cft-pyg train --download) fetches them from "
+                   + self.url.split("{split}")[0]))
         os.makedirs(self.raw_dir, exist_ok=True)
         for split in missing:
             path = download_url(self.url.format(split=split), self.raw_dir, log=self.log)

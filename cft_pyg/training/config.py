@@ -77,6 +77,8 @@ class TrainConfig(Presets):
         task: ``'regression'`` or ``'classification'`` (integer labels 0, 1, ...; binary or
             multi-class, see :class:`cft_pyg.training.CrystalPropertyModule`).
         num_classes: classes of a classification (``None``: largest training label + 1).
+        download: fetch missing MP-20 / Perov-5 files from the CDVAE repository (off: a
+            data root without the files is an error listing what was looked for).
         max_crystals: use at most this many crystals (a seeded random subset), ``None`` for all.
         split: ``'auto'`` (the dataset's own split where it has one, else random),
             ``'dataset'``, ``'random'`` (seeded train/val/test), ``'holdout-centrosymmetric'``
@@ -149,6 +151,8 @@ class TrainConfig(Presets):
                      choices=TASKS)
     num_classes: int | None = setting(None, "classes of a classification (default: largest "
                                    "training label + 1)", "N")
+    download: bool = setting(False, "download missing MP-20 / Perov-5 files from the CDVAE "
+                             "repository (otherwise a missing file is an error)")
     max_crystals: int | None = setting(None, "use a seeded random subset of N crystals", "N")
     split: str = setting("auto", "auto (the dataset's own split, else random), dataset, random, "
                       "or hold out space groups (zero-shot)",

@@ -85,6 +85,10 @@ def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
         kwargs["featurization"] = Featurization.from_dict(config.featurization)
     if config.target is not None:
         kwargs["target"] = config.target
+    if config.download:
+        if not dataset_accepts(config.dataset, "download"):
+            raise ConfigError(f"dataset {config.dataset!r} cannot be downloaded")
+        kwargs["download"] = True
     try:
         if not _has_own_split(config):
             return build_dataset(config.dataset, config.data_root, **kwargs)

@@ -272,7 +272,7 @@ def test_download_follows_git_lfs_pointer(shared_data_dir: Path, tmp_path: Path,
         return str(path)
 
     monkeypatch.setattr(ds_module, "download_url", fake_download)
-    ds = MP20(tmp_path / "mp20", split="test", num_workers=0, log=False)
+    ds = MP20(tmp_path / "mp20", split="test", download=True, num_workers=0, log=False)
     assert calls == [MP20.url.format(split="test"), MP20.lfs_url.format(split="test")]
     assert [d.material_id for d in ds] == frame["material_id"].tolist()
     assert (tmp_path / "mp20" / "raw" / "test.csv").is_file()
@@ -284,7 +284,7 @@ def test_download_follows_git_lfs_pointer(shared_data_dir: Path, tmp_path: Path,
 
     monkeypatch.setattr(ds_module, "download_url", pointer_only)
     with pytest.raises(RuntimeError, match="Git LFS"):
-        MP20(tmp_path / "other", split="val", num_workers=0, log=False)
+        MP20(tmp_path / "other", split="val", download=True, num_workers=0, log=False)
 
 
 def test_all_entries_bad_raises_with_report(tmp_path: Path) -> None:
