@@ -393,3 +393,25 @@ def test_wrong_data_root_lists_the_files_and_never_downloads(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert rc == 1
     assert "val.csv(.gz), test.csv(.gz)" in err and str(empty) in err and "--download" in err
+
+
+def test_cache_dir_keeps_processed_data_out_of_the_data_folder(tmp_path: Path) -> None:
+    from pymatgen.core import Lattice, Structure
+
+    data = tmp_path / "cifs"
+    data.mkdir()
+    rows = []
+    for i in range(12):
+        s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.0 + 0.1 * i), ["Na", "Cl"],
+                                      [[0, 0, 0], [0.5, 0.5, 0.5]])
+        s.to(filename=str(data / f"c{i}.cif"))
+        rows.append(f"c{i},{0.1 * i}")
+    (data / "id_prop.csv").write_text("\n".join(rows) + "\n")
+    before = sorted(p.name for p in data.iterdir())
+    cache = tmp_path / "cache"
+    assert main(["train", "--dataset", "cif-folder", "--data-root", str(data), "--cache-dir",
+                 str(cache), "--model", "test-tiny", "--epochs", "1", "--batch-size", "4",
+                 "--accelerator", "cpu", "--devices", "1", "--no-progress",
+                 "--output-dir", str(tmp_path / "run")]) == 0
+    assert sorted(p.name for p in data.iterdir()) == before  # nothing written beside the data
+    assert any((cache / "processed").iterdir())

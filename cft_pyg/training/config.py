@@ -77,6 +77,9 @@ class TrainConfig(Presets):
         task: ``'regression'`` or ``'classification'`` (integer labels 0, 1, ...; binary or
             multi-class, see :class:`cft_pyg.training.CrystalPropertyModule`).
         num_classes: classes of a classification (``None``: largest training label + 1).
+        cache_dir: folder for the processed copies of the dataset (``processed_root`` of
+            :class:`~cft_pyg.data.CrystalDataset`; default the data folder when writable,
+            else ``get_home_dir()``, i.e. ``$CFT_PYG_HOME`` or ``~/.cache/cft_pyg``).
         download: fetch missing MP-20 / Perov-5 files from the CDVAE repository (off: a
             data root without the files is an error listing what was looked for).
         max_crystals: use at most this many crystals (a seeded random subset), ``None`` for all.
@@ -151,6 +154,8 @@ class TrainConfig(Presets):
                      choices=TASKS)
     num_classes: int | None = setting(None, "classes of a classification (default: largest "
                                    "training label + 1)", "N")
+    cache_dir: str | None = setting(None, "folder for processed datasets (default: the data "
+                                    "folder when writable, else $CFT_PYG_HOME)", "DIR")
     download: bool = setting(False, "download missing MP-20 / Perov-5 files from the CDVAE "
                              "repository (otherwise a missing file is an error)")
     max_crystals: int | None = setting(None, "use a seeded random subset of N crystals", "N")
@@ -198,7 +203,7 @@ class TrainConfig(Presets):
         self._coerce_types()
         # paths the run reads later are stored absolute: a saved config.yaml then works
         # from any working directory
-        for name in ("data_root", "pretrained_encoding"):
+        for name in ("data_root", "pretrained_encoding", "cache_dir"):
             value = getattr(self, name)
             if isinstance(value, str | os.PathLike):
                 setattr(self, name, str(Path(value).expanduser().resolve()))

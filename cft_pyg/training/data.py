@@ -85,6 +85,11 @@ def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
         kwargs["featurization"] = Featurization.from_dict(config.featurization)
     if config.target is not None:
         kwargs["target"] = config.target
+    if config.cache_dir is not None:
+        if not dataset_accepts(config.dataset, "processed_root"):
+            raise ConfigError(f"dataset {config.dataset!r} keeps no processed cache "
+                              "(cache_dir does not apply)")
+        kwargs["processed_root"] = config.cache_dir
     if config.download:
         if not dataset_accepts(config.dataset, "download"):
             raise ConfigError(f"dataset {config.dataset!r} cannot be downloaded")
