@@ -351,7 +351,9 @@ def robustness_markdown(payload: dict[str, Any]) -> str:
     job_minutes = sum(r["wall_seconds"] for r in runs) / 60
     loads = [x for r in runs for x in (r["load_start"][0], r["load_end"][0])]
     lines = [f"{t['train_crystals']:,} training crystals, {t['epochs']['default']} epochs "
-             f"({t['epochs']['alignn']} for ALIGNN), {t['workers']} single-thread jobs side "
+             f"({t['epochs']['alignn']} for ALIGNN), one training seed per model (the "
+             "changes are over test crystals, not seeds), "
+             f"{t['workers']} single-thread jobs side "
              f"by side ({len(runs)} trainings, {job_minutes:.0f} job-minutes in all; load "
              f"average {min(loads, default=0):.1f}-{max(loads, default=0):.1f} while they "
              "ran). Mean |change of prediction| against the crystal as featurized for "

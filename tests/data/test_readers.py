@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from pymatgen.core import Lattice, Molecule, Structure
+from pymatgen.core import Molecule, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from cft_pyg.data import (
@@ -22,14 +22,9 @@ from cft_pyg.data import (
 )
 from cft_pyg.data.readers import STRUCTURE_FILE_PATTERNS, is_structure_file, structure_files
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
+from ._helpers import LOW, NACL
 
-NACL = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
-                                 [[0, 0, 0], [0.5, 0.5, 0.5]])
-LOW = Structure(Lattice.from_parameters(4.3, 5.1, 6.2, 81.0, 97.0, 108.0),
-                ["Zn", "O", "O", "Si"],
-                [[0.11, 0.23, 0.37], [0.52, 0.61, 0.08], [0.83, 0.05, 0.71],
-                 [0.34, 0.79, 0.52]])  # triclinic, P1, built with pymatgen
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
 
 
 def _atoms(data) -> np.ndarray:

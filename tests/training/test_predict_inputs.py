@@ -7,21 +7,16 @@ from types import SimpleNamespace
 
 import ase.io
 import pytest
-from pymatgen.core import Lattice, Molecule, Structure
+from pymatgen.core import Molecule
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from cft_pyg.data import DEFAULT_FEATURIZATION, StructureError, from_cif, from_file
 from cft_pyg.training import predict
 from cft_pyg.training.inputs import as_crystals, featurization_for
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
+from ..data._helpers import LOW, NACL
 
-NACL = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
-                                 [[0, 0, 0], [0.5, 0.5, 0.5]])
-LOW = Structure(Lattice.from_parameters(4.3, 5.1, 6.2, 81.0, 97.0, 108.0),
-                ["Zn", "O", "O", "Si"],
-                [[0.11, 0.23, 0.37], [0.52, 0.61, 0.08], [0.83, 0.05, 0.71],
-                 [0.34, 0.79, 0.52]])
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:spglib")
 
 
 @pytest.fixture(scope="module")
