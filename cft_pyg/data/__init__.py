@@ -4,6 +4,7 @@ from .cdvae import MP20, Carbon24, Perov5
 from .cif import from_cif, parse_cif
 from .cif_folder import CIFFolder
 from .comparison import compare_standardized
+from .crystal_dataset import sample_indices
 from .errors import REASONS, SkipReason, StructureError
 from .featurization import (
     DEFAULT_FEATURIZATION,
@@ -63,6 +64,7 @@ __all__ = [
     "SyntheticCrystals",
     "morse_energy_per_atom",
     "project_split",
+    "sample_indices",
     "Split",
     "random_split",
     "holdout_space_groups",

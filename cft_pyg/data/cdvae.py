@@ -36,8 +36,10 @@ from .crystal_dataset import CrystalDataset
 from .entries import Entry, is_number
 from .splits import PROJECT_SPLITS, project_split
 
-__all__ = ["CDVAEDataset", "Carbon24", "MP20", "Perov5", "files_exist_all"]
+__all__ = ["CDVAEDataset", "Carbon24", "MP20", "PROJECT_ALL", "Perov5", "files_exist_all"]
 
+PROJECT_ALL = "project-all"
+"""The three project parts as one dataset (train, val, test, in that order)."""
 _LFS_MAGIC = b"version https://git-lfs"
 
 
@@ -55,7 +57,9 @@ class CDVAEDataset(CrystalDataset):
             ``root/raw``).
         split: ``'train'``, ``'val'``, ``'test'`` (official; one file each) or
             ``'project-train'``, ``'project-val'``, ``'project-test'`` (the fixed split of
-            val + test, see :func:`project_split`).
+            val + test, see :func:`project_split`); ``'all'`` and ``'project-all'`` are the
+            three official or project parts in that order (train, val, test) as one
+            dataset, so that a ``sample`` of the whole is drawn before processing.
         target: Target column(s), default the first of ``available_targets``.
         download: Download missing files from the CDVAE repository (only where the class has
             a URL). Off by default: a folder without the files is an error that lists what
@@ -70,7 +74,7 @@ class CDVAEDataset(CrystalDataset):
     def __init__(self, root: str | os.PathLike, split: str = "project-train",
                  target: str | Sequence[str] | None = None, *, download: bool = False,
                  **kwargs: Any) -> None:
-        valid = ("train", "val", "test", *PROJECT_SPLITS)
+        valid = ("train", "val", "test", "all", *PROJECT_SPLITS, PROJECT_ALL)
         if split not in valid:
             raise ValueError(f"split must be one of {valid}, got {split!r}")
         self.split = split
@@ -82,7 +86,9 @@ class CDVAEDataset(CrystalDataset):
         return self.split
 
     def _files_needed(self) -> list[str]:
-        return ["val", "test"] if self.split in PROJECT_SPLITS else [self.split]
+        if self.split in (*PROJECT_SPLITS, PROJECT_ALL):
+            return ["val", "test"]
+        return ["train", "val", "test"] if self.split == "all" else [self.split]
 
     def _raw_requirements(self) -> list[list[str]]:
         return [[f"{s}.csv.gz", f"{s}.csv"] for s in self._files_needed()]
@@ -127,8 +133,10 @@ class CDVAEDataset(CrystalDataset):
         frames = [self._read(s) for s in self._files_needed()]
         frame = pd.concat(frames, ignore_index=True)
         frame["material_id"] = frame["material_id"].astype(str)
-        if self.split in PROJECT_SPLITS:
-            ids = project_split(frame["material_id"].tolist())[self.split]
+        if self.split in (*PROJECT_SPLITS, PROJECT_ALL):
+            parts = project_split(frame["material_id"].tolist())
+            ids = parts[self.split] if self.split in PROJECT_SPLITS else \
+                [i for name in PROJECT_SPLITS for i in parts[name]]
             order = {mid: k for k, mid in enumerate(ids)}
             frame = frame[frame["material_id"].isin(order)]
             frame = frame.drop_duplicates("material_id")

@@ -34,10 +34,11 @@ crystal.  Where a file declares a group (MP-20's ``spacegroup.number``),
 **Caching.**  Processed data live in ``<processed_root>/processed/<split>_<key>/`` with
 ``data.pt``, ``skipped.csv``, ``space_group_disagreements.csv`` and ``meta.json``.
 ``key`` hashes every option that changes the result (split, targets, tolerances, graph
-options, ``max_rows``, the size and modification time of the raw files), so changing any of
-them re-processes while unchanged options load from disk.  ``processed_root`` defaults to
-``root`` when it is writable and to ``get_home_dir()/<name>/<hash of root>`` otherwise (e.g.
-the read-only ``shared/data``; :mod:`cft_pyg.home`, ``$CFT_PYG_HOME``).
+options, ``max_rows``, ``sample``, the size and modification time of the raw files), so
+changing any of them re-processes while unchanged options load from disk.
+``processed_root`` defaults to ``root`` when it is writable and to
+``get_home_dir()/<name>/<hash of root>`` otherwise (e.g. the read-only ``shared/data``;
+:mod:`cft_pyg.home`, ``$CFT_PYG_HOME``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from .errors import SkipReason
 from .featurization import Featurization
 from .processing import cpu_seconds, options_hash, parallel_map
 
-__all__ = ["CrystalDataset"]
+__all__ = ["CrystalDataset", "sample_indices"]
 _SPACE_GROUP_CHECKS = ("report", "strict", "ignore")
 _POOL_MIN_ROWS = 64
 
@@ -75,6 +76,21 @@ def _stable_repr(obj: Any) -> str | None:
         target = obj if callable(obj) and hasattr(obj, "__qualname__") else type(obj)
         return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
     return text
+
+
+def sample_indices(n: int, k: int, seed: int) -> list[int]:
+    """A seeded random choice of ``min(k, n)`` of ``range(n)``, in increasing order.
+
+    ``torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]``, sorted: the
+    one subsampling rule of the package (before processing in :class:`CrystalDataset`,
+    after it for datasets built otherwise), so both choose the same crystals.
+    """
+    import torch
+
+    if k >= n:
+        return list(range(n))
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randperm(n, generator=g)[:k].sort().values.tolist()
 
 
 def _file_signature(path: Path) -> list[Any]:
@@ -98,6 +114,13 @@ class CrystalDataset(InMemoryDataset):
             :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`).
         space_group_check: ``'report'``, ``'strict'`` or ``'ignore'`` (see module docs).
         max_rows: Use only the first ``max_rows`` entries (of the split), e.g. for tests.
+        sample: Process only a seeded random subset of ``sample`` entries (of the split,
+            after ``max_rows``), chosen **before** processing, so a small run on a large
+            file converts only what it uses. Entries that cannot be used are still skipped
+            and reported, so up to ``sample`` crystals remain. The choice is
+            ``torch.randperm(n_entries, generator=manual_seed(sample_seed))[:sample]``,
+            in file order.
+        sample_seed: Seed of ``sample``.
         num_workers: Processes for processing (default ``min(2, cpu_count)``; 0: in-process).
         processed_root: Where ``processed/`` goes (default ``root`` if writable, else a
             user cache folder).
@@ -128,6 +151,8 @@ class CrystalDataset(InMemoryDataset):
         featurization: Featurization | None = None,
         space_group_check: str = "report",
         max_rows: int | None = None,
+        sample: int | None = None,
+        sample_seed: int = 0,
         num_workers: int | None = None,
         processed_root: str | os.PathLike | None = None,
         transform: Callable | None = None,
@@ -142,6 +167,8 @@ class CrystalDataset(InMemoryDataset):
                              f"got {space_group_check!r}")
         if max_rows is not None and max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+        if sample is not None and sample < 1:
+            raise ValueError(f"sample must be >= 1, got {sample}")
         self.targets = self._check_targets(target)
         self.featurization = Featurization.resolve(featurization, **options)
         self.options: dict[str, Any] = {
@@ -149,6 +176,8 @@ class CrystalDataset(InMemoryDataset):
             "space_group_check": space_group_check,
         }
         self.max_rows = max_rows
+        self.sample = sample
+        self.sample_seed = int(sample_seed)
         self.num_workers = min(2, os.cpu_count() or 1) if num_workers is None else num_workers
         self._root_path = Path(root).expanduser().resolve()
         self._processed_root = self._choose_processed_root(processed_root)
@@ -196,11 +225,14 @@ class CrystalDataset(InMemoryDataset):
     def cache_key(self) -> str:
         """Hash of every option and raw file that changes the processed data."""
         raw = [_file_signature(Path(p)) for p in self.raw_paths if Path(p).exists()]
-        return options_hash({
+        key: dict[str, Any] = {
             "class": type(self).__name__, "v": self.VERSION, "split": self.split_name,
             "targets": self.targets, "options": self.options, "max_rows": self.max_rows,
             "raw": raw, "pre_transform": _stable_repr(self.pre_transform),
-        })
+        }
+        if self.sample is not None:  # absent otherwise: existing caches keep their key
+            key["sample"] = [self.sample, self.sample_seed]
+        return options_hash(key)
 
     # ------------------------------------------------------------------ PyG hooks
     @property
@@ -260,6 +292,9 @@ class CrystalDataset(InMemoryDataset):
         entries = [Entry(*entry) for entry in self._entries()]
         if self.max_rows is not None:
             entries = entries[:self.max_rows]
+        if self.sample is not None and self.sample < len(entries):
+            entries = [entries[i] for i in sample_indices(len(entries), self.sample,
+                                                          self.sample_seed)]
         check = self.options["space_group_check"]
         jobs = [Job(i, entry, self.featurization, check) for i, entry in enumerate(entries)]
         label = f"{type(self).__name__}({self.split_name})"
@@ -303,7 +338,9 @@ class CrystalDataset(InMemoryDataset):
             writer.writerows(disagreements)
         meta = {
             "dataset": type(self).__name__, "split": self.split_name, "targets": self.targets,
-            "options": self.options, "max_rows": self.max_rows, "entries": len(jobs),
+            "options": self.options, "max_rows": self.max_rows,
+            "sample": None if self.sample is None else [self.sample, self.sample_seed],
+            "entries": len(jobs),
             "kept": len(data_list), "skipped": len(skipped),
             "skipped_by_reason": dict(Counter(s[1] for s in skipped)),
             "space_group_disagreements": len(disagreements),

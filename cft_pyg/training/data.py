@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import ConcatDataset
 
+from ..data.crystal_dataset import sample_indices
 from .config import ConfigError, TrainConfig
 from .registry import build_dataset, dataset_accepts
 
@@ -65,8 +66,13 @@ def _has_own_split(config: TrainConfig) -> bool:
     return "split" not in config.dataset_kwargs and dataset_accepts(config.dataset, "split")
 
 
-def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
-    """The dataset of ``config`` (before subsampling and splitting).
+_UNIONS = {PROJECT_SPLIT_NAMES: "project-all", ("train", "val", "test"): "all"}
+"""The one-dataset form of a concatenation of parts (:class:`~cft_pyg.data.CDVAEDataset`)."""
+
+
+def load_dataset(config: TrainConfig, part: str | None = None,
+                 sample: int | None = None) -> Sequence[Any]:
+    """The dataset of ``config`` (before splitting).
 
     For a dataset with its own splits (``mp20``, ``perov5``, ``carbon24``: the ``split``
     argument of :class:`~cft_pyg.data.datasets.CDVAEDataset`), ``part`` (``'train'``,
@@ -74,6 +80,14 @@ def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
     default the project's ``project-train/val/test`` of the locally available rows);
     ``part=None`` concatenates the three. ``dataset_kwargs['split']`` pins one part, which
     is then treated as a dataset without a split of its own.
+
+    Args:
+        config: The run settings.
+        part: See above.
+        sample: A seeded (``config.seed``) random subset of this many crystals. Datasets
+            that take a ``sample`` option (the real datasets) choose it **before**
+            processing, so only the chosen crystals are converted; others are subsampled
+            after building, with the same rule (:func:`~cft_pyg.data.sample_indices`).
     """
     kwargs = dict(config.dataset_kwargs)
     names = list(kwargs.pop("split_names", PROJECT_SPLIT_NAMES))
@@ -94,24 +108,33 @@ def load_dataset(config: TrainConfig, part: str | None = None) -> Sequence[Any]:
         if not dataset_accepts(config.dataset, "download"):
             raise ConfigError(f"dataset {config.dataset!r} cannot be downloaded")
         kwargs["download"] = True
+    early = sample is not None and dataset_accepts(config.dataset, "sample")
+    if early:
+        kwargs.update(sample=sample, sample_seed=config.seed)
     try:
         if not _has_own_split(config):
-            return build_dataset(config.dataset, config.data_root, **kwargs)
-        if part is not None:
-            return build_dataset(config.dataset, config.data_root,
-                                 split=names[("train", "val", "test").index(part)], **kwargs)
-        return ConcatDataset([build_dataset(config.dataset, config.data_root, split=n, **kwargs)
-                              for n in names])
+            ds = build_dataset(config.dataset, config.data_root, **kwargs)
+        elif part is not None:
+            ds = build_dataset(config.dataset, config.data_root,
+                               split=names[("train", "val", "test").index(part)], **kwargs)
+        elif early and tuple(names) in _UNIONS:
+            ds = build_dataset(config.dataset, config.data_root, split=_UNIONS[tuple(names)],
+                               **kwargs)
+        else:
+            if early:  # no one-dataset form of these parts: sample their concatenation
+                kwargs.pop("sample"), kwargs.pop("sample_seed")
+                early = False
+            ds = ConcatDataset([build_dataset(config.dataset, config.data_root, split=n,
+                                              **kwargs) for n in names])
     except TypeError as err:
         raise ConfigError(f"bad options for dataset {config.dataset!r}: {err}") from err
+    return ds if early else _subsample(ds, sample, config.seed)
 
 
 def _subsample(ds: Sequence[Any], n: int | None, seed: int) -> Sequence[Any]:
     if n is None or n >= len(ds):
         return ds
-    g = torch.Generator().manual_seed(seed)
-    keep = torch.randperm(len(ds), generator=g)[:n].sort().values
-    return subset(ds, keep.tolist())
+    return subset(ds, sample_indices(len(ds), n, seed))
 
 
 def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> DataSplits:
@@ -119,7 +142,8 @@ def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> D
 
     ``split='auto'`` is ``'dataset'`` (the dataset's own train/val/test) for datasets that
     have one and ``'random'`` otherwise. With ``'dataset'``, ``max_crystals`` limits the
-    training set only.
+    training set only. The subset is chosen before processing where the dataset allows
+    (see :func:`load_dataset`).
 
     Args:
         config: run settings (``dataset``, ``max_crystals``, ``split``, fractions, ``seed``).
@@ -136,11 +160,13 @@ def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> D
         if not own:
             raise ConfigError(f"dataset {config.dataset!r} has no predefined split; use "
                               "split 'random' or a hold-out split")
-        train = _subsample(load_dataset(config, "train"), config.max_crystals, config.seed)
+        train = load_dataset(config, "train", sample=config.max_crystals)
         return DataSplits(train, load_dataset(config, "val"), load_dataset(config, "test"))
 
-    ds = load_dataset(config) if dataset is None else dataset
-    ds = _subsample(ds, config.max_crystals, config.seed)
+    if dataset is None:
+        ds = load_dataset(config, sample=config.max_crystals)
+    else:
+        ds = _subsample(dataset, config.max_crystals, config.seed)
     fractions = (1.0 - config.val_fraction - config.test_fraction, config.val_fraction,
                  config.test_fraction)
     if mode == "random":

@@ -324,3 +324,47 @@ def test_two_processes_process_one_dataset_once(shared_data_dir: Path, tmp_path:
     folders = [p for p in (tmp_path / "processed").iterdir() if p.is_dir()]
     assert len(folders) == 1
     assert (folders[0].parent / (folders[0].name + ".lock")).exists()
+
+
+# --------------------------------------------------------------------------- sampling
+def _small_mp20(shared_data_dir: Path, folder: Path, rows: int = 30) -> Path:
+    """The first ``rows`` rows of MP-20's val and test files, in a folder of their own."""
+    folder.mkdir()
+    for split in ("val", "test"):
+        frame = pd.read_csv(shared_data_dir / "mp_20" / f"{split}.csv.gz", nrows=rows)
+        frame.to_csv(folder / f"{split}.csv", index=False)
+    return folder
+
+
+def test_sample_is_chosen_before_processing(shared_data_dir: Path, tmp_path: Path) -> None:
+    from cft_pyg.data import sample_indices
+    from cft_pyg.training import TrainConfig
+    from cft_pyg.training.data import build_splits
+
+    root = _small_mp20(shared_data_dir, tmp_path / "mp")
+    kw = {"processed_root": tmp_path / "cache", "num_workers": 0, "log": False}
+    full = MP20(root, split="project-train", **kw)
+    part = MP20(root, split="project-train", sample=7, sample_seed=3, **kw)
+    assert part.meta["entries"] == 7 and part.meta["sample"] == [7, 3]  # only 7 converted
+    chosen = [full[i].material_id for i in sample_indices(len(full), 7, 3)]
+    assert [d.material_id for d in part] == chosen
+    assert part.processed_dir != full.processed_dir
+    # the union of the three project parts, in order, as one dataset
+    union = MP20(root, split="project-all", **kw)
+    parts = [MP20(root, split=f"project-{s}", **kw) for s in ("train", "val", "test")]
+    assert [d.material_id for d in union] == [d.material_id for p in parts for d in p]
+    with pytest.raises(ValueError, match="sample must be >= 1"):
+        MP20(root, split="project-train", sample=0, **kw)
+
+    # --max-crystals: the same crystals as subsampling after processing, fewer converted
+    cfg = TrainConfig(dataset="mp20", data_root=str(root), max_crystals=9, seed=2,
+                      cache_dir=str(tmp_path / "cache"))
+    train = build_splits(cfg).train
+    assert train.meta["entries"] == 9
+    assert [d.material_id for d in train] == \
+        [full[i].material_id for i in sample_indices(len(full), 9, 2)]
+    shuffled = build_splits(cfg.replace(split="random"))
+    pool = [d.material_id for d in union]
+    expected = {pool[i] for i in sample_indices(len(pool), 9, 2)}
+    got = [d.material_id for p in (shuffled.train, shuffled.val, shuffled.test) for d in p]
+    assert sorted(got) == sorted(expected)
