@@ -142,6 +142,14 @@ def pretrained_markdown(cards: list[dict[str, Any]]) -> str:
             f"{t['mae_predict_train_mean']:.3f} | {c['parameters']:,} | {tr['epochs_run']} "
             f"(best {tr['best_epoch'] + 1}) | {tr['train_seconds'] / 60:.0f} min, "
             f"{tr['threads']} thread, {c['data']['n_train']:,} crystals |")
+    measured = [c for c in cards if c.get("validity")]
+    if measured:
+        lines += ["", "Where they hold and where they fail, measured "
+                  "(`python -m cft_pyg.pretrained.validity`; `card['validity']`):", ""]
+        for c in measured:
+            v = c["validity"]
+            lines.append(f"- `{c['name']}`: valid for {v['domain']}.")
+            lines += [f"  - {case}" for case in v["failure_cases"]]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,16 @@ or on the command line: ``cft-pyg predict --pretrained mp20-formation-energy a.c
 Each model is a small file in the package (``models/<name>.pt``: hyperparameters and
 weights only, read with ``torch.load(weights_only=True)``) with its model card
 (``models/<name>.json``). Both are written by :mod:`cft_pyg.pretrained.build` from the
-recipe in :mod:`cft_pyg.pretrained.recipes`; the card repeats the recipe and the command.
+recipe in :mod:`cft_pyg.pretrained.recipes`; the card repeats the recipe and the command,
+and :mod:`cft_pyg.pretrained.validity` adds where the model was measured to hold and where
+it fails (``card["validity"]``).
+
+**Training crystals.** The models were trained on MP-20's ``project-train`` part, 80% of
+CDVAE's ``val.csv`` and ``test.csv`` pooled: those two files contain the training crystals.
+Evaluate on ``split='project-test'`` (what the card reports) or on your own data;
+``training_ids(name, data_root)`` lists the training IDs (computed from the files, checked
+against the card), and :func:`cft_pyg.training.predict` warns when given a part that holds
+them.
 """
 
 from __future__ import annotations
@@ -27,11 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .recipes import RECIPES, Recipe, recipe
+from .validity import training_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..training import CrystalRegressor
 
-__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "load", "model_card", "recipe"]
+__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "load", "model_card", "recipe",
+           "training_ids"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 """Folder of the shipped weights and model cards."""
@@ -104,4 +115,7 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     module.load_state_dict(blob["state_dict"])
     module.to(map_location)
     module.eval()
+    from .validity import trained_on
+
+    module.trained_on = trained_on(name)  # predict() warns on parts holding these crystals
     return module

@@ -334,6 +334,25 @@ def _predict_rows(module: CrystalPropertyModule, dataset: Sequence[Any], batch_s
     return outputs or []
 
 
+def _warn_if_trained_on(module: Any, dataset: Any) -> None:
+    """Warn when ``dataset`` is a part of the data a shipped model was trained on.
+
+    ``module.trained_on`` (set by :func:`cft_pyg.pretrained.load`) names the dataset and the
+    parts (``split=``) that contain its training crystals.
+    """
+    seen = getattr(module, "trained_on", None)
+    if not seen or getattr(dataset, "name", None) != seen["dataset"]:
+        return
+    part = getattr(dataset, "split", None)
+    if part in seen["overlapping_parts"]:
+        warnings.warn(
+            f"{type(dataset).__name__}(split={part!r}) contains the training crystals of "
+            f"{seen['model']!r} (trained on {seen['part']}, which pools CDVAE's val and test "
+            f"files): its errors here are not test errors. Use split='project-test', or "
+            f"drop cft_pyg.pretrained.training_ids({seen['model']!r}, data_root).",
+            UserWarning, stacklevel=3)
+
+
 def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
             config: TrainConfig | None = None, *, progress: bool | None = None
             ) -> pd.DataFrame:
@@ -359,6 +378,7 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
     """
     from .inputs import as_crystals
 
+    _warn_if_trained_on(module, dataset)
     dataset = as_crystals(dataset, module)
     frames = []
     for out in _predict_rows(module, dataset, batch_size, config, progress):

@@ -106,3 +106,8 @@ def test_test_mae_matches_the_model_cards(shared_data_dir: Path) -> None:
         assert abs(errors).mean() == pytest.approx(card["test"]["mae"], abs=2e-5)
         assert bootstrap_mae(errors) == pytest.approx(tuple(card["test"]["mae_95ci"]),
                                                       abs=2e-5)
+        # the card's measured domain comes from the same predictions
+        elemental = errors[[len(set(d.z.tolist())) == 1 for d in test]]
+        assert len(elemental) == card["validity"]["elemental"]["n"]
+        assert elemental.mean() == pytest.approx(
+            card["validity"]["elemental"]["mean_signed_error"], abs=2e-5)

@@ -1,0 +1,235 @@
+r"""Where a shipped model may be trusted: its training crystals, and its measured domain.
+
+A model card states the test MAE on crystals like the training ones. This module adds what a
+user needs before predicting anything else:
+
+* :func:`training_ids` - the identifiers of the model's training crystals, **computed here
+  from the raw dataset files** (nothing of the data is shipped) and checked against the card's
+  count and SHA-256 digest. The project split pools CDVAE's ``val.csv`` and ``test.csv``, so
+  CDVAE's own validation and test files *contain* these crystals: evaluate a shipped model on
+  ``split='project-test'`` or on data of your own, or drop these IDs first.
+  :func:`cft_pyg.training.predict` warns when given a dataset part that holds them.
+* :func:`measure_validity` - the error on the project-test split broken down by number of
+  elements, crystal system and atoms per cell, the signed error on elemental solids, and
+  (formation energy) how well the model orders the carbon polymorphs of Carbon-24, an
+  out-of-domain set of structures that MP-20 does not contain. The card's ``validity``
+  entry is written by ``python -m cft_pyg.pretrained.validity NAME --data-root DIR
+  --carbon-root DIR --write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .recipes import recipe
+
+__all__ = ["OVERLAPPING_PARTS", "TRAINING_PART", "ids_digest", "measure_validity", "main",
+           "training_ids"]
+
+TRAINING_PART = "project-train"
+"""The part of the dataset every shipped model was trained on."""
+
+OVERLAPPING_PARTS = ("val", "test", "all", "project-train", "project-all")
+"""Dataset parts (``split=``) that contain a shipped model's training crystals."""
+
+_CLASS_NAMES = {"mp20": "mp_20"}  # registered dataset name -> CDVAEDataset.name
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    """SHA-256 of the sorted identifiers, one per line (order-independent)."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+def _csv(root: Path, split: str) -> Path:
+    for folder in (root, root / "raw"):
+        for name in (f"{split}.csv.gz", f"{split}.csv"):
+            if (folder / name).is_file():
+                return folder / name
+    raise FileNotFoundError(f"no {split}.csv(.gz) in {root} or {root}/raw (is it the "
+                            f"dataset's own folder, e.g. .../mp_20?)")
+
+
+def training_ids(name: str, data_root: str | os.PathLike,
+                 card: dict[str, Any] | None = None) -> list[str]:
+    """The material IDs of the training crystals of the shipped model ``name``.
+
+    Computed from ``val.csv(.gz)`` and ``test.csv(.gz)`` in ``data_root`` with
+    :func:`cft_pyg.data.project_split`, and checked against the card.
+
+    Args:
+        name: a shipped model (:func:`cft_pyg.pretrained.available`).
+        data_root: folder of the model's dataset (e.g. ``.../mp_20``).
+        card: the model card (default: the shipped one).
+
+    Raises:
+        ValueError: the files give other IDs than those the model was trained on (another
+            version of the dataset).
+    """
+    import pandas as pd
+
+    from ..data.splits import project_split
+    from . import model_card
+
+    card = model_card(name) if card is None else card
+    root = Path(data_root).expanduser()
+    ids = pd.concat([pd.read_csv(_csv(root, s), usecols=["material_id"])
+                     for s in ("val", "test")])["material_id"].astype(str).tolist()
+    train = project_split(ids)[TRAINING_PART]
+    expected = card["data"]
+    if len(train) != expected["n_train"] or (
+            "train_ids_sha256" in expected and ids_digest(train) != expected["train_ids_sha256"]):
+        raise ValueError(f"{root} gives {len(train)} training IDs that differ from the "
+                         f"{expected['n_train']} of {name!r}: not the dataset it was trained on")
+    return train
+
+
+def trained_on(name: str) -> dict[str, Any]:
+    """What :func:`cft_pyg.training.predict` checks its input against (set on a loaded
+    shipped model as ``module.trained_on``)."""
+    rec = recipe(name)
+    return {"model": name, "dataset": _CLASS_NAMES.get(rec.dataset, rec.dataset),
+            "part": TRAINING_PART, "overlapping_parts": list(OVERLAPPING_PARTS)}
+
+
+# ---------------------------------------------------------------------------- measurement
+def _groups(frame: Any, column: str) -> list[dict[str, Any]]:
+    rows = []
+    for key, part in frame.groupby(column, sort=True):
+        err = part["y_pred"] - part["y_true"]
+        rows.append({column: key if isinstance(key, str) else int(key), "n": len(part),
+                     "mae": float(err.abs().mean()), "mean_signed_error": float(err.mean())})
+    return rows
+
+
+def _atoms_bin(n: int) -> str:
+    return "1-4" if n <= 4 else "5-8" if n <= 8 else "9-12" if n <= 12 else "13-20"
+
+
+def measure_validity(name: str, data_root: str | os.PathLike,
+                     carbon_root: str | os.PathLike | None = None,
+                     carbon_count: int | None = None) -> dict[str, Any]:
+    """The measured domain of ``name``: errors on its project-test crystals by family, and
+    (formation energy, with ``carbon_root``) the ordering of Carbon-24 polymorphs.
+
+    Args:
+        name: a shipped model.
+        data_root: its dataset folder (``.../mp_20``).
+        carbon_root: the Carbon-24 folder (``.../carbon_24``); ``None`` skips that part.
+        carbon_count: Carbon-24 project-test structures used (a seeded sample, chosen before
+            processing; ``None``: all 406).
+
+    Returns:
+        ``{"by_elements", "by_crystal_system", "by_atoms", "elemental", "carbon_polymorphs",
+        "failure_cases"}``: lists of ``{group, n, mae, mean_signed_error}`` and a list of
+        one-line statements computed from them.
+    """
+    from scipy import stats
+
+    from ..data import Carbon24
+    from ..symmetry.space_group import crystal_system
+    from ..training import predict
+    from . import load
+    from .build import load_split
+
+    module = load(name)
+    rec = recipe(name)
+    test = load_split(rec, data_root, "test", featurization=module.featurization)
+    frame = predict(module, test, batch_size=128)
+    frame["elements"] = [len(set(d.z.tolist())) for d in test]
+    frame["n_elements"] = frame["elements"].map(lambda k: str(k) if k < 4 else "4+")
+    frame["crystal_system"] = frame["space_group"].map(lambda g: crystal_system(int(g)))
+    frame["atoms"] = frame["natoms"].map(lambda n: _atoms_bin(int(n)))
+    unit = rec.unit
+    out: dict[str, Any] = {
+        "test_part": "project-test", "unit": unit,
+        "by_elements": _groups(frame, "n_elements"),
+        "by_crystal_system": _groups(frame, "crystal_system"),
+        "by_atoms": _groups(frame, "atoms"),
+    }
+    single = frame[frame["elements"] == 1]
+    err = single["y_pred"] - single["y_true"]
+    out["elemental"] = {"n": len(single), "mae": float(err.abs().mean()),
+                        "mean_signed_error": float(err.mean()),
+                        "min_error": float(err.min()), "max_error": float(err.max())}
+    overall = float((frame["y_pred"] - frame["y_true"]).abs().mean())
+    failures = []
+    worst = max(out["by_elements"] + out["by_crystal_system"] + out["by_atoms"],
+                key=lambda r: r["mae"])
+    label = next(k for k in worst if k not in ("n", "mae", "mean_signed_error"))
+    failures.append(f"largest family error: {label} {worst[label]} (n = {worst['n']}), MAE "
+                    f"{worst['mae']:.3f} {unit} against {overall:.3f} overall")
+    failures.append(f"elemental solids (n = {len(single)}): MAE {out['elemental']['mae']:.3f}, "
+                    f"mean signed error {out['elemental']['mean_signed_error']:+.3f} {unit} "
+                    f"(errors {out['elemental']['min_error']:+.3f} to "
+                    f"{out['elemental']['max_error']:+.3f})")
+    out["carbon_polymorphs"] = None
+    if carbon_root is not None and rec.target == "formation_energy_per_atom":
+        carbon = Carbon24(carbon_root, split="project-test", sample=carbon_count,
+                          sample_seed=0, featurization=module.featurization, log=False)
+        cdf = predict(module, carbon, batch_size=128)
+        pearson = float(stats.pearsonr(cdf["y_pred"], cdf["y_true"])[0])
+        spearman = float(stats.spearmanr(cdf["y_pred"], cdf["y_true"])[0])
+        # formation energy vs total energy: only differences between polymorphs are physical
+        spread = float(cdf["y_true"].std())
+        out["carbon_polymorphs"] = {
+            "n": len(cdf), "reference": "Carbon-24 energy_per_atom (DFT, 10 GPa)",
+            "pearson_r": pearson, "spearman_rho": spearman,
+            "dft_std": spread, "predicted_std": float(cdf["y_pred"].std())}
+        failures.append(
+            f"carbon polymorphs (Carbon-24, n = {len(cdf)}): predicted formation energies "
+            f"against DFT energies per atom, Pearson r = {pearson:+.2f}, Spearman "
+            f"{spearman:+.2f}; spread {cdf['y_pred'].std():.3f} predicted vs {spread:.3f} "
+            "DFT eV/atom: it does not rank polymorphs of one element")
+    out["failure_cases"] = failures
+    out["domain"] = (f"inorganic crystals like MP-20's: at most 20 atoms per cell, elements "
+                     f"and structure types of the Materials Project; "
+                     f"{len(test)} project-test crystals give the card's MAE")
+    return out
+
+
+def _write(name: str, validity: dict[str, Any], digest: str, models_dir: Path) -> None:
+    path = models_dir / f"{name}.json"
+    card = json.loads(path.read_text())
+    card["data"]["train_ids_sha256"] = digest
+    card["data"]["split"] = (
+        "project-train: 80% of the union of CDVAE MP-20 val.csv + test.csv "
+        "(cft_pyg.data.project_split). CDVAE's val and test files therefore CONTAIN the "
+        "training crystals; evaluate on project-test, or exclude "
+        "cft_pyg.pretrained.training_ids(name, data_root)")
+    card["validity"] = validity
+    path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import MODELS_DIR, model_card
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cft_pyg.pretrained.validity",
+        description="Measure where a shipped model is valid (errors by family, elemental "
+                    "solids, carbon polymorphs); with --write, store it in the model card.")
+    parser.add_argument("names", nargs="+", metavar="NAME")
+    parser.add_argument("--data-root", required=True, help="the MP-20 folder")
+    parser.add_argument("--carbon-root", default=None, help="the Carbon-24 folder")
+    parser.add_argument("--write", action="store_true", help="write into the model cards")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        card = model_card(name)
+        train = training_ids(name, args.data_root, card={**card, "data": {
+            k: v for k, v in card["data"].items() if k != "train_ids_sha256"}})
+        validity = measure_validity(name, args.data_root, args.carbon_root)
+        print(f"{name}:")
+        for line in validity["failure_cases"]:
+            print(f"  {line}")
+        if args.write:
+            _write(name, validity, ids_digest(train), MODELS_DIR)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
