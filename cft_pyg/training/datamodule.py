@@ -21,27 +21,64 @@ __all__ = ["CrystalDataModule", "EpochSeededSampler", "class_statistics", "targe
 
 
 class EpochSeededSampler(Sampler[int]):
-    """Random permutation of ``range(n)`` determined by ``(seed, epoch)``.
+    """Random permutation of ``range(n)`` determined by ``(seed, epoch)``, shared out over
+    data-parallel processes so that their batches together are the single-process batch.
+
+    With ``num_replicas = W`` processes of ``batch_size = b`` crystals each, the permutation
+    is cut into global batches of ``W b`` and process ``rank`` takes the ``rank``-th slice of
+    ``b`` of each: global batch ``t`` is exactly batch ``t`` of one process with batch
+    ``W b``, so (loss a mean over crystals, gradients averaged over processes) a run on ``W``
+    processes follows the single-process run. A last global batch of ``m < W b`` crystals is
+    split into ``ceil(m / W)`` per process, the last processes repeating crystals of that
+    batch where it does not divide (processes must take the same number of steps).
 
     Lightning calls :meth:`set_epoch` at the start of every epoch.
+
+    Args:
+        n: number of crystals.
+        seed: seed of the order.
+        num_replicas, rank: data-parallel processes and this one's index.
+        batch_size: crystals per batch and process (only used with ``num_replicas > 1``).
     """
 
-    def __init__(self, n: int, seed: int = 0) -> None:
+    def __init__(self, n: int, seed: int = 0, *, num_replicas: int = 1, rank: int = 0,
+                 batch_size: int = 1) -> None:
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
         self.n = int(n)
         self.seed = int(seed)
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.batch_size = int(batch_size)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the permutation of ``epoch``."""
         self.epoch = int(epoch)
 
+    def _chunks(self) -> list[tuple[int, int]]:
+        """``(start, size)`` of every global batch."""
+        step = self.batch_size * self.num_replicas
+        return [(s, min(step, self.n - s)) for s in range(0, self.n, step)]
+
     def __iter__(self) -> Iterator[int]:
         g = torch.Generator()
         g.manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        perm = torch.randperm(self.n, generator=g).tolist()
+        if self.num_replicas == 1:
+            return iter(perm)
+        mine: list[int] = []
+        for start, size in self._chunks():
+            chunk = perm[start:start + size]
+            per = -(-size // self.num_replicas)
+            part = [chunk[(self.rank * per + k) % size] for k in range(per)]
+            mine.extend(part)
+        return iter(mine)
 
     def __len__(self) -> int:
-        return self.n
+        if self.num_replicas == 1:
+            return self.n
+        return sum(-(-size // self.num_replicas) for _, size in self._chunks())
 
 
 def target_statistics(dataset: Sequence[Any], target_index: int = 0) -> tuple[float, float]:
@@ -143,11 +180,18 @@ class CrystalDataModule(L.LightningDataModule):
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled in a ``(seed, epoch)``-determined order."""
-        return self._loader(self.train_set, EpochSeededSampler(len(self.train_set), self.seed))
+        """Shuffled in a ``(seed, epoch)``-determined order, shared out over the processes of
+        a data-parallel run (:class:`EpochSeededSampler`)."""
+        trainer = getattr(self, "trainer", None)
+        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        rank = int(getattr(trainer, "global_rank", 0) or 0) if trainer is not None else 0
+        n = 0 if self.train_set is None else len(self.train_set)
+        return self._loader(self.train_set, EpochSeededSampler(
+            n, self.seed, num_replicas=world, rank=rank, batch_size=self.batch_size))
 
     def val_dataloader(self) -> DataLoader:
-        """Validation crystals in dataset order."""
+        """Validation crystals in dataset order (every process sees all of them, so the
+        validation MAE is the same exact figure on every process and in a single one)."""
         return self._loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:

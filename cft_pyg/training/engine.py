@@ -117,14 +117,33 @@ class TrainingClock(Callback):
         self.total = float(state_dict.get("total", 0.0))
 
 
+def resolve_strategy(strategy: str) -> str:
+    """Lightning's strategy for ``TrainConfig.strategy``.
+
+    ``'ddp'`` (and ``'ddp_spawn'``) run with ``find_unused_parameters=True``: a batch leaves
+    some parameters without gradient (the CFT's per-family first layers of the crystal
+    families absent from it), which plain DDP refuses. It costs one walk over the autograd
+    graph per step. Any other name goes to Lightning unchanged.
+    """
+    return {"ddp": "ddp_find_unused_parameters_true",
+            "ddp_spawn": "ddp_spawn_find_unused_parameters_true"}.get(strategy, strategy)
+
+
 def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
                  logger: Any = False, max_epochs: int | None = None) -> L.Trainer:
-    """A :class:`lightning.Trainer` with the hardware settings of ``config``."""
+    """A :class:`lightning.Trainer` with the hardware settings of ``config``.
+
+    Data-parallel runs share the training crystals out with the data module's own sampler
+    (:class:`~cft_pyg.training.datamodule.EpochSeededSampler`: the processes' batches make up
+    the single-process batch), so Lightning's distributed sampler is off; validation and test
+    sets are evaluated whole on every process.
+    """
     return L.Trainer(
         accelerator=config.accelerator,
         devices=config.devices,
         num_nodes=config.num_nodes,
-        strategy=config.strategy,
+        strategy=resolve_strategy(config.strategy),
+        use_distributed_sampler=False,
         precision=config.precision,
         max_epochs=max_epochs if max_epochs is not None else config.epochs,
         gradient_clip_val=config.grad_clip or None,
