@@ -38,8 +38,6 @@ TRAINING_PART = "project-train"
 OVERLAPPING_PARTS = ("val", "test", "all", "project-train", "project-all")
 """Dataset parts (``split=``) that contain a shipped model's training crystals."""
 
-_CLASS_NAMES = {"mp20": "mp_20"}  # registered dataset name -> CDVAEDataset.name
-
 
 def ids_digest(ids: Sequence[str]) -> str:
     """SHA-256 of the sorted identifiers, one per line (order-independent)."""
@@ -92,8 +90,10 @@ def training_ids(name: str, data_root: str | os.PathLike,
 def trained_on(name: str) -> dict[str, Any]:
     """What :func:`cft_pyg.training.predict` checks its input against (set on a loaded
     shipped model as ``module.trained_on``)."""
+    from ..training.registry import dataset_factory
+
     rec = recipe(name)
-    return {"model": name, "dataset": _CLASS_NAMES.get(rec.dataset, rec.dataset),
+    return {"model": name, "dataset": dataset_factory(rec.dataset).name,  # e.g. 'mp_20'
             "part": TRAINING_PART, "overlapping_parts": list(OVERLAPPING_PARTS)}
 
 
