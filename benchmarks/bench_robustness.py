@@ -23,8 +23,8 @@ Run (resumable: finished trainings are kept in ``--work``; about 30 min on 2 cor
     python benchmarks/bench_robustness.py --data-root ../shared/data
 
 ``--quick`` is a smoke run of a minute.  Results: ``benchmarks/results/robustness.json``;
-the README block: ``python -m cft_pyg.experiments.report --robustness
-benchmarks/results/robustness.json --readme README.md``.
+the tables in docs/results.md: ``python -m cft_pyg.experiments.report --write
+README.md docs/results.md``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 _FROM_SYMMETRY = (
     "FrequencySet",

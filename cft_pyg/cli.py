@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "all 230 space groups, evaluate it on a random split and "
                                    "zero-shot on held-out (centrosymmetric) groups, print "
                                    "tables and write plots.")
-    from .experiments.settings import DemoSettings
+    from .experiments.demo import DemoSettings
 
     _add_preset(p, DemoSettings)
     p.add_argument("--quick", dest="preset", action="store_const", const="quick",
@@ -491,7 +491,7 @@ def _layered(cls: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .experiments.settings import DemoSettings
+    from .experiments.demo import DemoSettings
 
     try:
         settings = DemoSettings().update(_layered(DemoSettings, args))

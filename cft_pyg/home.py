@@ -6,14 +6,12 @@ the synthetic dataset, processed copies of datasets whose folder is read-only) g
 
 1. the folder given to :func:`set_home_dir`, if any;
 2. else ``$CFT_PYG_HOME`` (``~`` is expanded);
-3. else the deprecated ``$CFT_PYG_CACHE`` (with a :class:`DeprecationWarning`);
-4. else :data:`DEFAULT_HOME` (``~/.cache/cft_pyg``).
+3. else :data:`DEFAULT_HOME` (``~/.cache/cft_pyg``).
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 __all__ = ["DEFAULT_HOME", "ENV_HOME", "get_home_dir", "set_home_dir"]
@@ -22,7 +20,6 @@ ENV_HOME = "CFT_PYG_HOME"
 """The environment variable that sets the cache root."""
 DEFAULT_HOME = "~/.cache/cft_pyg"
 """The cache root when neither :func:`set_home_dir` nor ``$CFT_PYG_HOME`` is set."""
-_DEPRECATED_ENV = ("CFT_PYG_CACHE",)
 
 _home_dir: Path | None = None
 
@@ -38,12 +35,6 @@ def get_home_dir() -> Path:
     env = os.environ.get(ENV_HOME)
     if env:
         return Path(env).expanduser()
-    for old in _DEPRECATED_ENV:
-        value = os.environ.get(old)
-        if value:
-            warnings.warn(f"${old} is deprecated; set ${ENV_HOME} instead", DeprecationWarning,
-                          stacklevel=2)
-            return Path(value).expanduser()
     return Path(DEFAULT_HOME).expanduser()
 
 

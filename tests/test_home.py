@@ -1,4 +1,4 @@
-"""The one cache root: ``set_home_dir`` > ``$CFT_PYG_HOME`` > deprecated ``$CFT_PYG_CACHE``."""
+"""The one cache root: ``set_home_dir`` > ``$CFT_PYG_HOME`` > ``~/.cache/cft_pyg``."""
 
 from __future__ import annotations
 
@@ -23,15 +23,6 @@ def test_default_home() -> None:
 def test_environment_variable_expands_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CFT_PYG_HOME", "~/somewhere")
     assert home.get_home_dir() == Path.home() / "somewhere"
-
-
-def test_old_variable_is_a_deprecated_fallback(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
-    monkeypatch.setenv("CFT_PYG_CACHE", str(tmp_path / "old"))
-    with pytest.warns(DeprecationWarning, match="CFT_PYG_HOME"):
-        assert home.get_home_dir() == tmp_path / "old"
-    monkeypatch.setenv("CFT_PYG_HOME", str(tmp_path / "new"))
-    assert home.get_home_dir() == tmp_path / "new"
 
 
 def test_set_home_dir_wins_and_resets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

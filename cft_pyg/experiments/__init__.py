@@ -1,22 +1,27 @@
-"""Reproducible experiments of cft-pyg (each one a module with a command line).
+"""The studies of cft-pyg and the kit they share.
 
-* :mod:`cft_pyg.experiments.demo` - ``cft-pyg demo``: one CFT for all 230 groups on the
-  synthetic dataset, random split and zero-shot.
-* :mod:`cft_pyg.experiments.compare` - CFT (hybrid and pure Transformer) vs CGCNN vs ALIGNN on
-  MP-20 (same split, same epoch budget, several seeds), and the zero-shot / few-shot study on
-  the centrosymmetric groups; writes ``<out>/*.json`` and ``<out>/*.png``::
+**The kit** (every study uses it the same way; no kit module imports a study):
 
-      python -m cft_pyg.experiments.compare --full --data-root ../shared/data/mp_20 --out results
-      python -m cft_pyg.experiments.compare --quick --data-root DIR   # minutes, a smoke test
-      python -m cft_pyg.experiments.compare --full --parts notebooks --notebooks notebooks
+* :mod:`~cft_pyg.experiments.catalog` - every compared model (registered name, size, label,
+  cost, studies) and every target (dataset, column, unit, label), one entry each;
+* :mod:`~cft_pyg.experiments.data` - the one cached loader of the project splits;
+* :mod:`~cft_pyg.experiments.trainer` - the one trainer (the engine's ``fit``, for epochs or
+  a :class:`~cft_pyg.training.TimeBudget`) and the shared encoding pretraining;
+* :mod:`~cft_pyg.experiments.jobs` - the one job pool and the append-only run log;
+* :mod:`~cft_pyg.experiments.study` - base settings, run/resume/summarize, and the command
+  line generated from a study's settings;
+* :mod:`~cft_pyg.experiments.statistics`, :mod:`~cft_pyg.experiments.claims` (claims as
+  data, judged from runs), :mod:`~cft_pyg.experiments.zero_shot` (the protocol, GB-Gap),
+  :mod:`~cft_pyg.experiments.composition` (the composition-only floor),
+  :mod:`~cft_pyg.experiments.figures`, :mod:`~cft_pyg.experiments.report` (README and
+  ``docs/results.md`` tables from the JSON), :mod:`~cft_pyg.experiments.notebooks`.
 
-  Its parts: :mod:`~cft_pyg.experiments.settings`, :mod:`~cft_pyg.experiments.runner`,
-  :mod:`~cft_pyg.experiments.statistics`, :mod:`~cft_pyg.experiments.figures`,
-  :mod:`~cft_pyg.experiments.notebooks`.
-* :mod:`cft_pyg.experiments.zero_shot` - the zero-shot protocol both share (held-out groups,
-  GB-Gap).
+**The studies** (thin modules that never import each other; each
+``python -m cft_pyg.experiments.<study> --help``): :mod:`~cft_pyg.experiments.demo`
+(``cft-pyg demo``), :mod:`~cft_pyg.experiments.compare`, :mod:`~cft_pyg.experiments.ablation`,
+:mod:`~cft_pyg.experiments.curves`, :mod:`~cft_pyg.experiments.transfer`.
 
-The submodules are imported on first use (so ``python -m`` runs them without a warning).
+Submodules are imported on first use (so ``python -m`` runs them without a warning).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["compare", "demo", "figures", "notebooks", "runner", "settings", "statistics",
-           "zero_shot"]
+__all__ = ["ablation", "catalog", "claims", "compare", "composition", "curves", "data", "demo",
+           "figures", "jobs", "notebooks", "report", "statistics", "study", "trainer",
+           "transfer", "zero_shot"]
 
 
 def __getattr__(name: str) -> Any:

@@ -27,17 +27,84 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
+from ..training.presets import Presets, setting
 
-from ..training import epoch_metrics, evaluate, fit
-from ..training.data import space_groups_of, subset
-from ..training.evaluation import EvaluationReport, evaluation_report, format_table
-from .settings import DemoSettings
-from .zero_shot import gb_gap, held_out_groups, is_held_out
+if TYPE_CHECKING:  # light to import: the command line builds its flags from DemoSettings
+    import pandas as pd
+
+    from ..training.evaluation import EvaluationReport
 
 __all__ = ["DemoResult", "DemoSettings", "run_demo"]
+
+
+@dataclass
+class DemoSettings(Presets):
+    """Settings of the demo (the defaults, or preset ``'quick'``: seconds, for tests;
+    ``DemoSettings.from_preset(name, **changes)``).
+
+    Attributes:
+        num_crystals: synthetic crystals (all 230 groups appear once it is >= 230).
+        seed: seed of data, splits and training.
+        epochs, batch_size, lr, warmup_epochs, patience: training (see :class:`TrainConfig`).
+        model: model name; ``model_kwargs`` its size.
+        val_fraction, test_fraction: per family (seen / centrosymmetric).
+        data_root: cache folder of the synthetic dataset (``None``: the default cache).
+        max_atoms: largest synthetic cell.
+        output_dir: where everything goes.
+        progress_bar: show progress bars.
+    """
+
+    num_crystals: int = setting(2000, "synthetic crystals (all 230 groups from 230 on)")
+    seed: int = setting(0, "seed of data, splits and training")
+    epochs: int = setting(8, "training epochs")
+    batch_size: int = setting(32, "crystals per batch")
+    lr: float = setting(1e-3, "AdamW learning rate")
+    warmup_epochs: float = setting(1.0, "linear warm-up, in epochs")
+    patience: int | None = setting(None, "early-stopping patience (None: off)")
+    model: str = setting("cft", "model name")
+    model_kwargs: dict[str, Any] = setting(lambda: {"channels": 64, "num_blocks": 2, "heads": 4},
+                                           "model constructor arguments (JSON)", "JSON")
+    val_fraction: float = setting(0.1, "validation fraction per family")
+    test_fraction: float = setting(0.15, "test fraction per family")
+    data_root: str | None = setting(None, "cache folder of the synthetic dataset", "DIR")
+    max_atoms: int = setting(48, "largest synthetic cell")
+    output_dir: str = setting("cft-demo", "where tables, plots and checkpoints go", "DIR")
+    progress_bar: bool = setting(True, "show progress bars", flags=("--progress",))
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "quick": {"num_crystals": 120, "epochs": 1, "batch_size": 32, "test_fraction": 0.2,
+                  "model_kwargs": {"channels": 16, "num_blocks": 1, "heads": 2}},
+    }
+
+    def update(self, values: dict[str, Any]) -> DemoSettings:
+        """A copy with ``values`` applied (unknown keys raise :class:`ValueError`)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown demo option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        new = dataclasses.replace(self, **values)
+        if new.num_crystals < 20:
+            raise ValueError(f"num_crystals must be >= 20, got {new.num_crystals}")
+        if new.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {new.epochs}")
+        new.train_config()  # bad training settings fail here, before any data is made
+        return new
+
+    def train_config(self) -> Any:
+        """The :class:`~cft_pyg.training.TrainConfig` of the demo's two trainings.
+
+        Raises:
+            ConfigError: a training setting is out of range (e.g. ``lr <= 0``).
+        """
+        from ..training.config import TrainConfig
+
+        return TrainConfig(model=self.model, model_kwargs=dict(self.model_kwargs),
+                           epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           warmup_epochs=self.warmup_epochs, patience=self.patience,
+                           seed=self.seed, progress_bar=self.progress_bar, devices=1)
 
 
 @dataclass
@@ -62,6 +129,7 @@ def _plots(out: Path, reports: dict[str, EvaluationReport],
            curves: dict[str, pd.DataFrame]) -> list[Path]:
     """Parity, MAE per crystal system and learning curves, drawn by :mod:`cft_pyg.viz`."""
     import matplotlib
+    import pandas as pd
 
     matplotlib.use("Agg")
     from ..viz import (
@@ -94,7 +162,13 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
     Raises:
         FileExistsError: ``settings.output_dir`` is not empty and ``overwrite`` is false.
     """
+    import pandas as pd
+
     from ..data.synthetic import SyntheticCrystals
+    from ..training import epoch_metrics, evaluate, fit
+    from ..training.data import space_groups_of, subset
+    from ..training.evaluation import evaluation_report, format_table
+    from .zero_shot import gb_gap, held_out_groups, is_held_out
 
     s = settings or DemoSettings()
     out = Path(s.output_dir)

@@ -1,15 +1,12 @@
-"""README tables generated from the results JSON: the numbers a reader sees are the measured ones.
+"""Documentation tables generated from the results JSON: the numbers a reader sees are the
+measured ones.
 
-``python -m cft_pyg.experiments.report --readme README.md --ablation results/ablation.json
---curves results/curves.json --transfer results/transfer.json --encoding
-benchmarks/results/encoding_targets.json --robustness benchmarks/results/robustness.json
---pretrained`` replaces the blocks between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``
-(``NAME``: ``ablation``, ``curves``, ``transfer``, ``encoding``, ``robustness``,
-``pretrained``) in the README with :func:`ablation_markdown`, :func:`curves_markdown`,
-:func:`transfer_markdown`, :func:`encoding_markdown`, :func:`robustness_markdown` and
-:func:`pretrained_markdown` (the model cards shipped in the package); without ``--readme``
-the blocks are printed. Tests check that the README's blocks equal the ones generated from the
-committed JSON.
+``python -m cft_pyg.experiments.report --write README.md docs/results.md`` replaces, in each
+file, the blocks between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` that it contains
+(:func:`generate_blocks`: ``summary``, ``pretrained`` (the shipped model cards), ``ablation``,
+``curves``, ``transfer``, ``compare``, ``encoding``, ``robustness``) with the tables generated from
+``results/*.json`` and ``benchmarks/results/*.json``; without ``--write`` the blocks are printed.
+Tests check that the committed documents equal the blocks generated from the committed JSON.
 """
 
 from __future__ import annotations
@@ -19,8 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ablation_markdown", "curves_markdown", "encoding_markdown", "markers",
-           "pretrained_markdown", "replace_block", "robustness_markdown", "transfer_markdown",
+from .catalog import MODELS, TARGETS, label_of
+
+__all__ = ["ablation_markdown", "claim_line", "compare_markdown", "curves_markdown",
+           "encoding_markdown", "generate_blocks", "markers", "pretrained_markdown",
+           "replace_block", "robustness_markdown", "summary_markdown", "transfer_markdown",
            "main"]
 
 
@@ -29,26 +29,13 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
 
 
-BEGIN, END = markers("ablation")
-LABELS = {
-    "none": "no positional encoding",
-    "plain": "plain Fourier features",
-    "symmetry-raw": "symmetry-adapted, raw tokens, no pair geometry",
-    "symmetry-tokens": "+ normalized family inputs, balanced tokens",
-    "symmetry": "symmetry-adapted + normalized tokens + pair geometry (**CFT default**)",
-    "symmetry-pre": "+ orbit-distance pretraining",
-    "cgcnn": "CGCNN (same element features)",
-}
-SHORT = {
-    "none": "no encoding", "plain": "plain Fourier", "symmetry-raw": "raw tokens",
-    "symmetry-tokens": "normalized tokens", "symmetry": "CFT default",
-    "symmetry-pre": "pretrained", "cgcnn": "CGCNN",
-}
-TARGET_LABELS = {
-    "carbon24/energy_per_atom": "Carbon-24 energy (eV/atom)",
-    "mp20/formation_energy_per_atom": "MP-20 formation energy (eV/atom)",
-    "mp20/band_gap": "MP-20 band gap (eV)",
-}
+def _description(name: str) -> str:
+    entry = MODELS.get(name)
+    return (entry.description or entry.label) if entry is not None else name
+
+
+def _target_label(key: str) -> str:
+    return TARGETS[key].label if key in TARGETS else key
 
 
 def _fmt(stats: dict[str, Any], digits: int = 4) -> str:
@@ -56,6 +43,32 @@ def _fmt(stats: dict[str, Any], digits: int = 4) -> str:
         return "–"
     std = stats.get("std")
     return f"{stats['mean']:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def claim_line(key: str, c: dict[str, Any]) -> str:
+    """One sentence of a judged claim (:func:`cft_pyg.experiments.claims.judge`)."""
+    claim = c["claim"]
+    a, b = label_of(claim["better"]), label_of(claim["worse"])
+    if claim["criterion"] == "reach":
+        when = ("never within its budget" if c["better_seconds"] is None else
+                f"after {c['better_seconds']:.0f} s ({c['ratio']:.2f} of {b}'s time)")
+        return (f"{a} reaches {b}'s best validation MAE {c['level']:.4f} (after "
+                f"{c['worse_seconds']:.0f} s of {b}'s run) {when}: "
+                f"**{'met' if c['met'] else 'not met'}** (claim: at most "
+                f"{claim['fraction']:g} of the time).")
+    budget = f" at {claim['budget']:g} s" if claim.get("budget") else ""
+    text = (f"{a} vs {b}{budget}: {b} minus {a} {_fmt(c['difference'])} over seeds "
+            f"({c['wins']}/{len(c['seeds'])} seeds {a} better")
+    if c.get("margin_in_std") is not None:
+        text += f", {c['margin_in_std']:.1f} std"
+    text += ")"
+    boot = c.get("bootstrap")
+    if boot is not None:
+        text += (f"; bootstrap over {boot['over']} {boot['mean']:.4f} (95% CI "
+                 f"{boot['ci95'][0]:.4f} to {boot['ci95'][1]:.4f})")
+    rule = {"bootstrap": "interval above 0", "two_std": "by more than 2 std",
+            "mean": "lower mean"}[claim["criterion"]]
+    return text + f": **{'met' if c['met'] else 'not met'}** ({rule})."
 
 
 def ablation_markdown(payload: dict[str, Any]) -> str:
@@ -67,45 +80,27 @@ def ablation_markdown(payload: dict[str, Any]) -> str:
         rows = block["variants"]
         n_train = next(r["n_train"] for r in payload["runs"]
                        if r.get("kind") == "training" and r["target"] == target)
-        lines += [f"**{TARGET_LABELS.get(target, target)}**: {n_train:,} training crystals, "
+        lines += [f"**{_target_label(target)}**: {n_train:,} training crystals, "
                   f"{epochs} epochs, test MAE at the best validation epoch, mean ± std over "
                   "seeds", "",
                   "| variant | seeds | parameters | test MAE | best epoch | train s | "
                   "crystals/s |", "|---|---|---|---|---|---|---|"]
-        for variant in LABELS:
-            if variant not in rows:
-                continue
-            r = rows[variant]
+        for variant, r in rows.items():
             lines.append(
-                f"| {LABELS[variant]} | {r['test_mae']['n']} | {r['parameters']:,} | "
-                f"{_fmt(r['test_mae'])} | {', '.join(str(e) for e in r['best_epoch'])} | "
+                f"| {_description(variant)} | {r['test_mae']['n_seeds']} | "
+                f"{r['parameters']:,} | {_fmt(r['test_mae'])} | "
+                f"{', '.join(str(e) for e in r['best_epoch'])} | "
                 f"{r['train_seconds']['mean']:.0f} | {r['crystals_per_second']['mean']:.0f} |")
         floor = block.get("composition_floor")
         if floor is not None:
             lines.append(f"| composition only (kernel ridge, no structure) | – | – | "
                          f"{floor['test_mae']:.4f} | – | {floor['seconds']:.0f} | – |")
         lines.append("")
-        comps = block["comparisons"]
-        paired = []
-        for c in comps.values():
-            if c is None:
-                continue
-            d = c["difference"]
-            paired.append(
-                f"{SHORT.get(c['better'], c['better'])} vs "
-                f"{SHORT.get(c['worse'], c['worse'])}: "
-                f"{_fmt(d)} ({c['wins']}/{len(c['seeds'])} seeds better"
-                + (f", {c['margin_in_std']:.1f} std" if c["margin_in_std"] is not None else "")
-                + ")")
-        if paired:
-            lines.append("Paired differences in test MAE (other minus first, positive: the "
-                         "first is better): " + "; ".join(paired) + ".")
-            lines.append("")
-    met = payload.get("targets_met", {})
-    if met:
-        lines.append("| target of the issue | met |")
-        lines.append("|---|---|")
-        lines += [f"| {k} | {'yes' if v else '**no**'} |" for k, v in met.items()]
+        lines += [f"- {claim_line(k, c)}" for k, c in block["claims"].items() if c]
+        if "cft_below_composition_floor" in block:
+            lines.append("- CFT below the composition-only floor: **"
+                         + ("met" if block["cft_below_composition_floor"] else "not met")
+                         + "**.")
         lines.append("")
     pre = [r for r in payload["runs"] if r.get("kind") == "pretraining"]
     if pre:
@@ -119,13 +114,13 @@ def ablation_markdown(payload: dict[str, Any]) -> str:
         lines.append("")
     if not payload.get("complete", True):
         lines.append(f"**Incomplete run**: {len(payload['missing'])} planned trainings did not "
-                     f"finish inside the session and are not in these tables: "
-                     f"{', '.join(payload['missing'])}.")
+                     "finish inside the session and are not in these tables: "
+                     f"{', '.join('/'.join(map(str, m)) for m in payload['missing'])}.")
         lines.append("")
     machine = payload["machine"]
     lines.append(
         f"Total {payload['total_seconds'] / 60:.0f} min wall, {machine['jobs']} single-thread "
-        f"jobs side by side on {machine['cpus']} cores (load average at the end "
+        f"jobs side by side on {machine['cpu_count']} cores (load average at the end "
         f"{machine['loadavg_end'][0]:.1f}).")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -155,7 +150,7 @@ def pretrained_markdown(cards: list[dict[str, Any]]) -> str:
 
 def curves_markdown(payload: dict[str, Any]) -> str:
     """Tables of a ``curves.json`` payload: per target, models at equal training time, the
-    composition floor, and the claims as measured."""
+    composition floor, and the judged claims."""
     s = payload["settings"]
     lines = [f"Every model: **{s['budget_seconds']:.0f} training seconds** per run on one "
              f"thread ({payload['machine']['jobs']} runs side by side on "
@@ -163,25 +158,21 @@ def curves_markdown(payload: dict[str, Any]) -> str:
              "rate following the clock (warm-up, cosine to zero at the budget), validation MAE "
              f"on {s['n_val_curve']} project-val crystals at {s['eval_points']} moments, test MAE "
              "of the best moment on the whole project-test split; mean ± std over seeds.", ""]
-    from .curves import LABELS as CURVE_LABELS
-
     extended = s.get("extended_budgets") or {}
     if extended:
-        names = ", ".join(f"{CURVE_LABELS.get(m, m)} {b:g} s" for m, b in extended.items())
-        targets = ", ".join(TARGET_LABELS.get(t, t).split(" (")[0]
+        names = ", ".join(f"{label_of(m)} {b:g} s" for m, b in extended.items())
+        targets = ", ".join(_target_label(t).split(" (")[0]
                             for t in s.get("extended_targets", ()))
         lines += [f"Extended budgets, in addition to the common one: {names} on {targets} "
-                  "(rows marked with their budget; equal-time comparisons use only the common "
-                  "budget; the one-fifth claim uses ALIGNN's longest run).", ""]
+                  "(rows marked with their budget).", ""]
     for target, block in payload["summary"].items():
-        models = block["models"]
         n_train = next(r["n_train"] for r in payload["runs"] if r["target"] == target)
         n_test = next(r["n_test"] for r in payload["runs"] if r["target"] == target)
-        lines += [f"**{TARGET_LABELS.get(target, target)}**: {n_train:,} training crystals, "
+        lines += [f"**{_target_label(target)}**: {n_train:,} training crystals, "
                   f"{n_test:,} test crystals", "",
                   "| model | seeds | parameters | test MAE | epochs in the budget | "
                   "crystals/s |", "|---|---|---|---|---|---|"]
-        for row in models.values():
+        for row in block["models"].values():
             lines.append(f"| {row['label']} | {len(row['seeds'])} | {row['parameters']:,} | "
                          f"{_fmt(row['test_mae'])} | {_fmt(row['epochs'], 2)} | "
                          f"{row['crystals_per_second']['mean']:.0f} |")
@@ -190,60 +181,17 @@ def curves_markdown(payload: dict[str, Any]) -> str:
             lines.append(f"| composition only (kernel ridge, no structure) | – | – | "
                          f"{floor['test_mae']:.4f} | – | – |")
         lines.append("")
-        claims = block["claims"]
-        c = claims.get("cft_beats_cgcnn_at_equal_time")
-        if c is not None:
-            b = c["bootstrap_seed_mean_errors"]
-            lines.append(
-                f"CFT vs CGCNN at equal time: CGCNN minus CFT test MAE {_fmt(c['difference'])} "
-                f"over seeds ({c['seeds_cft_better']}/{len(c['paired_seeds'])} seeds CFT "
-                f"better); bootstrap over test crystals of the seed-averaged errors "
-                f"{b['mean']:.4f} (95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
-                f"**{'met' if c['met'] else 'not met'}**.")
-        for key, c in claims.items():
-            if not (key.startswith("cft_beats_") and "budget_seconds" in c):
-                continue
-            other = key[len("cft_beats_"):].rsplit("_at_", 1)[0]
-            name = CURVE_LABELS.get(other, other)
-            b = c["bootstrap_seed_mean_errors"]
-            lines.append(
-                f"CFT vs {name} at equal time ({c['budget_seconds']:g} s): {name} minus CFT "
-                f"test MAE {_fmt(c['difference'])} over seeds ({c['seeds_cft_better']}/"
-                f"{len(c['paired_seeds'])} seeds CFT better); bootstrap over test crystals "
-                f"{b['mean']:.4f} (95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
-                f"**{'CFT better' if c['met'] else 'CFT not better'}**.")
-        a = claims.get("cft_reaches_alignn_best_in_one_fifth")
-        if a is not None:
-            when = ("never within the budget" if a["cft_seconds"] is None else
-                    f"after {a['cft_seconds']:.0f} s ({a['ratio']:.2f} of ALIGNN's time)")
-            budget = a.get("alignn_budget_seconds")
-            run = "" if budget is None else f" (run of {budget:g} s)"
-            lines.append(
-                f"ALIGNN's best validation MAE {a['alignn_best_val_mae']:.4f} came after "
-                f"{a['alignn_seconds']:.0f} s{run}; the CFT reached it {when}: "
-                f"**{'met' if a['met'] else 'not met'}** (target: at most one fifth).")
-            if "ratio_same_budget" in a:
-                t2 = a["cft_seconds_same_budget"]
-                lines.append(
-                    "The CFT's own run with ALIGNN's budget reached it "
-                    + ("never" if t2 is None else
-                       f"after {t2:.0f} s ({a['ratio_same_budget']:.2f} of ALIGNN's time)")
-                    + ".")
+        lines += [f"- {claim_line(k, c)}" for k, c in block["claims"].items()]
         lines.append("")
     if not payload.get("complete", True):
         lines.append(f"**Incomplete**: {len(payload['missing'])} planned runs are missing: "
                      + ", ".join(" ".join(map(str, m)) for m in payload["missing"]) + ".")
         lines.append("")
-    if payload.get("total_seconds"):
-        lines.append(f"Wall time of the last part run: {payload['total_seconds'] / 60:.0f} min "
-                     "(earlier parts: see the text below).")
     return "\n".join(lines).rstrip() + "\n"
 
 
 def transfer_markdown(payload: dict[str, Any]) -> str:
     """Tables of a ``transfer.json`` payload (the size-matched zero-shot study)."""
-    from .transfer import LABELS as TRANSFER_LABELS
-
     s, sizes = payload["settings"], payload["split_sizes"]
     models = payload["summary"]["models"]
     lines = [f"Pool: all MP-20 crystals; held-out test set {sizes['test']:,} crystals of the "
@@ -257,10 +205,8 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
              "degradation |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m, e in models.items():
         mae = e["held_test_mae"]
-        seeds = len(e["per_seed"])
-        epochs = s["model_epochs"].get(m.replace("cft-pretrained", "cft"), s["epochs"])
         lines.append(
-            f"| {TRANSFER_LABELS.get(m, m)} | {e['parameters']:,} | {seeds} | {epochs} | "
+            f"| {label_of(m)} | {e['parameters']:,} | {len(e['per_seed'])} | {e['epochs']} | "
             f"{_fmt(mae.get('all-groups', {}))} | "
             f"{_fmt(mae.get('zero-shot', {}))} | {_fmt(e['gb_gap_published'])} | "
             f"{_fmt(e['gb_gap'])} ({e['groups_counted']} groups) | "
@@ -275,23 +221,18 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
                   "| model | k = 0 | " + " | ".join(f"k = {k}" for k in ks)
                   + " | all-groups |", "|---|---|" + "---|" * len(ks) + "---|"]
         for m, e in few.items():
-            lines.append(f"| {TRANSFER_LABELS.get(m, m)} | {_fmt(e.get('zero-shot', {}))} | "
+            lines.append(f"| {label_of(m)} | {_fmt(e.get('zero-shot', {}))} | "
                          + " | ".join(_fmt(e.get(f"k{k}", {})) for k in ks)
                          + f" | {_fmt(e.get('all-groups', {}))} |")
         lines.append("")
-    for name, c in payload["summary"]["claims"].items():
-        b = c["bootstrap_over_groups"]
-        lines.append(f"{name}: {_fmt(c['difference'])} over seeds ({c['seeds_better']}/"
-                     f"{len(c['seeds'])} seeds); bootstrap over held-out groups {b['mean']:.4f} "
-                     f"(95% CI {b['ci95'][0]:.4f} to {b['ci95'][1]:.4f}): "
-                     f"**{'met' if c['met'] else 'not met'}**.")
+    lines += [f"- GB-Gap: {claim_line(k, c)}" for k, c in payload["summary"]["claims"].items()]
     if payload["summary"]["claims"]:
         lines.append("")
     full = payload.get("full_study")
     if full and full["missing"]:
-        models = sorted({m[0] for m in full["missing"]})
+        names = sorted({m[0] for m in full["missing"]})
         lines.append(f"**Part of the study**: {full['done']} of the {full['runs']} runs of the "
-                     f"full preset are done; missing runs of {', '.join(models)} (seeds, "
+                     f"full preset are done; missing runs of {', '.join(names)} (seeds, "
                      "few-shot variants) are added with `--resume`.")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -396,6 +337,68 @@ def robustness_markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def compare_markdown(benchmark: dict[str, Any], zero_shot: dict[str, Any]) -> str:
+    """Tables of ``benchmark_mp20.json`` and ``zeroshot_mp20.json`` (the comparison)."""
+    bench, zs = benchmark["results"], zero_shot["results"]
+    st = benchmark["settings"]
+    targets = [t for t in ("formation_energy_per_atom", "band_gap") if t in bench]
+    models = list(dict.fromkeys(m for t in targets for m in bench[t]))
+    lines = [f"{st['n_train']:,} / {st['n_val']:,} / {st['n_test']:,} crystals of the project "
+             f"split, {st['epochs']} epochs, batch {st['batch_size']}; mean ± std over seeds.",
+             "", "| model | seeds | parameters | "
+             + " | ".join(f"{_target_label('mp20/' + t)} test MAE" for t in targets)
+             + " | train s |", "|---|---|---|" + "---|" * len(targets) + "---|"]
+    for m in models:
+        rows = [bench[t].get(m) for t in targets]
+        first = next(r for r in rows if r)
+        lines.append(f"| {label_of(m)} | {len(first['seeds'])} | {first['params']:,} | "
+                     + " | ".join(_fmt(r["test_mae"], 3) if r else "–" for r in rows)
+                     + " | " + " / ".join(f"{r['train_time_s']['mean']:.0f}" for r in rows if r)
+                     + " |")
+    lines.append("| predicting the training mean | | | " + " | ".join(
+        f"{bench[t][models[0]]['mae_predict_mean']:.3f}" for t in targets) + " | |")
+    ks = sorted({int(v[1:]) for e in zs.values() for v in e["held_test_mae"] if v != "all"})
+    lines += ["", "Zero-shot (every group with inversion held out, "
+              f"{zero_shot['settings']['zs_target']}) and few-shot (k crystals per held-out "
+              "group added); GB-Gap as published:", "",
+              "| model | seeds | all data | " + " | ".join(
+                  "k = 0 (zero-shot)" if k == 0 else f"k = {k}" for k in ks) + " | GB-Gap |",
+              "|---|---|---|" + "---|" * len(ks) + "---|"]
+    for m, e in zs.items():
+        v = e["held_test_mae"]
+        lines.append(f"| {label_of(m)} | {len(e['seeds'])} | {_fmt(v['all'], 3)} | "
+                     + " | ".join(_fmt(v[f"k{k}"], 3) if f"k{k}" in v else "–" for k in ks)
+                     + f" | {_fmt(e['gb_gap'], 3)} |")
+    if benchmark.get("deviations"):
+        lines += ["", "Deviations: " + "; ".join(benchmark["deviations"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(curves: dict[str, Any], transfer: dict[str, Any]) -> str:
+    """The README's one table: test MAE of every model at the common training-time budget
+    (``curves.json``) and its zero-shot degradation at equal data (``transfer.json``)."""
+    targets = list(curves["summary"])
+    names = list(dict.fromkeys(n for t in targets for n, r in curves["summary"][t]["models"].items()
+                               if r["budget_seconds"] == curves["settings"]["budget_seconds"]))
+    zs = transfer["summary"]["models"]
+    lines = [f"Test MAE after **{curves['settings']['budget_seconds']:.0f} training seconds** "
+             "on one CPU thread (full project splits, mean over seeds), and the relative "
+             "degradation of the held-out MAE when the groups with inversion are never seen "
+             "(size-matched zero-shot study):", "",
+             "| model | parameters | " + " | ".join(_target_label(t) for t in targets)
+             + " | zero-shot degradation |", "|---|---|" + "---|" * len(targets) + "---|"]
+    for n in names:
+        rows = [curves["summary"][t]["models"].get(n) for t in targets]
+        first = next(r for r in rows if r)
+        deg = zs.get(n, {}).get("relative_degradation")
+        lines.append(f"| {label_of(n)} | {first['parameters']:,} | "
+                     + " | ".join(_fmt(r["test_mae"]) if r else "–" for r in rows)
+                     + f" | {'+' if deg and deg['mean'] > 0 else ''}"
+                     + (f"{100 * deg['mean']:.0f}%" if deg and deg["mean"] is not None
+                        else "–") + " |")
+    return "\n".join(lines) + "\n"
+
+
 def replace_block(text: str, block: str, name: str = "ablation") -> str:
     """``text`` with the part between the markers of block ``name`` replaced by ``block``."""
     begin, end = markers(name)
@@ -414,44 +417,53 @@ def _shipped_cards() -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cft_pyg.experiments.report",
-                                     description="README tables from results JSON.")
-    parser.add_argument("--ablation", type=Path, default=None, help="ablation.json")
-    parser.add_argument("--curves", type=Path, default=None, help="curves.json")
-    parser.add_argument("--transfer", type=Path, default=None, help="transfer.json")
-    parser.add_argument("--encoding", type=Path, default=None,
-                        help="benchmarks/results/encoding_targets.json")
-    parser.add_argument("--robustness", type=Path, default=None,
-                        help="benchmarks/results/robustness.json")
-    parser.add_argument("--pretrained", action="store_true",
-                        help="the table of the shipped pretrained models")
-    parser.add_argument("--readme", type=Path, default=None,
-                        help="rewrite this README's blocks in place")
+                                     description="Documentation tables from results JSON.")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="folder of the studies' JSON (ablation, curves, transfer, "
+                             "benchmark_mp20, zeroshot_mp20)")
+    parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks") / "results",
+                        help="folder of the benchmarks' JSON (encoding_targets, robustness)")
+    parser.add_argument("--write", type=Path, nargs="*", default=None, metavar="FILE",
+                        help="rewrite the blocks these files contain (default: print all)")
     args = parser.parse_args(argv)
-    blocks = {}
-    if args.ablation is not None:
-        blocks["ablation"] = ablation_markdown(json.loads(args.ablation.read_text()))
-    if args.curves is not None:
-        blocks["curves"] = curves_markdown(json.loads(args.curves.read_text()))
-    if args.transfer is not None:
-        blocks["transfer"] = transfer_markdown(json.loads(args.transfer.read_text()))
-    if args.encoding is not None:
-        blocks["encoding"] = encoding_markdown(json.loads(args.encoding.read_text()))
-    if args.robustness is not None:
-        blocks["robustness"] = robustness_markdown(json.loads(args.robustness.read_text()))
-    if args.pretrained:
-        blocks["pretrained"] = pretrained_markdown(_shipped_cards())
-    if not blocks:
-        parser.error("nothing to do: give --ablation, --curves, --transfer, --encoding, "
-                     "--robustness and/or --pretrained")
-    if args.readme is None:
-        for block in blocks.values():
-            print(block)
+    blocks = generate_blocks(args.results, args.benchmarks)
+    if args.write is None:
+        for name, block in blocks.items():
+            print(f"{markers(name)[0]}\n{block}")
         return 0
-    text = args.readme.read_text()
-    for name, block in blocks.items():
-        text = replace_block(text, block, name)
-    args.readme.write_text(text)
+    for path in args.write:
+        text = path.read_text()
+        for name, block in blocks.items():
+            if markers(name)[0] in text:
+                text = replace_block(text, block, name)
+        path.write_text(text)
     return 0
+
+
+def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
+    """Every generated block from the JSON files that exist (and the shipped model cards)."""
+    def load(path: Path) -> dict[str, Any] | None:
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    r = {n: load(results / f"{n}.json") for n in ("ablation", "curves", "transfer",
+                                                  "benchmark_mp20", "zeroshot_mp20")}
+    b = {n: load(benchmarks / f"{n}.json") for n in ("encoding_targets", "robustness")}
+    blocks = {"pretrained": pretrained_markdown(_shipped_cards())}
+    if r["ablation"]:
+        blocks["ablation"] = ablation_markdown(r["ablation"])
+    if r["curves"]:
+        blocks["curves"] = curves_markdown(r["curves"])
+    if r["transfer"]:
+        blocks["transfer"] = transfer_markdown(r["transfer"])
+    if r["curves"] and r["transfer"]:
+        blocks["summary"] = summary_markdown(r["curves"], r["transfer"])
+    if r["benchmark_mp20"] and r["zeroshot_mp20"]:
+        blocks["compare"] = compare_markdown(r["benchmark_mp20"], r["zeroshot_mp20"])
+    if b["encoding_targets"]:
+        blocks["encoding"] = encoding_markdown(b["encoding_targets"])
+    if b["robustness"]:
+        blocks["robustness"] = robustness_markdown(b["robustness"])
+    return blocks
 
 
 if __name__ == "__main__":  # pragma: no cover

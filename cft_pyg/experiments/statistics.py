@@ -1,18 +1,18 @@
-"""Statistics of the comparison: aggregation of training records over seeds, and the GB-Gap."""
+"""The statistics of every study: mean ± std over seeds, paired differences, bootstrap
+intervals, learning-curve helpers and JSON-ready tables."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .zero_shot import gb_gap
-
-__all__ = ["json_records", "mean_std", "summarize_benchmark", "summarize_zero_shot"]
+__all__ = ["bootstrap_difference", "json_records", "mean_curve", "mean_std", "paired",
+           "time_to_reach"]
 
 
 def json_records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict[str, Any]]:
@@ -20,78 +20,56 @@ def json_records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict[str, Any]]:
     return json.loads(df[list(cols)].to_json(orient="records", double_precision=6))
 
 
-def mean_std(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation (``None`` for one value), values and count."""
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()) if v.size else math.nan,
+def mean_std(values: Sequence[float | None]) -> dict[str, Any]:
+    """Mean, sample standard deviation (``ddof=1``; ``None`` for one value), the values and
+    their count (``None`` values are left out; the mean of none is ``None``)."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    return {"mean": float(v.mean()) if v.size else None,
             "std": float(v.std(ddof=1)) if v.size > 1 else None,
             "values": [float(x) for x in v], "n_seeds": int(v.size)}
 
 
-def summarize_benchmark(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate benchmark records over seeds (mean, sample std, per-seed values).
-
-    Returns:
-        ``{target: {model: {'seeds', 'test_mae', 'train_time_s', 'params', 'epochs',
-        'per_crystal_system', 'per_space_group', 'predictions_seed<s>'}}}``; the MAE entries
-        hold ``mean``, ``std`` (over seeds, ``ddof=1``; ``None`` for one seed) and ``values``.
-    """
-    out: dict[str, Any] = {}
-    for r in sorted(records, key=lambda r: (r["target"], r["model"], r["seed"])):
-        t = out.setdefault(r["target"], {})
-        m = t.setdefault(r["model"], {"seeds": [], "_mae": [], "_time": [], "_cs": [],
-                                      "_sg": [], "params": r["params"]})
-        m["seeds"].append(r["seed"])
-        m["_mae"].append(r["test"]["overall"]["mae"])
-        m["_time"].append(r["train_time_s"])
-        m["_cs"].append(pd.DataFrame(r["test"]["per_crystal_system"]))
-        m["_sg"].append(pd.DataFrame(r["test"]["per_space_group"]))
-        m["epochs"] = r["epochs_run"]
-        m.setdefault("mae_predict_mean", r["test"]["overall"].get("mae_predict_mean"))
-        m.setdefault("n_test", r["test"]["overall"]["n"])
-        m.setdefault(f"predictions_seed{r['seed']}", r["test"]["predictions"])
-    for t in out.values():
-        for m in t.values():
-            m["test_mae"] = mean_std(m.pop("_mae"))
-            m["train_time_s"] = mean_std(m.pop("_time"))
-            for key, col in (("_cs", "crystal_system"), ("_sg", "space_group")):
-                df = pd.concat(m.pop(key), ignore_index=True)
-                agg = df.groupby(col, sort=False).agg(n=("n", "first"), mae=("mae", "mean"),
-                                                      mae_std=("mae", "std")).reset_index()
-                name = "per_crystal_system" if key == "_cs" else "per_space_group"
-                m[name] = json_records(agg, [col, "n", "mae", "mae_std"])
-    return out
+def bootstrap_difference(errors_a: np.ndarray, errors_b: np.ndarray, n_resamples: int = 2000,
+                         seed: int = 0) -> dict[str, Any]:
+    """Mean of ``errors_b - errors_a`` (positive: ``a`` is better) with its 95%
+    percentile-bootstrap interval (items resampled, pairs kept)."""
+    diff = np.asarray(errors_b, dtype=np.float64) - np.asarray(errors_a, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(n_resamples, diff.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(diff.mean()), "ci95": [float(low), float(high)]}
 
 
-def summarize_zero_shot(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate the zero-shot study per model: MAE on the held-out test crystals per ``k``
-    and for the all-data model, GB-Gap per seed and over seeds, per-group tables."""
-    out: dict[str, Any] = {}
-    by = {(r["model"], r["seed"], r["variant"]): r for r in records}
-    for model in dict.fromkeys(r["model"] for r in records):
-        seeds = sorted({r["seed"] for r in records if r["model"] == model})
-        variants = sorted({r["variant"] for r in records if r["model"] == model},
-                          key=lambda v: -1 if v == "all" else int(v[1:]))
-        entry: dict[str, Any] = {"seeds": seeds, "held_test_mae": {}, "train_size": {},
-                                 "params": None}
-        for v in variants:
-            rs = [by[(model, s, v)] for s in seeds if (model, s, v) in by]
-            entry["held_test_mae"][v] = mean_std([r["held_test"]["overall"]["mae"] for r in rs])
-            entry["train_size"][v] = rs[0]["n_train"] if rs else None
-            entry["params"] = rs[0]["params"] if rs else entry["params"]
-        gaps, groups = [], []
-        for s in seeds:
-            if (model, s, "k0") in by and (model, s, "all") in by:
-                zs = pd.DataFrame(by[(model, s, "k0")]["held_test"]["per_space_group"])
-                al = pd.DataFrame(by[(model, s, "all")]["held_test"]["per_space_group"])
-                g, n = gb_gap(zs, al)
-                gaps.append(g)
-                groups.append(n)
-                if s == seeds[0]:
-                    both = zs.merge(al, on=["space_group", "n"], suffixes=("_zero_shot", "_all"))
-                    entry["per_space_group_seed0"] = json_records(
-                        both, ["space_group", "n", "mae_zero_shot", "mae_all"])
-        entry["gb_gap"] = mean_std(gaps)
-        entry["gb_gap_groups"] = groups[0] if groups else 0
-        out[model] = entry
-    return out
+def paired(better: Mapping[int, float], worse: Mapping[int, float]) -> dict[str, Any] | None:
+    """``worse - better`` per common seed (positive: ``better`` is better), its mean ± std,
+    the seeds it wins, and the margin of the means in units of their combined spread
+    (``sqrt(std_a^2 + std_b^2)``); ``None`` without a common seed."""
+    seeds = sorted(set(better) & set(worse))
+    if not seeds:
+        return None
+    diffs = [worse[s] - better[s] for s in seeds]
+    a = mean_std([better[s] for s in seeds])
+    b = mean_std([worse[s] for s in seeds])
+    spread = math.sqrt((a["std"] or 0.0) ** 2 + (b["std"] or 0.0) ** 2)
+    gap = b["mean"] - a["mean"]
+    return {"seeds": seeds, "difference": mean_std(diffs), "wins": sum(d > 0 for d in diffs),
+            "margin_in_std": gap / spread if spread > 0 else None,
+            "beats_by_two_std": bool(spread > 0 and gap > 2 * spread)}
+
+
+def time_to_reach(curve_seconds: Sequence[float], curve_mae: Sequence[float], level: float
+                  ) -> float | None:
+    """First training time at which a curve is at or below ``level`` (``None``: never)."""
+    for t, m in zip(curve_seconds, curve_mae, strict=True):
+        if m <= level:
+            return float(t)
+    return None
+
+
+def mean_curve(runs: Sequence[dict[str, Any]],
+               keys: Sequence[str] = ("train_seconds", "epochs", "val_mae")
+               ) -> dict[str, list[float]]:
+    """Point-by-point mean of the runs' ``curve`` lists (as long as the shortest)."""
+    n = min(len(r["curve"]) for r in runs)
+    return {key: [float(np.mean([r["curve"][i][key] for r in runs])) for i in range(n)]
+            for key in keys}

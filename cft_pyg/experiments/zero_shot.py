@@ -1,4 +1,4 @@
-"""The zero-shot protocol shared by the demo and the comparison.
+"""The zero-shot protocol of the demo and the studies: held-out groups, splits, GB-Gap.
 
 The held-out groups are the 92 groups that contain inversion
 (:func:`cft_pyg.data.centrosymmetric_groups`), as in the published CFT: a *zero-shot* model
@@ -19,7 +19,7 @@ import pandas as pd
 from ..data.splits import centrosymmetric_groups
 
 __all__ = ["GB_GAP_DEFINITION", "MatchedSplit", "gb_gap", "gb_gap_table", "held_out_groups",
-           "is_held_out", "matched_split"]
+           "is_held_out", "matched_split", "random_zero_shot_split"]
 
 GB_GAP_DEFINITION = ("GB-Gap = mean over held-out groups g of |MAE_zero-shot(g) - MAE_all(g)| "
                      "on the same held-out test crystals")
@@ -154,3 +154,30 @@ def gb_gap_table(zero_shot: pd.DataFrame, all_data: pd.DataFrame, min_count: int
     return {"gb_gap": float(gap.mean()), "gb_gap_weighted": float((gap * n).sum() / n.sum()),
             "relative_degradation": float(((mz - ma) * n).sum() / (ma * n).sum()),
             "groups": len(common), "crystals": int(n.sum())}
+
+
+def random_zero_shot_split(space_groups: Sequence[int] | np.ndarray,
+                           fractions: tuple[float, float, float], few_shot_ks: Sequence[int],
+                           seed: int = 0) -> dict[str, list[int]]:
+    """The published zero-shot protocol on a pool of crystals: a random train/val/test split
+    of the pool (fixed, seed 0), the held-out test set is its test crystals of held-out
+    groups; ``seed`` chooses the few-shot crystals.
+
+    Returns:
+        ``{'all_train', 'all_val', 'seen_val', 'held_test', 'k<k>_train' for every k}``:
+        indices into the pool (``k0_train`` holds no held-out crystal).
+    """
+    import torch
+
+    from ..data import few_shot_split, random_split
+
+    groups = torch.as_tensor(np.asarray(space_groups, dtype=np.int64))
+    tr, va, te = random_split(len(groups), fractions, seed=0)
+    held = is_held_out(groups.numpy())
+    out = {"all_train": tr.tolist(), "all_val": va.tolist(),
+           "seen_val": [i for i in va.tolist() if not held[i]],
+           "held_test": [i for i in te.tolist() if held[i]]}
+    for k in few_shot_ks:
+        part = few_shot_split(groups[tr], held_out_groups(), k, val_fraction=0.0, seed=seed)
+        out[f"k{k}_train"] = tr[part.train].tolist()
+    return out

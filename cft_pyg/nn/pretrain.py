@@ -9,7 +9,6 @@ this helped it most on the elastic moduli.  Here the same is available for the
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -21,22 +20,13 @@ from ..symmetry.lattice import random_lattice as _random_lattice
 from ..symmetry.space_group import SpaceGroup
 from .cft import CrystalFourierTransformer, CrystalPositionalEncoding
 
-__all__ = ["encoding_distance", "orbit_distance", "pretrain_encoding", "random_lattice",
-           "synthetic_pairs"]
+__all__ = ["encoding_distance", "orbit_distance", "pretrain_encoding", "synthetic_pairs"]
 
 
 def _pair_cell(group: SpaceGroup, rng: np.random.Generator) -> np.ndarray:
     """The cell of one synthetic pair: a random lattice of the group's Bravais type whose
     volume is the product of three lengths drawn in 3-10 Å."""
     return _random_lattice(group, float(np.prod(rng.uniform(3.0, 10.0, size=3))), rng)
-
-
-def random_lattice(group: SpaceGroup | int, generator: np.random.Generator) -> np.ndarray:
-    """Deprecated: the cell of a pretraining pair; use :func:`cft_pyg.symmetry.random_lattice`."""
-    warnings.warn("cft_pyg.nn.pretrain.random_lattice is deprecated; use "
-                  "cft_pyg.symmetry.random_lattice(group, volume, rng)", DeprecationWarning,
-                  stacklevel=2)
-    return _pair_cell(group if isinstance(group, SpaceGroup) else SpaceGroup(group), generator)
 
 
 def synthetic_pairs(

@@ -39,7 +39,7 @@ from .recipes import RECIPES, Recipe, recipe
 from .validity import training_ids
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..training import CrystalRegressor
+    from ..training import CrystalPropertyModule
 
 __all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "load", "model_card", "recipe",
            "training_ids"]
@@ -80,7 +80,7 @@ def _read_card(path: str) -> dict[str, Any]:
 
 
 def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = None
-         ) -> CrystalRegressor:
+         ) -> CrystalPropertyModule:
     """The pretrained model ``name`` in eval mode, with its target normalization and the
     featurization of its training crystals (``model.featurization``, a
     :class:`~cft_pyg.data.Featurization`: pass it when featurizing new crystals).
@@ -98,7 +98,7 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     """
     import torch
 
-    from ..training import CrystalRegressor
+    from ..training import CrystalPropertyModule
     from ..training.engine import check_library_version
 
     weights, _ = _files(name, None if models_dir is None else Path(models_dir))
@@ -111,7 +111,7 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
         raise ValueError(f"{weights} is not a cft-pyg pretrained model (format {FORMAT})")
     hparams = dict(blob["hparams"])
     check_library_version(weights, hparams.get("library_version"))
-    module = CrystalRegressor(**hparams)
+    module = CrystalPropertyModule(**hparams)
     module.load_state_dict(blob["state_dict"])
     module.to(map_location)
     module.eval()

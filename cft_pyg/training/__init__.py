@@ -4,6 +4,8 @@
 * :func:`fit` / :func:`evaluate` / :func:`predict` / :func:`load_model` - the engine.
 * :class:`CrystalPropertyModule` - the LightningModule (regression or classification,
   normalization, AdamW + warm-up/cosine).
+* :class:`TimeBudget` - train for a budget of seconds instead of epochs (``fit(...,
+  budget=...)``).
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
 * :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
@@ -18,6 +20,8 @@ from typing import Any
 # Names are imported on first use (PEP 562), so that `cft-pyg --help` and the config
 # module load without torch and Lightning.
 _EXPORTS = {
+    "TimeBudget": "budget",
+    "clock_lr_factor": "budget",
     "ConfigError": "config",
     "TrainConfig": "config",
     "load_config_file": "config",
@@ -39,7 +43,6 @@ _EXPORTS = {
     "as_crystals": "inputs",
     "featurization_for": "inputs",
     "CrystalPropertyModule": "module",
-    "CrystalRegressor": "module",
     "warmup_cosine_factor": "module",
     "available_datasets": "registry",
     "available_models": "registry",

@@ -56,8 +56,6 @@ def subset(dataset: Sequence[Any], indices: Sequence[int]) -> Sequence[Any]:
     idx = [int(i) for i in indices]
     if hasattr(dataset, "index_select"):
         return dataset.index_select(idx)
-    if isinstance(dataset, ConcatDataset):
-        return [dataset[i] for i in idx]
     return [dataset[i] for i in idx]
 
 

@@ -32,6 +32,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from .. import __version__
 from ..data.featurization import Featurization, featurization_of
+from .budget import TimeBudget
 from .config import TrainConfig, save_config
 from .datamodule import CrystalDataModule, class_statistics, target_statistics
 from .evaluation import EvaluationReport, classification_report, evaluation_report
@@ -130,13 +131,15 @@ def resolve_strategy(strategy: str) -> str:
 
 
 def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
-                 logger: Any = False, max_epochs: int | None = None) -> L.Trainer:
+                 logger: Any = False, max_epochs: int | None = None,
+                 validate: bool = True) -> L.Trainer:
     """A :class:`lightning.Trainer` with the hardware settings of ``config``.
 
     Data-parallel runs share the training crystals out with the data module's own sampler
     (:class:`~cft_pyg.training.datamodule.EpochSeededSampler`: the processes' batches make up
     the single-process batch), so Lightning's distributed sampler is off; validation and test
-    sets are evaluated whole on every process.
+    sets are evaluated whole on every process. ``validate=False`` turns Lightning's validation
+    loop off (a :class:`~cft_pyg.training.budget.TimeBudget` validates on its own clock).
     """
     return L.Trainer(
         accelerator=config.accelerator,
@@ -154,6 +157,7 @@ def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
         enable_model_summary=config.progress_bar,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         num_sanity_val_steps=0,
+        limit_val_batches=None if validate else 0,
         log_every_n_steps=1,
         deterministic=False,
         default_root_dir=config.output_dir,
@@ -162,7 +166,7 @@ def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
 
 def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         test: Sequence[Any] | None = None, *, extra_eval: dict[str, Sequence[Any]] | None = None,
-        overwrite: bool = False) -> FitResult:
+        overwrite: bool = False, budget: TimeBudget | None = None) -> FitResult:
     """Train ``config.model`` on ``train``, select on ``val``, evaluate on ``val``/``test``.
 
     Args:
@@ -172,6 +176,10 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
             each writes ``<name>_*`` tables.
         overwrite: replace an existing run folder's outputs (a resumed run may always write
             into its own folder).
+        budget: train for a budget of seconds instead of ``config.epochs``
+            (:class:`~cft_pyg.training.budget.TimeBudget`: the learning rate follows the clock,
+            validation at its moments, the best moment's weights are returned). Not with
+            ``config.patience``, ``config.resume`` or several processes.
 
     Raises:
         FileExistsError: the output folder already holds a run, and neither ``overwrite`` nor
@@ -189,7 +197,10 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
             warnings.warn(f"the {name} set holds a single crystal: its MAE is one error, not an "
                           "estimate (use larger fractions or more data)", UserWarning,
                           stacklevel=2)
-    if config.warmup_epochs >= config.epochs:
+    if budget is not None and (config.patience or config.resume or config.stop_after_epochs):
+        raise ValueError("a time budget replaces the epoch schedule: it does not combine with "
+                         "patience, resume or stop_after_epochs")
+    if budget is None and config.warmup_epochs >= config.epochs:
         warnings.warn(f"warmup_epochs ({config.warmup_epochs:g}) >= epochs ({config.epochs}): "
                       "the learning rate never reaches its peak and the cosine decay never "
                       "starts", UserWarning, stacklevel=2)
@@ -231,21 +242,33 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
                               mode="min", save_top_k=1, save_last=True,
                               enable_version_counter=False)
     callbacks: list[Callback] = [best_cb, TrainingClock()]
+    if budget is not None:
+        callbacks = [budget, TrainingClock()]
     if config.patience:
         callbacks.append(EarlyStopping(monitor=module.monitor, mode="min",
                                        patience=config.patience))
     if config.stop_after_epochs:
         callbacks.append(_StopAfterEpochs(config.stop_after_epochs))
     logger = CSVLogger(save_dir=str(out), name="logs")  # logs/version_<k>, one per (re)start
-    trainer = make_trainer(config, callbacks, logger=logger)
+    trainer = make_trainer(config, callbacks, logger=logger,
+                           max_epochs=None if budget is None else 1_000_000,
+                           validate=budget is None)
     trainer.fit(module, datamodule=data, ckpt_path=config.resume)
 
     if trainer.is_global_zero:
         epoch_metrics(out / "logs").to_csv(out / "metrics.csv", index=False)
-    best_path = Path(best_cb.best_model_path) if best_cb.best_model_path else ckpt_dir / "last.ckpt"
     last_path = ckpt_dir / "last.ckpt"
-    best_score = best_cb.best_model_score
-    best_val = float(best_score) if best_score is not None else math.nan
+    if budget is not None:  # the weights of the best moment of the clock
+        if budget.best_state is None:
+            raise RuntimeError("the time budget ended before its first validation moment")
+        trainer.save_checkpoint(last_path)
+        module.load_state_dict(budget.best_state)
+        best_path, best_val = ckpt_dir / "best.ckpt", float(budget.best_val_mae)
+        trainer.save_checkpoint(best_path)
+    else:
+        best_path = Path(best_cb.best_model_path) if best_cb.best_model_path else last_path
+        best_score = best_cb.best_model_score
+        best_val = float(best_score) if best_score is not None else math.nan
     best = load_model(best_path)
 
     val_report = test_report = None

@@ -58,6 +58,8 @@ def _cli_type(cls: type, name: str, annotation: str) -> Any:
         return json_mapping
     if annotation.startswith("list[int]"):
         return _int_list
+    if annotation.startswith("tuple["):
+        return _tuple_of(cls, name)
     if annotation == "Any":
         return _devices
 
@@ -75,6 +77,25 @@ def _cli_type(cls: type, name: str, annotation: str) -> Any:
                                              ) from None
 
     parse.__name__ = annotation  # argparse names the type in some messages
+    return parse
+
+
+def _tuple_of(cls: type, name: str) -> Any:
+    """Parser of a tuple field: comma- or space-separated items, checked by pydantic."""
+
+    def parse(text: str) -> Any:
+        import typing
+
+        from pydantic import TypeAdapter, ValidationError
+
+        items = [t for t in text.replace(",", " ").split() if t]
+        try:
+            return TypeAdapter(typing.get_type_hints(cls)[name]).validate_python(items)
+        except ValidationError as err:
+            raise argparse.ArgumentTypeError(f"{err.errors()[0]['msg']} (got {text!r})"
+                                             ) from None
+
+    parse.__name__ = "list"
     return parse
 
 
@@ -107,7 +128,8 @@ def add_config_options(p: argparse.ArgumentParser, cls: type,
         meta = f.metadata
         flags = meta.get("flags") or ("--" + f.name.replace("_", "-"),)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_text = f"{meta.get('help', '')} (default {default!r})".strip()
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else repr(default)
+        help_text = f"{meta.get('help', '')} (default {shown})".strip()
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
                                   "help": help_text}
         if str(f.type) == "bool":

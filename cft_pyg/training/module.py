@@ -31,7 +31,7 @@ from ..data.featurization import Featurization
 from .config import OUTPUTS, TASKS
 from .registry import build_model
 
-__all__ = ["CrystalPropertyModule", "CrystalRegressor", "parameter_groups", "warmup_cosine_factor"]
+__all__ = ["CrystalPropertyModule", "parameter_groups", "warmup_cosine_factor"]
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
@@ -322,6 +322,3 @@ class CrystalPropertyModule(L.LightningModule):
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
-
-CrystalRegressor = CrystalPropertyModule
-"""The name of :class:`CrystalPropertyModule` in cft-pyg 0.1 and 0.2 (kept for user code)."""

@@ -16,7 +16,6 @@ notebooks or inspected in tests.
 from .basis import basis_on_slice, plot_basis_functions
 from .distance import (
     encoding_orbit_distances,
-    orbit_distance,
     plot_encoding_vs_orbit_distance,
 )
 from .graphs import (
@@ -44,7 +43,6 @@ __all__ = [
     "encoding_orbit_distances",
     "group_summary",
     "orbit_colors",
-    "orbit_distance",
     "plot_basis_functions",
     "plot_basis_sizes",
     "plot_constraint_graph_3d",

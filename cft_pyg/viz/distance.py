@@ -7,7 +7,6 @@ encoder so that the encoding distance tracks ``d_G``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -20,21 +19,11 @@ from ..symmetry import SpaceGroup
 from ..symmetry.distance import orbit_distance as _orbit_distance
 from ..symmetry.lattice import random_lattice
 
-__all__ = ["encoding_orbit_distances", "orbit_distance", "plot_encoding_vs_orbit_distance"]
+__all__ = ["encoding_orbit_distances", "plot_encoding_vs_orbit_distance"]
 
 
 def _group(group: SpaceGroup | int) -> SpaceGroup:
     return group if isinstance(group, SpaceGroup) else SpaceGroup(int(group))
-
-
-def orbit_distance(x1: np.ndarray, x2: np.ndarray, group: SpaceGroup | int,
-                   cell: np.ndarray) -> np.ndarray:
-    """Deprecated (argument order ``group, cell``): use :func:`cft_pyg.symmetry.orbit_distance`
-    ``(x1, x2, cell, group)``."""
-    warnings.warn("cft_pyg.viz.orbit_distance(x1, x2, group, cell) is deprecated; use "
-                  "cft_pyg.symmetry.orbit_distance(x1, x2, cell, group)", DeprecationWarning,
-                  stacklevel=2)
-    return _orbit_distance(np.asarray(x1), np.asarray(x2), np.asarray(cell), group)
 
 
 def encoding_orbit_distances(

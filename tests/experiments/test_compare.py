@@ -1,4 +1,5 @@
-"""The comparison's statistics (aggregation over seeds, GB-Gap), figures and settings."""
+"""The comparison's statistics (aggregation over seeds, GB-Gap), figures, settings and its
+generated command line."""
 
 from __future__ import annotations
 
@@ -15,14 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cft_pyg.experiments.compare import (
-    CompareSettings,
-    deviations,
-    gb_gap,
-    summarize_benchmark,
-    summarize_zero_shot,
-    write_figures,
-)
+from cft_pyg.experiments.compare import CompareSettings, summarize_benchmark, summarize_zero_shot
+from cft_pyg.experiments.figures import write_compare_figures as write_figures
+from cft_pyg.experiments.zero_shot import gb_gap
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,10 +77,10 @@ def test_settings_presets_and_deviations():
     assert full.label == "full" and quick.label == "quick"
     assert quick.n_train < full.n_train and quick.epochs < full.epochs
     assert full.seeds_of("cft") == (0, 1, 2) and full.seeds_of("alignn") == (0, 1)
-    assert any("alignn" in d for d in deviations(full))
+    assert any("alignn" in d for d in full.deviations())
     assert full.seeds_of("cft", zero_shot=True) == (0, 1, 2)
     assert full.seeds_of("alignn", zero_shot=True) == (0,)
-    assert deviations(CompareSettings(model_seeds={}, zs_model_ks={}, zs_model_seeds={})) == []
+    assert CompareSettings(model_seeds={}, zs_model_ks={}, zs_model_seeds={}).deviations() == []
     assert quick.output_dir == os.path.join("runs", "compare-quick")
 
 
@@ -112,3 +108,25 @@ def test_notebooks_folder_is_an_argument(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match="--notebooks"):
         run_notebooks(tmp_path / "missing", tmp_path / "out")
+
+
+def test_study_command_lines_are_generated_from_the_settings(tmp_path: Path) -> None:
+    """Every settings field is a flag of every study (with its help and checked type)."""
+    import dataclasses
+
+    from cft_pyg.experiments import ablation, curves, transfer
+
+    for module, cls in ((ablation, ablation.AblationSettings), (curves, curves.CurveSettings),
+                        (transfer, transfer.TransferSettings)):
+        out = subprocess.run([sys.executable, "-m", module.__name__, "--help"], cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        flags = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(cls)
+                 if f.name not in ("label", "quick")}
+        assert all(f in out.stdout for f in flags), flags - set(out.stdout.split())
+        assert "--resume" in out.stdout and "--summarize-only" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "cft_pyg.experiments.curves", "--seeds", "x"],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--seeds" in bad.stderr

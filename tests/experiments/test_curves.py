@@ -1,32 +1,53 @@
-"""Wall-clock learning curves: the clock-driven schedule, the statistics, and a quick run of
-the runner on real data (every job gets its budget, curves and JSON are written)."""
+"""Training for a budget of seconds (the engine's TimeBudget), the statistics and claims of
+the wall-clock study, and the run log's recorded figures."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 
 import numpy as np
 import pytest
 
-from cft_pyg.experiments.curves import (
-    CurveSettings,
-    bootstrap_difference,
-    lr_factor,
-    run_curves,
-    summarize,
-    time_to_reach,
-)
+from cft_pyg.experiments.claims import Claim, judge
+from cft_pyg.experiments.curves import CurveSettings, summarize
+from cft_pyg.experiments.statistics import bootstrap_difference, time_to_reach
+from cft_pyg.training.budget import TimeBudget, clock_lr_factor
 
 
 def test_lr_follows_the_clock_to_zero() -> None:
-    assert lr_factor(0.05, 0.05) == pytest.approx(1.0)
-    assert lr_factor(1.0, 0.05) == pytest.approx(0.0, abs=1e-12)
-    assert lr_factor(2.0, 0.05) == pytest.approx(0.0, abs=1e-12)
-    assert lr_factor(0.025, 0.05) == pytest.approx(0.5)
-    values = [lr_factor(f, 0.05) for f in np.linspace(0.05, 1.0, 50)]
+    assert clock_lr_factor(0.05, 0.05) == pytest.approx(1.0)
+    assert clock_lr_factor(1.0, 0.05) == pytest.approx(0.0, abs=1e-12)
+    assert clock_lr_factor(2.0, 0.05) == pytest.approx(0.0, abs=1e-12)
+    assert clock_lr_factor(0.025, 0.05) == pytest.approx(0.5)
+    values = [clock_lr_factor(f, 0.05) for f in np.linspace(0.05, 1.0, 50)]
     assert all(a >= b for a, b in itertools.pairwise(values))
+
+
+def test_time_budget_stops_on_the_clock_and_returns_the_best_moment(tmp_path) -> None:
+    """With a fake clock (1 s per reading) the run is exact: the budget, the moments, the
+    learning rate reaching zero, and fit returning the best moment's weights."""
+    from cft_pyg.data.synthetic import SyntheticCrystals
+    from cft_pyg.training import TrainConfig, fit
+
+    ds = SyntheticCrystals(root=tmp_path / "s", num_crystals=30, seed=0, max_atoms=8,
+                           log=False)
+    train, val = [ds[i] for i in range(20)], [ds[i] for i in range(20, 30)]
+    ticks = itertools.count()
+    budget = TimeBudget(6.0, eval_points=3, warmup_fraction=0.0,
+                        clock=lambda: float(next(ticks)))
+    config = TrainConfig(model="cgcnn", model_kwargs={"atom_fea_len": 8, "n_conv": 1,
+                                                      "h_fea_len": 8},
+                         batch_size=4, patience=None, warmup_epochs=0.0, progress_bar=False,
+                         output_dir=str(tmp_path / "run"))
+    result = fit(config, train, val, None, overwrite=True, budget=budget)
+    assert budget.train_seconds == 6.0 and budget.steps == 6  # one clock second per step
+    assert [p["train_seconds"] for p in budget.curve] == [2.0, 4.0, 6.0]
+    assert result.best_val_mae == min(p["val_mae"] for p in budget.curve)
+    assert result.val_report.overall["mae"] == pytest.approx(result.best_val_mae, rel=1e-5)
+    with pytest.raises(ValueError, match="does not combine"):
+        fit(config.replace(patience=3), train, val, None, overwrite=True,
+            budget=TimeBudget(1.0))
 
 
 def test_time_to_reach_and_bootstrap() -> None:
@@ -40,38 +61,22 @@ def test_time_to_reach_and_bootstrap() -> None:
     assert out["ci95"][0] < out["mean"] < out["ci95"][1] and out["ci95"][0] > 0
 
 
-def test_quick_run_gives_every_model_its_budget(shared_data_dir, tmp_path) -> None:
-    settings = CurveSettings.from_preset(
-        "quick", mp20_root=str(shared_data_dir / "mp_20"),
-        carbon_root=str(shared_data_dir / "carbon_24"), output_dir=str(tmp_path),
-        targets=("carbon24/energy_per_atom",), models=("cft", "cgcnn"), budget_seconds=1.5,
-        extended_budgets={"cgcnn": 2.5}, extended_targets=("carbon24/energy_per_atom",))
-    payload = run_curves(settings, echo=lambda _: None)
-    assert payload["complete"] and len(payload["runs"]) == 3
-    budgets = sorted((r["model"], r["budget_seconds"]) for r in payload["runs"])
-    assert budgets == [("cft", 1.5), ("cgcnn", 1.5), ("cgcnn", 2.5)]
-    for run in payload["runs"]:
-        assert run["train_seconds"] >= run["budget_seconds"]
-        assert len(run["curve"]) == settings.eval_points
-        times = [p["train_seconds"] for p in run["curve"]]
-        assert times == sorted(times)
-        assert run["n_test"] == settings.n_test and math.isfinite(run["test_mae"])
-        assert run["best_val_mae"] == min(p["val_mae"] for p in run["curve"])
-    block = payload["summary"]["carbon24/energy_per_atom"]
-    assert set(block["models"]) == {"cft", "cgcnn", "cgcnn@2.5s"}
-    assert block["models"]["cgcnn@2.5s"]["budget_seconds"] == 2.5
-    # the equal-time claim pairs the common-budget runs only
-    claim = block["claims"]["cft_beats_cgcnn_at_equal_time"]
-    cgcnn = next(r for r in payload["runs"] if r["model"] == "cgcnn" and r["budget_seconds"] == 1.5)
-    cft = next(r for r in payload["runs"] if r["model"] == "cft")
-    assert claim["difference"]["mean"] == pytest.approx(cgcnn["test_mae"] - cft["test_mae"])
-    on_disk = json.loads((tmp_path / "curves.json").read_text())
-    assert on_disk["summary"] == json.loads(json.dumps(payload["summary"]))
-    assert (tmp_path / "curves.png").is_file()
-    assert len((tmp_path / "curves_runs.jsonl").read_text().splitlines()) == 3
-    # --resume keeps finished runs and trains nothing more
-    again = run_curves(settings, resume=True, echo=lambda _: None)
-    assert len(again["runs"]) == 3
+def test_claims_are_judged_by_their_criterion() -> None:
+    better, worse = {0: 0.10, 1: 0.11, 2: 0.12}, {0: 0.20, 1: 0.21, 2: 0.19}
+    two = judge(Claim("a", "b", criterion="two_std"), better, worse)
+    assert two["met"] and two["wins"] == 3 and two["seeds"] == [0, 1, 2]
+    assert two["difference"]["mean"] == pytest.approx(0.09)
+    close = judge(Claim("a", "b", criterion="two_std"), better, {0: 0.11, 1: 0.10, 2: 0.14})
+    assert not close["met"]
+    assert judge(Claim("a", "b", criterion="mean"), better, {0: 0.11, 1: 0.12, 2: 0.13})["met"]
+    assert judge(Claim("a", "b"), better, {5: 1.0}) is None
+    # bootstrap: over items (seed-averaged); no items, no bootstrap, not met
+    items = {s: np.full(50, v) for s, v in better.items()}
+    worse_items = {s: np.full(50, v) for s, v in worse.items()}
+    assert judge(Claim("a", "b"), better, worse, items, worse_items)["met"]
+    assert not judge(Claim("a", "b"), better, worse)["met"]
+    with pytest.raises(ValueError, match="criterion"):
+        Claim("a", "b", criterion="vibes")
 
 
 def _fake_run(model: str, seed: int, budget: float, maes: list[float]) -> dict:
@@ -83,39 +88,34 @@ def _fake_run(model: str, seed: int, budget: float, maes: list[float]) -> dict:
                       for t, m in zip(times, maes, strict=True)]}
 
 
-def test_one_fifth_claim_uses_alignns_longest_run() -> None:
+def test_claims_of_the_curves_study_at_every_shared_budget() -> None:
     settings = CurveSettings.from_preset("full", mp20_root="m", carbon_root="c",
                                          targets=("mp20/band_gap",), models=("cft", "alignn"))
     assert settings.budgets_of("mp20/band_gap", "alignn") == [240.0, 1200.0]
     assert settings.budgets_of("carbon24/energy_per_atom", "alignn") == [240.0]
-    assert settings.budgets_of("mp20/band_gap", "cft") == [240.0, 1200.0]
-    assert settings.budgets_of("mp20/band_gap", "cgcnn") == [240.0]
     runs = [_fake_run("cft", s, 240.0, [0.5, 0.4, 0.3, 0.25]) for s in (0, 1)]
     runs += [_fake_run("cft", s, 1200.0, [0.4, 0.3, 0.2, 0.15]) for s in (0, 1)]
     runs += [_fake_run("alignn", s, 240.0, [0.9, 0.8, 0.7, 0.6]) for s in (0, 1)]
     runs += [_fake_run("alignn", s, 1200.0, [0.6, 0.5, 0.35, 0.3]) for s in (0, 1)]
     block = summarize(settings, runs)["mp20/band_gap"]
     assert set(block["models"]) == {"cft", "cft@1200s", "alignn", "alignn@1200s"}
-    # equal time at the extended budget: ALIGNN 0.3 against the CFT's 0.15
-    equal = block["claims"]["cft_beats_alignn_at_1200s"]
-    assert equal["budget_seconds"] == 1200.0 and equal["seeds_cft_better"] == 2
+    equal = block["claims"]["cft beats alignn on mp20/band_gap at 1200 s"]
+    assert equal["budget_seconds"] == 1200.0 and equal["wins"] == 2
     assert equal["difference"]["mean"] == pytest.approx(0.15) and equal["met"]
-    claim = block["claims"]["cft_reaches_alignn_best_in_one_fifth"]
+    assert block["claims"]["cft beats alignn on mp20/band_gap"]["met"]
+    reach = block["claims"]["cft reaches the best of alignn on mp20/band_gap in 0.2 of its time"]
     # ALIGNN's best (0.3) came at 1200 s of its 1200 s run; the CFT reached 0.3 at 180 s
-    assert claim["alignn_budget_seconds"] == 1200.0 and claim["alignn_seconds"] == 1200.0
-    assert claim["cft_seconds"] == 180.0 and claim["ratio"] == pytest.approx(0.15)
-    assert claim["met"]
-    # the CFT's 1200-s run reached 0.3 at its second point (600 s)
-    assert claim["cft_seconds_same_budget"] == 600.0
-    assert claim["ratio_same_budget"] == pytest.approx(0.5)
+    assert reach["worse_budget_seconds"] == 1200.0 and reach["worse_seconds"] == 1200.0
+    assert reach["better_seconds"] == 180.0 and reach["ratio"] == pytest.approx(0.15)
+    assert reach["met"]
     with pytest.raises(ValueError, match="longer than the common budget"):
         CurveSettings.from_preset("full", mp20_root="m", carbon_root="c",
                                   extended_budgets={"alignn": 100.0}).runs()
 
 
-def test_recorded_seconds_survive_a_summary_rewrite(tmp_path) -> None:
-    from cft_pyg.experiments.jobs import recorded_seconds
+def test_recorded_figures_survive_a_summary_rewrite(tmp_path) -> None:
+    from cft_pyg.experiments.jobs import recorded
 
-    assert recorded_seconds(tmp_path / "missing.json") is None
+    assert recorded(tmp_path / "missing.json", "total_seconds") is None
     (tmp_path / "curves.json").write_text(json.dumps({"total_seconds": 2409.8}))
-    assert recorded_seconds(tmp_path / "curves.json") == 2409.8
+    assert recorded(tmp_path / "curves.json", "total_seconds") == 2409.8

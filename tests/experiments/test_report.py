@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from cft_pyg.experiments.report import BEGIN, END, ablation_markdown, replace_block
+from cft_pyg.experiments.report import ablation_markdown, markers, replace_block
 
 from ..conftest import REPO_ROOT
+
+BEGIN, END = markers("ablation")
 
 
 def _payload_and_block(relative: str, name: str) -> tuple[dict, str]:
@@ -20,8 +22,8 @@ def _payload_and_block(relative: str, name: str) -> tuple[dict, str]:
     if not path.is_file():
         pytest.skip(f"{relative} not committed")
     begin, end = markers(name)
-    readme = (REPO_ROOT / "README.md").read_text()
-    return json.loads(path.read_text()), readme.split(begin, 1)[1].split(end, 1)[0]
+    doc = (REPO_ROOT / "docs" / "results.md").read_text()
+    return json.loads(path.read_text()), doc.split(begin, 1)[1].split(end, 1)[0]
 
 
 def test_readme_ablation_block_matches_the_json():
@@ -29,8 +31,8 @@ def test_readme_ablation_block_matches_the_json():
     if not path.is_file():
         pytest.skip("results/ablation.json not committed")
     payload = json.loads(path.read_text())
-    readme = (REPO_ROOT / "README.md").read_text()
-    block = readme.split(BEGIN, 1)[1].split(END, 1)[0]
+    doc = (REPO_ROOT / "docs" / "results.md").read_text()
+    block = doc.split(BEGIN, 1)[1].split(END, 1)[0]
     assert block.strip() == ablation_markdown(payload).strip()
     # every headline test MAE of the JSON appears in the README
     for target in payload["summary"].values():
@@ -96,3 +98,18 @@ def test_readme_robustness_block_matches_the_json():
             for kind in ("mirror (x -> -x)", "mirror (frame z -> -z)"):
                 assert row["changes"][kind]["changed"] == 0, (row["label"], kind)
             assert row["changes"]["symprec=0.1"]["max"] <= 1e-5 * max(1.0, row["test_mae"])
+
+
+def test_every_generated_block_of_the_documents_matches_the_json():
+    """README (summary, pretrained) and docs/results.md (every other table) equal what
+    ``report --write`` generates from the committed JSON; every block has its place."""
+    from cft_pyg.experiments.report import generate_blocks
+
+    blocks = generate_blocks(REPO_ROOT / "results", REPO_ROOT / "benchmarks" / "results")
+    docs = {p: (REPO_ROOT / p).read_text() for p in ("README.md", "docs/results.md")}
+    for name, block in blocks.items():
+        begin, end = markers(name)
+        where = [p for p, text in docs.items() if begin in text]
+        assert len(where) == 1, (name, where)
+        assert docs[where[0]].split(begin, 1)[1].split(end, 1)[0].strip() == block.strip(), name
+    assert {"summary", "pretrained", "ablation", "curves", "transfer", "compare"} <= set(blocks)

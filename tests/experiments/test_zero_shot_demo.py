@@ -13,11 +13,3 @@ def test_held_out_groups_are_the_centrosymmetric_ones() -> None:
     assert len(held_out_groups()) == 92
     np.testing.assert_array_equal(is_held_out([1, 2, 14, 225, 4]),
                                   [False, True, True, True, False])
-
-
-def test_demo_moved_to_experiments_and_old_path_still_works() -> None:
-    import cft_pyg.training.demo as old
-    from cft_pyg.experiments import demo
-
-    assert old.run_demo is demo.run_demo and old.DemoSettings is demo.DemoSettings
-    assert old.DemoResult is demo.DemoResult

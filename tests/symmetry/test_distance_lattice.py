@@ -54,13 +54,3 @@ def test_random_lattice_metric_is_invariant() -> None:
         assert np.linalg.det(cell) == pytest.approx(100.0)
         for W in group.point_group_rotations:
             np.testing.assert_allclose(W.T @ metric @ W, metric, atol=1e-9)
-
-
-def test_deprecated_pretrain_random_lattice() -> None:
-    from cft_pyg.nn.pretrain import random_lattice as old
-
-    with pytest.warns(DeprecationWarning, match="cft_pyg.symmetry.random_lattice"):
-        cell = old(194, np.random.default_rng(0))
-    metric = cell @ cell.T
-    for W in SpaceGroup(194).point_group_rotations:
-        np.testing.assert_allclose(W.T @ metric @ W, metric, atol=1e-9)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cft_pyg.training import (
-    CrystalRegressor,
+    CrystalPropertyModule,
     TrainConfig,
     evaluate,
     fit,
@@ -70,7 +70,7 @@ def test_checkpoint_holds_normalization_and_predicts(tmp_path, crystals) -> None
     assert (ckpt / "best.ckpt").is_file() and (ckpt / "last.ckpt").is_file()
     mean, std = target_statistics(train)
     model = load_model(res.best_checkpoint)
-    assert isinstance(model, CrystalRegressor)
+    assert isinstance(model, CrystalPropertyModule)
     assert float(model.target_mean) == pytest.approx(mean)
     assert float(model.target_std) == pytest.approx(std)
     assert model.hparams.model == "test-tiny"

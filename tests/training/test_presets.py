@@ -10,7 +10,8 @@ import pytest
 
 from cft_pyg.cli import _layered, build_parser, config_options
 from cft_pyg.experiments.ablation import AblationSettings
-from cft_pyg.experiments.settings import CompareSettings, DemoSettings
+from cft_pyg.experiments.compare import CompareSettings
+from cft_pyg.experiments.demo import DemoSettings
 from cft_pyg.training import TrainConfig
 from cft_pyg.training.presets import Presets, UnknownPresetError
 

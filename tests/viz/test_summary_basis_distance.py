@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from cft_pyg import SpaceGroup, SymmetryAdaptedBasis
+from cft_pyg import SymmetryAdaptedBasis
 from cft_pyg.nn import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
 from cft_pyg.viz import (
     basis_on_slice,
     encoding_orbit_distances,
     group_summary,
-    orbit_distance,
     plot_basis_functions,
     plot_basis_sizes,
     plot_encoding_vs_orbit_distance,
@@ -86,17 +85,6 @@ def test_basis_figure_has_one_image_per_function():
     fig = plot_basis_functions(14, 3.0, [0, 2, 4, 6], resolution=16)
     gids = sorted(im.get_gid() for ax in fig.axes for im in ax.images)
     assert gids == ["basis_0", "basis_2", "basis_4", "basis_6"]
-
-
-def test_deprecated_orbit_distance_alias_forwards_to_symmetry():
-    from cft_pyg.symmetry import orbit_distance as home
-
-    g, cell = SpaceGroup(227), 5.4 * np.eye(3)
-    rng = np.random.default_rng(0)
-    x, y = rng.random((5, 3)), rng.random((5, 3))
-    with pytest.warns(DeprecationWarning, match="cft_pyg.symmetry.orbit_distance"):
-        d = orbit_distance(x, y, g, cell)
-    np.testing.assert_array_equal(d, home(x, y, cell, g))
 
 
 def test_encoding_distance_vanishes_on_orbits_only_for_the_invariant_encoding():
