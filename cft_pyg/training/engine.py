@@ -345,13 +345,20 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     return module
 
 
+CHECKPOINT_COMPATIBLE = {"0.3": "0.4"}
+"""Versions whose checkpoints load in a later one (``old -> new``): 0.4 changed the studies,
+not the models, the featurization or the checkpoint format."""
+
+
 def check_library_version(path: Path, version: str | None) -> None:
-    """Checkpoints load within the same major.minor version of cft-pyg."""
+    """Checkpoints load within the same major.minor version of cft-pyg (and from the versions
+    of :data:`CHECKPOINT_COMPATIBLE`)."""
     if version is None:
         raise ValueError(f"{path} was written by cft-pyg 0.1 (no version or featurization "
                          f"recorded); this is cft-pyg {__version__}, whose models differ: "
                          "retrain, or load it with cft-pyg 0.1")
-    if version.split(".")[:2] != __version__.split(".")[:2]:
+    old, new = ".".join(version.split(".")[:2]), ".".join(__version__.split(".")[:2])
+    if old != new and CHECKPOINT_COMPATIBLE.get(old) != new:
         raise ValueError(f"{path} was written by cft-pyg {version}, incompatible with this "
                          f"cft-pyg {__version__} (major.minor must agree): retrain, or load "
                          f"it with cft-pyg {version}")
