@@ -14,6 +14,7 @@ from .space_group import (
     crystal_system,
     default_hall_number,
 )
+from .subgroups import Subgroup, maximal_subgroups, point_subgroups, t_subgroups
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
@@ -22,6 +23,7 @@ __all__ = [
     "FrequencySet",
     "OrbitRouting",
     "SpaceGroup",
+    "Subgroup",
     "SymmetryAdaptedBasis",
     "ball_frequencies",
     "check_frac_coords",
@@ -30,8 +32,11 @@ __all__ = [
     "crystal_system",
     "default_hall_number",
     "load_bases",
+    "maximal_subgroups",
+    "point_subgroups",
     "orbit_distance",
     "random_lattice",
     "reference_metric",
     "symmetric_metric",
+    "t_subgroups",
 ]
