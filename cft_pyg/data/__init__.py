@@ -29,7 +29,8 @@ from .standardization import (
     std_to_input_frac,
     symmetrize_frac_coords,
 )
-from .structure import from_structure
+from .structure import from_standardized, from_structure
+from .subgroup import describe_in_subgroup, standardized_from_data, subgroup_data
 from .synthetic import SyntheticCrystals, morse_energy_per_atom
 from .validation import to_cell, validate_cell
 
@@ -46,7 +47,11 @@ __all__ = [
     "from_cif",
     "from_file",
     "from_object",
+    "from_standardized",
     "from_structure",
+    "describe_in_subgroup",
+    "standardized_from_data",
+    "subgroup_data",
     "num_images",
     "parse_cif",
     "radius_graph_pbc",

@@ -38,6 +38,7 @@ from .validation import to_cell, validate_cell
 __all__ = [
     "StandardizedCrystal",
     "compare_standardized",
+    "from_standardized",
     "from_structure",
     "standardize",
     "symmetrize_frac_coords",
@@ -100,6 +101,21 @@ def from_structure(
     """
     f = Featurization.resolve(featurization, **options)
     std = standardize(structure, f, expected_space_group=expected_space_group)
+    return from_standardized(std, f, neighbor_graph=neighbor_graph, y=y, material_id=material_id)
+
+
+def from_standardized(
+    std: StandardizedCrystal,
+    featurization: Featurization | None = None,
+    *,
+    neighbor_graph: bool = True,
+    y: float | Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    material_id: str | None = None,
+) -> Data:
+    """The ``Data`` of a :class:`StandardizedCrystal` (the second half of
+    :func:`from_structure`; its arguments and fields).  ``featurization`` gives the
+    neighbour graph's radius and cap and is recorded on the result."""
+    f = Featurization.resolve(featurization)
     frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
     frac32[frac32 >= 1.0] = 0.0  # float32 rounding of values just below 1
     cell32 = torch.from_numpy(std.lattice).to(torch.float32)

@@ -1,0 +1,173 @@
+"""A crystal of group ``G`` re-described, exactly, in the standard setting of a subgroup ``H``.
+
+A crystal invariant under ``G`` is invariant under every t-subgroup ``H`` of ``G``
+(:func:`cft_pyg.symmetry.t_subgroups`), so it has an exact description in the default
+setting of ``SpaceGroup(H.number)``: the coordinates ``x_H = P x_G + p`` of the subgroup's
+map, the lattice rows ``P^-T L``, and every atom of the (possibly larger or smaller)
+conventional cell of ``H``.  :func:`describe_in_subgroup` builds it with the canonical choices
+of :func:`cft_pyg.data.standardize`: the result is symmetrized with ``H``'s operations, its
+lattice rebuilt in the Cholesky frame, the second member of an enantiomorphic pair mapped onto
+the first (``canonical_handedness``) and one description chosen among those related by
+``H``'s affine normalizer (``canonical_origin``).  Conjugate subgroups (``H`` and ``g H g^-1``,
+``g`` in ``G``) then give the same description up to the order of the atoms, because ``g``
+maps the crystal onto itself and relates their standard settings by an element of ``H``'s
+normalizer.
+
+Every operation of ``G`` only permutes the atoms of a ``G``-symmetric crystal, so a
+permutation-invariant model fed an ``H``-description is still invariant under all of ``G``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from torch_geometric.data import Data
+
+from ..symmetry.normalizer import ENANTIOMORPHIC_PARTNER
+from ..symmetry.space_group import SpaceGroup, default_hall_number
+from ..symmetry.subgroups import Subgroup
+from .errors import StructureError
+from .featurization import Featurization
+from .standardization import (
+    StandardizedCrystal,
+    _canonical_origin,
+    _symmetrize_lattice,
+    _wrap,
+    symmetrize_frac_coords,
+)
+from .structure import from_standardized
+
+__all__ = ["describe_in_subgroup", "standardized_from_data", "subgroup_data"]
+
+
+def _cell_atoms(frac: np.ndarray, numbers: np.ndarray, P: np.ndarray, p: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Every atom of the new cell: ``P (x + n) + p`` wrapped, for the lattice vectors ``n``
+    of the old cell that reach it, de-duplicated (the new cell holds ``n_atoms / det P``)."""
+    P_inv = np.linalg.inv(P)
+    corners = np.array(list(itertools.product((0.0, 1.0), repeat=3)))
+    old = (corners - p) @ P_inv.T  # the new cell's corners in old coordinates
+    lo, hi = np.floor(old.min(axis=0)) - 1, np.ceil(old.max(axis=0)) + 1
+    shifts = np.array(list(itertools.product(*(range(int(a), int(b) + 1)
+                                               for a, b in zip(lo, hi)))), dtype=np.float64)
+    images = (frac[None, :, :] + shifts[:, None, :]) @ P.T + p  # (s, n, 3)
+    inside = np.all((images > -1e-8) & (images < 1 - 1e-8), axis=-1)
+    x = _wrap(images[inside])
+    z = np.broadcast_to(numbers, inside.shape)[inside]
+    expected = len(numbers) / abs(np.linalg.det(P))
+    keys = np.rint(x * 1e6).astype(np.int64) % 1_000_000
+    _, first = np.unique(np.concatenate([z[:, None], keys], axis=1), axis=0, return_index=True)
+    first = np.sort(first)
+    if abs(len(first) - expected) > 1e-6:  # pragma: no cover - a symmetric input always fits
+        raise StructureError(
+            f"the subgroup cell holds {len(first)} atoms where {expected:g} were expected",
+            "symmetry_failed")
+    return x[first], z[first]
+
+
+def describe_in_subgroup(
+    crystal: StandardizedCrystal,
+    subgroup: Subgroup,
+    featurization: Featurization | None = None,
+) -> StandardizedCrystal:
+    """The crystal in the default setting of the type of ``subgroup`` (exact).
+
+    Args:
+        crystal: a crystal standardized in ``SpaceGroup(subgroup.parent)`` (by
+            :func:`~cft_pyg.data.standardize`, or :func:`standardized_from_data`).
+        subgroup: a t-subgroup of the crystal's group (:func:`~cft_pyg.symmetry.t_subgroups`).
+        featurization: its ``canonical_origin`` and ``canonical_handedness`` apply (default
+            :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`); the symmetrization tolerance is
+            ``1e-6`` Å, as the input is exactly symmetric.
+
+    Returns:
+        A :class:`StandardizedCrystal` of group ``subgroup.number`` (or its enantiomorphic
+        partner); ``transformation_matrix`` and ``origin_shift`` map the coordinates of
+        ``crystal``'s own input to it (composed with ``crystal``'s), ``std_rotation_matrix``
+        likewise.
+
+    Raises:
+        ValueError: the subgroup is not one of the crystal's group.
+    """
+    f = Featurization.resolve(featurization)
+    if subgroup.parent != crystal.number or crystal.hall_number != default_hall_number(
+            crystal.number):
+        raise ValueError(f"{subgroup!r} is not a subgroup of the crystal's group "
+                         f"{crystal.number} (default setting)")
+    P, p = subgroup.transformation_matrix, subgroup.origin_shift
+    number = subgroup.number
+    group = SpaceGroup(number)
+    frac, numbers = _cell_atoms(crystal.frac_coords, crystal.numbers, P, p)
+    lattice, R = _symmetrize_lattice(np.linalg.inv(P).T @ crystal.lattice, group)
+    frac = symmetrize_frac_coords(frac, numbers, lattice, group, tolerance=1e-6)
+    P_total = P @ crystal.transformation_matrix
+    p_total = P @ crystal.origin_shift + p
+    R_total = R @ crystal.std_rotation_matrix
+    if f.canonical_handedness and ENANTIOMORPHIC_PARTNER.get(number, number) < number:
+        number = ENANTIOMORPHIC_PARTNER[number]
+        group = SpaceGroup(number)
+        frac, P_total, p_total, R_total = -frac, -P_total, -p_total, -R_total
+    if f.canonical_origin:
+        A, t = _canonical_origin(_wrap(frac), numbers, lattice, group,
+                                 proper=not f.canonical_handedness)
+        frac = frac @ A.T + t
+        P_total, p_total = A @ P_total, A @ p_total + t
+        R_total = lattice.T @ A @ np.linalg.inv(lattice.T) @ R_total
+    return StandardizedCrystal(
+        number=number, hall_number=default_hall_number(number), lattice=lattice,
+        frac_coords=_wrap(frac), numbers=numbers, transformation_matrix=P_total,
+        origin_shift=p_total, std_rotation_matrix=R_total,
+        mirrored=bool(np.linalg.det(R_total) < 0))
+
+
+def standardized_from_data(data: Data, tolerance: float = 1e-3) -> StandardizedCrystal:
+    """The float64 :class:`StandardizedCrystal` of one standardized crystal ``Data``.
+
+    ``Data`` stores float32 coordinates; they are symmetrized again with the operations of
+    ``SpaceGroup(data.space_group)`` (the Reynolds projection), which restores exact
+    symmetry to float64 rounding.
+
+    Args:
+        data: one crystal made by :func:`~cft_pyg.data.from_structure` (fields ``z``,
+            ``frac_coords``, ``cell``, ``space_group``, ``transformation_matrix``,
+            ``origin_shift``).
+        tolerance: largest accepted mismatch (Å) of the float32 positions.
+    """
+    number = int(data.space_group.reshape(-1)[0])
+    group = SpaceGroup(number)
+    lattice, R = _symmetrize_lattice(data.cell.reshape(3, 3).double().numpy(), group)
+    numbers = data.z.numpy().astype(np.int64)
+    frac = symmetrize_frac_coords(data.frac_coords.double().numpy(), numbers, lattice, group,
+                                  tolerance=tolerance)
+    P = data.transformation_matrix.reshape(3, 3).double().numpy() if hasattr(
+        data, "transformation_matrix") else np.eye(3)
+    p = data.origin_shift.reshape(3).double().numpy() if hasattr(
+        data, "origin_shift") else np.zeros(3)
+    return StandardizedCrystal(
+        number=number, hall_number=default_hall_number(number), lattice=lattice,
+        frac_coords=_wrap(frac), numbers=numbers, transformation_matrix=P, origin_shift=p,
+        std_rotation_matrix=R, mirrored=False)
+
+
+
+def subgroup_data(data: Data, subgroup: Subgroup, featurization: Featurization | None = None,
+                  ) -> Data:
+    """One standardized crystal ``Data`` re-described in ``subgroup``'s standard setting.
+
+    Args:
+        data: a crystal made by :func:`~cft_pyg.data.from_structure`.
+        subgroup: a t-subgroup of ``SpaceGroup(data.space_group)``.
+        featurization: default: the one recorded on ``data`` (``data.featurization``).
+
+    Returns:
+        A ``Data`` with the same fields as ``data`` (``y`` and ``material_id`` carried over,
+        the neighbour graph rebuilt when ``data`` has one), ``space_group`` the subgroup's
+        type.
+    """
+    if featurization is None and isinstance(getattr(data, "featurization", None), str):
+        featurization = Featurization.from_json(data.featurization)
+    std = describe_in_subgroup(standardized_from_data(data), subgroup, featurization)
+    return from_standardized(std, featurization, neighbor_graph="edge_index" in data,
+                             y=data.y if "y" in data else None,
+                             material_id=getattr(data, "material_id", None))

@@ -1,0 +1,150 @@
+"""A crystal of group G re-described in the standard setting of each t-subgroup H: exactly
+H-invariant (1e-12, float64), the same physical crystal, and a CFT fed the H-description is
+invariant under every operation of G; conjugate copies of H give the same prediction."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from cft_pyg import SpaceGroup
+from cft_pyg.data import (
+    describe_in_subgroup,
+    from_structure,
+    standardize,
+    standardized_from_data,
+    subgroup_data,
+)
+from cft_pyg.data.generator import generate_crystal
+from cft_pyg.nn import CrystalFourierTransformer
+from cft_pyg.symmetry import t_subgroups
+from cft_pyg.testing import default_tolerance
+
+GROUPS = (2, 14, 62, 92, 123, 139, 148, 166, 194, 216, 221, 227)
+
+
+def _crystal(number: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return generate_crystal(number, np.random.default_rng(number), max_atoms=24)
+
+
+def _set_error(frac: np.ndarray, numbers: np.ndarray, group: SpaceGroup) -> float:
+    """Largest distance (fractional) from an image of an atom to the nearest atom of its
+    species, over every operation of ``group``."""
+    images = group.apply(frac)
+    d = np.abs((images[:, :, None, :] - frac[None, None, :, :] + 0.5) % 1.0 - 0.5).max(-1)
+    d[:, numbers[:, None] != numbers[None, :]] = np.inf
+    return float(d.min(axis=2).max())
+
+
+def _cartesian_multiset(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
+                        shell: float = 6.0) -> np.ndarray:
+    """Sorted (Z, distance) pairs of all neighbours within ``shell`` of each atom: a
+    description-independent fingerprint per unit volume."""
+    n = np.arange(-3, 4)
+    shifts = np.array(np.meshgrid(n, n, n)).reshape(3, -1).T
+    cart = frac @ lattice
+    images = (frac[None] + shifts[:, None]) @ lattice
+    d = np.linalg.norm(images[:, None, :, :] - cart[None, :, None, :], axis=-1)
+    rows = [(numbers[i], round(float(x), 6)) for s in range(len(shifts))
+            for i in range(len(numbers)) for x in d[s, i] if 1e-6 < x < shell]
+    return np.array(sorted(rows))
+
+
+@pytest.mark.parametrize("number", GROUPS)
+def test_description_is_exactly_invariant_under_the_subgroup(number):
+    std = standardize(_crystal(number))
+    assert std.number == number
+    volume = abs(np.linalg.det(std.lattice))
+    for sub in t_subgroups(number):
+        h = describe_in_subgroup(std, sub)
+        assert _set_error(h.frac_coords, h.numbers, SpaceGroup(h.number)) < 1e-12
+        # the same crystal: atoms per volume and every interatomic distance
+        h_volume = abs(np.linalg.det(h.lattice))
+        assert len(h.numbers) / h_volume == pytest.approx(len(std.numbers) / volume)
+        if sub.index in (1, 2) or sub.number == 1:
+            ratio = h_volume / volume
+            a = _cartesian_multiset(std.lattice, std.frac_coords, std.numbers)
+            b = _cartesian_multiset(h.lattice, h.frac_coords, h.numbers)
+            assert len(b) == pytest.approx(len(a) * ratio)
+            assert set(map(tuple, a.tolist())) == set(map(tuple, b.tolist()))
+
+
+def test_the_group_itself_gives_the_crystal_back():
+    for number in (14, 166, 227):
+        std = standardize(_crystal(number))
+        same = describe_in_subgroup(std, t_subgroups(number)[0])
+        assert same.number == number and len(same.numbers) == len(std.numbers)
+        assert np.allclose(same.lattice, std.lattice, atol=1e-10)
+        order = np.lexsort(np.c_[std.numbers, std.frac_coords].T[::-1])
+        order2 = np.lexsort(np.c_[same.numbers, same.frac_coords].T[::-1])
+        assert np.allclose(std.frac_coords[order], same.frac_coords[order2], atol=1e-10)
+
+
+def test_float32_data_round_trips_to_an_exact_crystal():
+    data = from_structure(_crystal(194))
+    std = standardized_from_data(data)
+    assert _set_error(std.frac_coords, std.numbers, SpaceGroup(194)) < 1e-12
+    assert np.abs(std.frac_coords - data.frac_coords.double().numpy()).max() < 1e-6
+
+
+def test_not_a_subgroup_is_refused():
+    std = standardize(_crystal(14))
+    with pytest.raises(ValueError, match="not a subgroup"):
+        describe_in_subgroup(std, t_subgroups(62)[1])
+
+
+def _predict(model, items) -> torch.Tensor:
+    with torch.no_grad():
+        return model(Batch.from_data_list(items))
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return CrystalFourierTransformer().eval()
+
+
+@pytest.mark.parametrize("number", (14, 62, 166, 194, 227))
+def test_cft_on_a_subgroup_description_is_invariant_under_every_operation_of_g(number, model):
+    from pymatgen.core import Lattice, Structure
+
+    std = standardize(_crystal(number))
+    group = SpaceGroup(number)
+    # the smallest subgroup of largest index that is not P1: the strictest test of the map
+    sub = max(t_subgroups(number)[1:], key=lambda s: (s.index, -s.position))
+    ref = _predict(model, [subgroup_data(from_structure(
+        (std.lattice, std.frac_coords, std.numbers)), sub)])
+    rng = np.random.default_rng(0)
+    variants = []
+    for k in range(group.num_operations):
+        x = std.frac_coords @ group.rotations[k].T + group.translations[k]
+        perm = rng.permutation(len(x))
+        structure = Structure(Lattice(std.lattice), std.numbers[perm].tolist(), x[perm])
+        variants.append(subgroup_data(from_structure(structure), sub))
+    out = _predict(model, variants)
+    atol, rtol = default_tolerance(torch.float32)
+    assert torch.allclose(out, ref.expand_as(out), atol=atol, rtol=rtol)
+    # the check can fail: another subgroup type gives another prediction
+    other = next(s for s in t_subgroups(number) if s.number != sub.number)
+    assert abs(float(_predict(model, [subgroup_data(from_structure(
+        (std.lattice, std.frac_coords, std.numbers)), other)])) - float(ref)) > 1e-4
+
+
+@pytest.mark.parametrize("number", (123, 194, 221, 227))
+def test_conjugate_copies_give_one_prediction(number, model):
+    data = from_structure(_crystal(number))
+    by_class: dict[int, list[torch.Tensor]] = {}
+    for sub in t_subgroups(number):
+        by_class.setdefault(sub.conjugacy_class, []).append(sub)
+    atol, rtol = default_tolerance(torch.float32)
+    multi = [subs for subs in by_class.values() if len(subs) > 1]
+    assert multi
+    for subs in multi:
+        out = _predict(model, [subgroup_data(data, s) for s in subs])
+        assert torch.allclose(out, out[:1].expand_as(out), atol=atol, rtol=rtol)
