@@ -49,12 +49,18 @@ MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
                           "encoding": "none"}, "CFT trunk, no encoding"),
     "cft-pe-only": ("cft", {"channels": 64, "num_blocks": 2, "heads": 4, "local": False,
                             "pair_bias": False}, "PE-only Transformer (symmetry-adapted PE)"),
+    "cft-subgroup-aug": ("cft", {"channels": 64, "num_blocks": 2, "heads": 4,
+                                 "local_channels": 32},
+                         "CFT (hybrid), subgroup augmentation 0.5"),
     "cgcnn": ("cgcnn", {}, "CGCNN"),
     "alignn": ("alignn", {"alignn_layers": 2, "gcn_layers": 2, "hidden_features": 64,
                           "embedding_features": 32}, "ALIGNN (small)"),
 }
 """Benchmark name -> (registered model, constructor arguments, label); the CFT sizes of the
 learning curves (``cft_pyg.experiments.curves``)."""
+
+TRAINING_CHANGES: dict[str, dict[str, Any]] = {"cft-subgroup-aug": {"subgroup_augmentation": 0.5}}
+"""Benchmark name -> changes to the training configuration (``TrainConfig`` fields)."""
 
 DATASETS: dict[str, tuple[str, str, str, str]] = {
     "carbon24": ("carbon24", "carbon_24", "energy_per_atom", "eV/atom"),
@@ -157,7 +163,8 @@ def train_job(args: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
                       data_root=str(Path(opts["data_root"]) / folder), target=target,
                       max_crystals=opts["train_crystals"], epochs=epochs, batch_size=64,
                       lr=1e-3, warmup_epochs=1.0, patience=None, seed=opts["seed"],
-                      accelerator="cpu", devices=1, progress_bar=False, output_dir=str(out))
+                      accelerator="cpu", devices=1, progress_bar=False, output_dir=str(out),
+                      **TRAINING_CHANGES.get(model_name, {}))
     start = time.perf_counter()
     load_start = _load()
     splits = build_splits(cfg)

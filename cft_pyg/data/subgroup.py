@@ -20,6 +20,8 @@ permutation-invariant model fed an ``H``-description is still invariant under al
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from torch_geometric.data import Data
@@ -38,7 +40,8 @@ from .standardization import (
 )
 from .structure import from_standardized
 
-__all__ = ["describe_in_subgroup", "standardized_from_data", "subgroup_data"]
+__all__ = ["SubgroupAugmented", "describe_in_subgroup", "standardized_from_data",
+           "subgroup_data"]
 
 
 def _cell_atoms(frac: np.ndarray, numbers: np.ndarray, P: np.ndarray, p: np.ndarray
@@ -171,3 +174,51 @@ def subgroup_data(data: Data, subgroup: Subgroup, featurization: Featurization |
     return from_standardized(std, featurization, neighbor_graph="edge_index" in data,
                              y=data.y if "y" in data else None,
                              material_id=getattr(data, "material_id", None))
+
+
+class SubgroupAugmented(Sequence):
+    """A training set whose crystals are shown through random t-subgroup descriptions.
+
+    Item ``i`` is, with probability ``probability``, ``dataset[i]`` re-described
+    (:func:`subgroup_data`) in a t-subgroup drawn uniformly from the **proper** t-subgroups
+    of its group, and otherwise ``dataset[i]`` itself.  Each description is an exact input
+    (the crystal is invariant under the subgroup), so a model trained on them is exactly as
+    invariant as before; the model sees every crystal through many groups, so its answer
+    depends less on which group the tolerance detected.
+
+    Draws are seeded by ``(seed, i, k)`` for the ``k``-th access of item ``i`` in this
+    process: a run is reproducible from its start, but a resumed run draws anew and a
+    loader with worker processes draws per worker.
+
+    Args:
+        dataset: a sequence of crystal ``Data`` made by :func:`~cft_pyg.data.from_structure`.
+        probability: chance of a subgroup description, in ``[0, 1]``.
+        seed: seed of the draws.
+    """
+
+    def __init__(self, dataset: Sequence[Any], probability: float = 0.5, seed: int = 0) -> None:
+        if not 0.0 <= float(probability) <= 1.0:
+            raise ValueError(f"probability must lie in [0, 1], got {probability}")
+        self.dataset = dataset
+        self.probability = float(probability)
+        self.seed = int(seed)
+        self._draws: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Data:  # type: ignore[override]
+        from ..symmetry.subgroups import t_subgroups
+
+        data = self.dataset[index]
+        k = self._draws.get(index, 0)
+        self._draws[index] = k + 1
+        rng = np.random.default_rng([self.seed, int(index), k])
+        subs = t_subgroups(int(data.space_group.reshape(-1)[0]))
+        if len(subs) == 1 or rng.random() >= self.probability:
+            return data
+        return subgroup_data(data, subs[int(rng.integers(1, len(subs)))])
+
+    def __repr__(self) -> str:
+        return (f"SubgroupAugmented({len(self)} crystals, probability={self.probability}, "
+                f"seed={self.seed})")

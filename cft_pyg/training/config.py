@@ -161,6 +161,9 @@ class TrainConfig(Presets):
     download: bool = setting(False, "download missing MP-20 / Perov-5 files from the CDVAE "
                              "repository (otherwise a missing file is an error)")
     max_crystals: int | None = setting(None, "use a seeded random subset of N crystals", "N")
+    subgroup_augmentation: float = setting(0.0, "probability of showing a training crystal "
+                                           "through a random proper t-subgroup description "
+                                           "(exact inputs; 0: off)", "P")
     split: str = setting("auto", "auto (the dataset's own split, else random), dataset, random, "
                       "or hold out space groups (zero-shot)",
                       choices=SPLITS)
@@ -231,6 +234,9 @@ class TrainConfig(Presets):
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.subgroup_augmentation <= 1.0:
+            raise ConfigError("subgroup_augmentation is a probability in [0, 1], got "
+                              f"{self.subgroup_augmentation}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:

@@ -234,6 +234,10 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         from .pretraining import load_pretrained_encoding
 
         load_pretrained_encoding(module.model, config.pretrained_encoding)
+    if config.subgroup_augmentation > 0:
+        from ..data.subgroup import SubgroupAugmented
+
+        train = SubgroupAugmented(train, config.subgroup_augmentation, seed=config.seed)
     data = CrystalDataModule(train, val, test, batch_size=config.batch_size, seed=config.seed,
                              num_workers=config.num_workers)
 

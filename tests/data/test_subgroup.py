@@ -13,6 +13,7 @@ from torch_geometric.data import Batch
 
 from cft_pyg import SpaceGroup
 from cft_pyg.data import (
+    SubgroupAugmented,
     describe_in_subgroup,
     from_structure,
     standardize,
@@ -148,3 +149,77 @@ def test_conjugate_copies_give_one_prediction(number, model):
     for subs in multi:
         out = _predict(model, [subgroup_data(data, s) for s in subs])
         assert torch.allclose(out, out[:1].expand_as(out), atol=atol, rtol=rtol)
+
+
+def _items(numbers=(14, 62, 166, 221)) -> list:
+    return [from_structure(_crystal(n)) for n in numbers]
+
+
+def test_augmentation_probability_is_checked():
+    for p in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="probability"):
+            SubgroupAugmented([], p)
+
+
+def test_augmentation_off_returns_the_crystals_themselves():
+    items = _items()
+    aug = SubgroupAugmented(items, 0.0)
+    assert len(aug) == len(items)
+    for i in range(len(items)):
+        assert aug[i] is items[i]
+
+
+def test_augmentation_always_on_describes_each_crystal_in_a_proper_subgroup():
+    items = [*_items(), from_structure(_crystal(1))]
+    aug = SubgroupAugmented(items, 1.0, seed=3)
+    for i, item in enumerate(items):
+        number = int(item.space_group)
+        seen = {int(aug[i].space_group) for _ in range(6)}
+        if number == 1:  # P1 has no proper subgroup: the crystal itself
+            assert seen == {1}
+            continue
+        proper = {sub.number for sub in t_subgroups(number)[1:]}
+        assert seen <= proper
+        density = item.num_nodes / abs(np.linalg.det(item.cell[0].double().numpy()))
+        h = aug[i]
+        assert h.num_nodes / abs(np.linalg.det(h.cell[0].double().numpy())) \
+            == pytest.approx(density, rel=1e-5)
+
+
+def test_augmentation_draws_are_reproducible_by_seed():
+    items = _items()
+
+    def groups(seed: int) -> list[int]:
+        aug = SubgroupAugmented(items, 0.5, seed=seed)
+        return [int(aug[i].space_group) for _ in range(5) for i in range(len(items))]
+
+    assert groups(0) == groups(0)
+    assert groups(0) != groups(1)
+
+
+def test_training_option_is_validated():
+    from cft_pyg.training import ConfigError, TrainConfig
+
+    assert TrainConfig().subgroup_augmentation == 0.0
+    with pytest.raises(ConfigError, match="subgroup_augmentation"):
+        TrainConfig(subgroup_augmentation=2.0).validate()
+
+
+def test_training_with_augmentation_runs_end_to_end(tmp_path, monkeypatch):
+    import cft_pyg.data.subgroup as module
+    from cft_pyg.data import SyntheticCrystals
+    from cft_pyg.training import TrainConfig, fit
+
+    data = SyntheticCrystals(tmp_path / "data", num_crystals=24, seed=5, num_workers=0,
+                             log=False)
+    cfg = TrainConfig(model="cft", model_kwargs={"channels": 16, "heads": 2}, epochs=1,
+                      batch_size=8, warmup_epochs=0.0, progress_bar=False, accelerator="cpu",
+                      devices=1, subgroup_augmentation=1.0, output_dir=str(tmp_path / "run"))
+    calls = []
+    real = module.subgroup_data
+    monkeypatch.setattr(module, "subgroup_data",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    result = fit(cfg, data[:16], data[16:])
+    assert result.epochs_run == 1 and np.isfinite(result.best_val_score)
+    n_proper = sum(len(t_subgroups(int(d.space_group))) > 1 for d in data[:16])
+    assert len(calls) >= n_proper > 0  # every training crystal with a proper subgroup
