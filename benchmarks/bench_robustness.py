@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         for d in {d for _, d, _ in todo}:
             name, folder, target, _ = DATASETS[d]
             build_splits(TrainConfig(dataset=name, data_root=str(args.data_root / folder),
-                                     target=target, progress_bar=False))
+                                     target=target, max_crystals=args.train_crystals,
+                                     seed=args.seed, progress_bar=False))
         run_logged(train_job, todo, args.workers, log, append=bool(done),
                    describe=lambda r: f"{r['dataset']} {r['model']}: test MAE "
                                       f"{r['test_mae']:.4f} in {r['wall_seconds']:.0f} s")

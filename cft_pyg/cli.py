@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", dest="tables_dir", metavar="DIR",
                    help="folder for the tables (default <run>/evaluation_<part>)")
     p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--descent", choices=["off", "unseen", "all"], default="off",
+                   help="zero-shot subgroup descent: crystals of space groups the model never "
+                        "saw are predicted through their largest seen t-subgroups, averaged "
+                        "over every copy (unseen), or every crystal through its proper ones "
+                        "(all); default off")
     _add_train_options(p, only=("dataset", "data_root", "dataset_kwargs", "featurization",
                                 "target",
                                 "target_index", "max_crystals", "split", "holdout_groups",
@@ -118,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-invalid", action="store_true",
                    help="skip structure files that cannot be read (listed on stderr) instead "
                         "of failing")
+    p.add_argument("--descent", choices=["off", "unseen", "all"], default="off",
+                   help="zero-shot subgroup descent: crystals of space groups the model never "
+                        "saw are predicted through their largest seen t-subgroups, averaged "
+                        "over every copy (unseen), or every crystal through its proper ones "
+                        "(all); default off")
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads (default: the cores idle at the start)")
     p.add_argument("--symprec", type=float, default=None,
@@ -336,7 +346,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise CLIError(str(err.args[0])) from err
     if len(dataset) == 0:
         raise CLIError(f"the {args.part!r} part is empty")
-    report = evaluate(module, dataset, batch_size=args.batch_size, config=config)
+    report = evaluate(module, dataset, batch_size=args.batch_size, config=config,
+                      descent=args.descent)
     report.write(out, overwrite=args.overwrite)
     o = report.overall
     _print(f"{args.part}: {_headline(o)} in {o['n_space_groups']} space groups\n")
@@ -427,7 +438,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not data:
         raise CLIError("no readable crystals to predict")
-    df = predict(module, data, batch_size=args.batch_size)
+    df = predict(module, data, batch_size=args.batch_size, descent=args.descent)
     df.insert(0, "file", [str(n) for n in names])
     if "material_id" in df.columns:
         df = df.drop(columns=["material_id"])

@@ -6,6 +6,8 @@
   normalization, AdamW + warm-up/cosine).
 * :class:`TimeBudget` - train for a budget of seconds instead of epochs (``fit(...,
   budget=...)``).
+* :func:`descent_subgroups` - zero-shot prediction through seen subgroups (``predict(...,
+  descent='unseen')``).
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
 * :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
@@ -36,6 +38,8 @@ _EXPORTS = {
     "load_model": "engine",
     "make_trainer": "engine",
     "predict": "engine",
+    "DESCENT_MODES": "descent",
+    "descent_subgroups": "descent",
     "EvaluationReport": "evaluation",
     "classification_report": "evaluation",
     "evaluation_report": "evaluation",

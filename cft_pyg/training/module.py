@@ -101,6 +101,10 @@ class CrystalPropertyModule(L.LightningModule):
         num_classes: number of classes of a classification (>= 2).
         class_counts: training crystals per class (classification; gives the majority-class
             baseline of the evaluation tables).
+        training_groups: space groups the model was trained on (set by
+            :func:`cft_pyg.training.fit`: the training crystals' groups and, with subgroup
+            augmentation, their t-subgroup types); zero-shot descent
+            (:mod:`cft_pyg.training.descent`) reads it.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class CrystalPropertyModule(L.LightningModule):
         num_classes: int | None = None,
         class_counts: list[int] | None = None,
         output: str = "linear",
+        training_groups: list[int] | None = None,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -136,6 +141,11 @@ class CrystalPropertyModule(L.LightningModule):
             raise ValueError("a classification outputs logits (output='linear')")
         if task == "regression" and loss not in ("mse", "l1", "huber"):
             raise ValueError(f"regression loss must be 'mse', 'l1' or 'huber', got {loss!r}")
+        if training_groups is not None:
+            training_groups = sorted({int(g) for g in training_groups})
+            if not all(1 <= g <= 230 for g in training_groups):
+                raise ValueError(f"training_groups must be space-group numbers 1-230, got "
+                                 f"{training_groups}")
         if isinstance(featurization, Featurization):
             featurization = featurization.to_dict()
         elif featurization is not None:
@@ -163,6 +173,12 @@ class CrystalPropertyModule(L.LightningModule):
         options missing from an older checkpoint take this version's defaults."""
         values = self.hparams.get("featurization")
         return None if not values else Featurization.from_dict(values)
+
+    @property
+    def training_groups(self) -> list[int] | None:
+        """Space groups seen in training (``None``: the checkpoint does not record them)."""
+        groups = self.hparams.get("training_groups")
+        return None if groups is None else list(groups)
 
     # ------------------------------------------------------------------ task
     @property

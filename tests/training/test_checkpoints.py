@@ -113,3 +113,26 @@ def test_model_trained_from_a_list_of_data_keeps_its_featurization(list_run, tmp
     assert float(out.read_text().splitlines()[1].split(",")[-1]) == pytest.approx(expected)
     with pytest.raises(FeaturizationMismatchError, match="radius=6"):
         predict(module, [from_structure(nacl)])  # default radius 8: refused
+
+
+def test_checkpoint_records_its_training_groups(run, tmp_path, capsys):
+    path, data = run
+    module = load_model(path)
+    assert module.training_groups == sorted({int(d.space_group) for d in data[:32]})
+    # descent from the command line: every crystal of an unseen group says so in the CSV
+    from pymatgen.core import Lattice, Structure
+
+    cif = tmp_path / "nacl.cif"
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.6), ["Na", "Cl"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(cif))
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(path), str(cif), "-o", str(out), "--descent", "unseen"]) == 0
+    header, row = out.read_text().splitlines()[:2]
+    assert "descent_index" in header and "descent_types" in header
+    from cft_pyg.training import descent_subgroups
+
+    assert 225 not in module.training_groups
+    expected = descent_subgroups(225, module.training_groups)  # I4/mmm (139), index 3
+    assert {s.number for s in expected} == {139}
+    values = dict(zip(header.split(","), row.split(",")))
+    assert values["descent_index"] == "3" and values["descent_types"] == "139"
