@@ -223,3 +223,28 @@ def test_training_with_augmentation_runs_end_to_end(tmp_path, monkeypatch):
     assert result.epochs_run == 1 and np.isfinite(result.best_val_score)
     n_proper = sum(len(t_subgroups(int(d.space_group))) > 1 for d in data[:16])
     assert len(calls) >= n_proper > 0  # every training crystal with a proper subgroup
+
+
+def test_augmentation_cache_gives_the_same_descriptions():
+    items = _items()
+    cached, fresh = SubgroupAugmented(items, 1.0, seed=2), \
+        SubgroupAugmented(items, 1.0, seed=2, cache=False)
+    for _ in range(4):
+        for i in range(len(items)):
+            a, b = cached[i], fresh[i]
+            assert int(a.space_group) == int(b.space_group)
+            assert torch.equal(a.frac_coords, b.frac_coords) and torch.equal(a.z, b.z)
+    assert 0 < len(cached._made) <= 4 * len(items) and not fresh._made
+
+
+def test_descriptions_batch_with_the_crystals_they_come_from():
+    """``y`` keeps the stored shape and a stored ``num_nodes`` is kept (as in a processed
+    dataset's items), so a batch may mix crystals and subgroup descriptions."""
+    for y in (torch.tensor([1.5]), torch.tensor([[1.5, 2.0]])):
+        data = from_structure(_crystal(62))
+        data.y = y
+        data.num_nodes = int(data.z.numel())  # stored by processed datasets
+        h = subgroup_data(data, t_subgroups(62)[-1])
+        assert h.y.shape == y.shape and h.num_nodes == h.z.numel()
+        batch = Batch.from_data_list([data, h])
+        assert batch.num_graphs == 2
