@@ -47,6 +47,8 @@ class ModelEntry:
         cost: relative training time, larger first in the job order.
         pretrained_encoding: its positional encoding is first pretrained label-free on
             orbit distances of all 230 groups (:func:`~cft_pyg.experiments.trainer.pretrain`).
+        training: changes to the training configuration (:class:`~cft_pyg.training.TrainConfig`
+            fields, for example ``{"subgroup_augmentation": 0.5}``).
         studies: studies that run it with their full settings (:data:`STUDIES`).
         quick: studies that run it with their quick settings too.
     """
@@ -58,6 +60,7 @@ class ModelEntry:
     description: str = ""
     cost: float = 1.0
     pretrained_encoding: bool = False
+    training: dict[str, Any] = field(default_factory=dict)
     studies: tuple[str, ...] = ()
     quick: tuple[str, ...] = ()
 
@@ -151,6 +154,9 @@ for _entry in (
     ModelEntry("cft-pretrained", "cft", _CFT, "CFT (hybrid), pretrained encoding",
                "+ orbit-distance pretraining", cost=2.0, pretrained_encoding=True,
                studies=("ablation", "transfer"), quick=("ablation", "transfer")),
+    ModelEntry("cft-subgroup-aug", "cft", _CFT, "CFT (hybrid), subgroup augmentation",
+               "+ each training crystal shown through a random t-subgroup (p = 0.5)",
+               cost=3.0, training={"subgroup_augmentation": 0.5}, studies=("transfer",)),
     ModelEntry("cft-transformer", "cft-transformer",
                {"channels": 64, "num_blocks": 2, "heads": 4},
                "CFT (Transformer)", cost=1.5, studies=("compare", "curves"),

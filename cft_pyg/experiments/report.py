@@ -206,7 +206,8 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
     for m, e in models.items():
         mae = e["held_test_mae"]
         lines.append(
-            f"| {label_of(m)} | {e['parameters']:,} | {len(e['per_seed'])} | {e['epochs']} | "
+            f"| {e.get('label') or label_of(m)} | {e['parameters']:,} | "
+            f"{len(e['per_seed'])} | {e['epochs']} | "
             f"{_fmt(mae.get('all-groups', {}))} | "
             f"{_fmt(mae.get('zero-shot', {}))} | {_fmt(e['gb_gap_published'])} | "
             f"{_fmt(e['gb_gap'])} ({e['groups_counted']} groups) | "

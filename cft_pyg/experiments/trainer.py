@@ -90,7 +90,7 @@ def train(name: str, target: TargetEntry, train_set: Sequence[Any], val_set: Seq
         batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs if epochs else 0.0,
         patience=None, seed=seed, accelerator="cpu", devices=1, output_dir=str(output_dir),
-        progress_bar=False)
+        progress_bar=False, **entry.training)
     budget = (None if budget_seconds is None else
               TimeBudget(budget_seconds, eval_points=eval_points,
                          warmup_fraction=warmup_fraction))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,8 +49,14 @@ from .zero_shot import gb_gap, gb_gap_table, matched_split
 
 __all__ = ["STUDY", "TransferSettings", "few_shot_table", "main", "run", "summarize"]
 
-REFERENCES = ("cft", "cft-pretrained")
-"""The models whose GB-Gap is claimed below every other model's."""
+REFERENCES = ("cft", "cft-pretrained", "cft-subgroup-aug")
+"""The models whose GB-Gap is claimed below every other model's (with their ``+descent``
+evaluations)."""
+
+DESCENT = "+descent"
+"""Suffix of a model's zero-shot runs evaluated with subgroup descent
+(:mod:`cft_pyg.training.descent`): crystals of the held-out groups predicted through their
+largest seen t-subgroups."""
 
 
 @dataclass
@@ -63,6 +70,9 @@ class TransferSettings(StudySettings):
     seeds: tuple[int, ...] = setting((0, 1, 2), "training seeds")
     few_shot_ks: tuple[int, ...] = setting((1, 5, 20), "crystals per held-out group added")
     few_shot_models: tuple[str, ...] = setting(("cft", "cgcnn"), "models with few-shot runs")
+    descent_models: tuple[str, ...] = setting(("cft", "cft-subgroup-aug"),
+                                              "models whose zero-shot runs are also evaluated "
+                                              "with subgroup descent")
     epochs: int = setting(15, "epochs of every variant")
     model_epochs: dict[str, int] = setting(lambda: {"alignn": 3},
                                            "fewer epochs for some models (JSON)", "JSON")
@@ -102,11 +112,17 @@ class TransferSettings(StudySettings):
             out += [(m, s, v) for s in self.seeds for v in variants]
         return out
 
+    def descent_names(self) -> tuple[str, ...]:
+        """``<model>+descent`` of every run model of :attr:`descent_models`."""
+        return tuple(m + DESCENT for m in self.model_names() if m in self.descent_models)
+
     def claims(self) -> list[Claim]:
-        """The GB-Gap of the CFT (and of the pretrained CFT) below every other model's."""
+        """The GB-Gap of each CFT variant (pretrained, augmented, with descent) below every
+        other model's."""
         models = self.model_names()
-        return [Claim(ref, m) for ref in REFERENCES if ref in models
-                for m in models if m not in REFERENCES]
+        refs = [m for m in models if m in REFERENCES]
+        refs += [d for d in self.descent_names() if d[:-len(DESCENT)] in refs]
+        return [Claim(ref, m) for ref in refs for m in models if m not in REFERENCES]
 
 
 def split_of(settings: TransferSettings) -> Any:
@@ -156,6 +172,15 @@ def _run_job(settings: TransferSettings, job: Any) -> dict[str, Any]:
                 warmup_epochs=min(settings.warmup_epochs, epochs - 1) if epochs > 1 else 0.0,
                 pretrained_encoding=pretrained)
     report = evaluate(run.result.module, test_set, config=run.config)
+    extra: dict[str, Any] = {}
+    if variant == "zero-shot" and model in settings.descent_models:
+        start = time.perf_counter()
+        descended = evaluate(run.result.module, test_set, config=run.config, descent="unseen")
+        extra = {"held_test_descent": {
+            "overall": descended.overall,
+            "per_space_group": json_records(descended.per_space_group,
+                                            ["space_group", "n", "mae"])},
+            "descent_seconds": time.perf_counter() - start}
     return {
         "kind": "transfer", "model": model, "seed": seed, "variant": variant,
         "n_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set),
@@ -166,6 +191,7 @@ def _run_job(settings: TransferSettings, job: Any) -> dict[str, Any]:
         "held_test": {"overall": report.overall,
                       "per_space_group": json_records(report.per_space_group,
                                                       ["space_group", "n", "mae"])},
+        **extra,
         "loadavg": list(os.getloadavg()),
     }
 
@@ -181,51 +207,74 @@ def _describe(res: dict[str, Any]) -> str:
             f"{res['held_test']['overall']['mae']:.4f}")
 
 
-def _group_gaps(zs: dict[str, Any], al: dict[str, Any], min_count: int) -> pd.Series:
-    a = pd.DataFrame(zs["held_test"]["per_space_group"]).set_index("space_group")
-    b = pd.DataFrame(al["held_test"]["per_space_group"]).set_index("space_group")
+def _group_gaps(a: pd.DataFrame, b: pd.DataFrame, min_count: int) -> pd.Series:
+    """``|MAE zero-shot - MAE all-groups|`` of every held-out group with ``min_count`` test
+    crystals (``a``, ``b``: per-space-group tables of the two models)."""
+    a, b = a.set_index("space_group"), b.set_index("space_group")
     common = [g for g in a.index.intersection(b.index) if a.loc[g, "n"] >= min_count]
     return (a.loc[common, "mae"] - b.loc[common, "mae"]).abs()
 
 
+def _model_entry(settings: TransferSettings, by: dict[Any, dict[str, Any]], m: str,
+                 label: str, zero_shot_field: str) -> tuple[dict[str, Any], dict[int, Any]]:
+    """The summary of model ``m`` whose zero-shot test is ``zero_shot_field`` of its runs
+    (``held_test``, or ``held_test_descent``: only the zero-shot variant then), and its
+    per-group gaps per seed."""
+    def test_of(r: dict[str, Any]) -> dict[str, Any]:
+        return r[zero_shot_field] if r["variant"] == "zero-shot" else r["held_test"]
+
+    rows = [r for r in by.values() if r["model"] == m
+            and (r["variant"] != "zero-shot" or zero_shot_field in r)]
+    if zero_shot_field != "held_test":
+        rows = [r for r in rows if r["variant"] in ("zero-shot", "all-groups")]
+    variants = sorted({r["variant"] for r in rows},
+                      key=lambda v: {"all-groups": -2, "zero-shot": -1}.get(v, 0) or int(v[1:]))
+    entry: dict[str, Any] = {"label": label, "held_test_mae": {}, "n_train": {},
+                             "optimizer_steps": {}, "per_seed": {}}
+    runs = {(r["seed"], r["variant"]): r for r in rows}
+    for v in variants:
+        rs = [runs[(s, v)] for s in settings.seeds if (s, v) in runs]
+        entry["held_test_mae"][v] = mean_std([test_of(r)["overall"]["mae"] for r in rs])
+        entry["n_train"][v] = rs[0]["n_train"]
+        entry["optimizer_steps"][v] = rs[0]["optimizer_steps"]
+    gaps: dict[int, Any] = {}
+    for s in settings.seeds:
+        if (s, "zero-shot") in runs and (s, "all-groups") in runs:
+            a = pd.DataFrame(test_of(runs[(s, "zero-shot")])["per_space_group"])
+            b = pd.DataFrame(runs[(s, "all-groups")]["held_test"]["per_space_group"])
+            published, groups = gb_gap(a, b)
+            entry["per_seed"][s] = {"gb_gap_published": published, "groups_published": groups,
+                                    **gb_gap_table(a, b, settings.min_group_count)}
+            gaps[s] = _group_gaps(a, b, settings.min_group_count)
+    for key in ("gb_gap_published", "gb_gap", "gb_gap_weighted", "relative_degradation"):
+        entry[key] = mean_std([v[key] for v in entry["per_seed"].values()])
+    first = next(iter(entry["per_seed"].values()), {})
+    entry["groups_counted"] = first.get("groups", 0)
+    entry["epochs"] = settings.epochs_of(m)
+    entry["parameters"] = rows[0]["parameters"] if rows else 0
+    if zero_shot_field != "held_test":
+        entry["descent_seconds"] = mean_std([r["descent_seconds"] for r in rows
+                                             if "descent_seconds" in r])
+    return entry, gaps
+
+
 def summarize(settings: TransferSettings, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per model: MAE per variant, GB-Gaps per seed and over seeds, and the judged claims."""
+    """Per model (and per ``<model>+descent`` evaluation): MAE per variant, GB-Gaps per seed
+    and over seeds, and the judged claims."""
     by = {_key(r): r for r in runs if r["kind"] == "transfer"}
     out: dict[str, Any] = {"models": {}, "claims": {}}
     gaps: dict[str, dict[int, pd.Series]] = {}
-    for m in settings.model_names():
-        rows = [r for r in by.values() if r["model"] == m]
-        if not rows:
+    names = [(m, m, label_of(m), "held_test") for m in settings.model_names()]
+    names += [(d, d[:-len(DESCENT)], f"{label_of(d[:-len(DESCENT)])}, subgroup descent",
+               "held_test_descent") for d in settings.descent_names()]
+    for name, m, label, field_name in names:
+        if not any(r["model"] == m and (r["variant"] != "zero-shot" or field_name in r)
+                   for r in by.values()):
             continue
-        variants = sorted({r["variant"] for r in rows},
-                          key=lambda v: {"all-groups": -2, "zero-shot": -1}.get(v, 0)
-                          or int(v[1:]))
-        entry: dict[str, Any] = {"label": label_of(m), "held_test_mae": {}, "n_train": {},
-                                 "optimizer_steps": {}, "per_seed": {}}
-        for v in variants:
-            rs = [by[(m, s, v)] for s in settings.seeds if (m, s, v) in by]
-            entry["held_test_mae"][v] = mean_std([r["held_test"]["overall"]["mae"]
-                                                  for r in rs])
-            entry["n_train"][v] = rs[0]["n_train"]
-            entry["optimizer_steps"][v] = rs[0]["optimizer_steps"]
-        gaps[m] = {}
-        for s in settings.seeds:
-            if (m, s, "zero-shot") in by and (m, s, "all-groups") in by:
-                zs, al = by[(m, s, "zero-shot")], by[(m, s, "all-groups")]
-                a = pd.DataFrame(zs["held_test"]["per_space_group"])
-                b = pd.DataFrame(al["held_test"]["per_space_group"])
-                published, groups = gb_gap(a, b)
-                entry["per_seed"][s] = {"gb_gap_published": published,
-                                        "groups_published": groups,
-                                        **gb_gap_table(a, b, settings.min_group_count)}
-                gaps[m][s] = _group_gaps(zs, al, settings.min_group_count)
-        for key in ("gb_gap_published", "gb_gap", "gb_gap_weighted", "relative_degradation"):
-            entry[key] = mean_std([v[key] for v in entry["per_seed"].values()])
-        first = next(iter(entry["per_seed"].values()), {})
-        entry["groups_counted"] = first.get("groups", 0)
-        entry["epochs"] = settings.epochs_of(m)
-        entry["parameters"] = rows[0]["parameters"]
-        out["models"][m] = entry
+        if field_name != "held_test" and not any(
+                r["model"] == m and field_name in r for r in by.values()):
+            continue
+        out["models"][name], gaps[name] = _model_entry(settings, by, m, label, field_name)
     for c in settings.claims():
         if c.better in gaps and c.worse in gaps:
             result = judge(c, {s: float(g.mean()) for s, g in gaps[c.better].items()},

@@ -149,6 +149,11 @@ def test_transfer_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> No
         assert zs["n_test"] == al["n_test"] == payload["split_sizes"]["test"]
     claims = payload["summary"]["claims"]
     assert f"cft beats {dummy}" in claims and "cft beats cgcnn" in claims
+    # zero-shot by subgroup descent: recorded beside the plain zero-shot figure, same test set
+    zs = runs[("cft", "zero-shot")]
+    assert zs["held_test_descent"]["overall"]["n"] == zs["held_test"]["overall"]["n"]
+    assert "cft+descent" in payload["summary"]["models"]
+    assert "cft+descent beats cgcnn" in claims
     few = transfer.few_shot_table(payload["summary"])
     assert sorted(few[few.model == "cft"].k) == [0, 1]
     assert (tmp_path / "out" / "transfer_fewshot.png").is_file()
