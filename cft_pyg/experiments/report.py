@@ -423,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the studies' JSON (ablation, curves, transfer, "
                              "benchmark_mp20, zeroshot_mp20)")
     parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks") / "results",
-                        help="folder of the benchmarks' JSON (encoding_targets, robustness)")
+                        help="folder of the benchmarks' JSON (encoding_targets, robustness, "
+                             "robustness_subgroups)")
     parser.add_argument("--write", type=Path, nargs="*", default=None, metavar="FILE",
                         help="rewrite the blocks these files contain (default: print all)")
     args = parser.parse_args(argv)
@@ -448,7 +449,8 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
 
     r = {n: load(results / f"{n}.json") for n in ("ablation", "curves", "transfer",
                                                   "benchmark_mp20", "zeroshot_mp20")}
-    b = {n: load(benchmarks / f"{n}.json") for n in ("encoding_targets", "robustness")}
+    b = {n: load(benchmarks / f"{n}.json")
+         for n in ("encoding_targets", "robustness", "robustness_subgroups")}
     blocks = {"pretrained": pretrained_markdown(_shipped_cards())}
     if r["ablation"]:
         blocks["ablation"] = ablation_markdown(r["ablation"])
@@ -464,6 +466,8 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
         blocks["encoding"] = encoding_markdown(b["encoding_targets"])
     if b["robustness"]:
         blocks["robustness"] = robustness_markdown(b["robustness"])
+    if b["robustness_subgroups"]:
+        blocks["robustness_subgroups"] = robustness_markdown(b["robustness_subgroups"])
     return blocks
 
 
