@@ -98,13 +98,16 @@ def write_json(path: Path, payload: dict[str, Any], compact: bool = False) -> No
 
 
 class _Job:
-    """A picklable ``job -> study.run_job(settings, job)`` for the pool."""
+    """A picklable ``job -> study.run_job(settings, job)`` for the pool.
+
+    Only ``run_job`` (a module-level function) and the settings travel to the workers: the
+    other fields of a :class:`Study` may be lambdas, which cannot be pickled."""
 
     def __init__(self, study: Study, settings: Any) -> None:
-        self.study, self.settings = study, settings
+        self.run_job, self.settings = study.run_job, settings
 
     def __call__(self, job: Any) -> dict[str, Any]:
-        return self.study.run_job(self.settings, job)
+        return self.run_job(self.settings, job)
 
 
 def finish(study: Study, settings: Any, runs: list[dict[str, Any]],

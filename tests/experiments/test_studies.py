@@ -178,3 +178,20 @@ def test_curves_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> None
     assert f"cft beats {dummy} on mp20/band_gap" in block["claims"]
     assert "cft reaches the best of alignn on mp20/band_gap in 0.2 of its time" in block["claims"]
     assert (tmp_path / "cur" / "curves.png").is_file()
+
+
+@pytest.mark.parametrize("module", [ablation, compare, curves, transfer])
+def test_study_jobs_reach_the_worker_pool(module: Any) -> None:
+    """What the pool sends to its workers pickles (a study's other fields are lambdas: the
+    full runs with ``--jobs 2`` once failed on them) and runs the study's own job."""
+    import pickle
+
+    from cft_pyg.experiments.study import _Job
+
+    settings_cls = next(v for k, v in vars(module).items()
+                        if k.endswith("Settings") and isinstance(v, type)
+                        and v.__module__ == module.__name__)
+    job = _Job(module.STUDY, settings_cls.from_preset("quick"))
+    back = pickle.loads(pickle.dumps(job))
+    assert back.run_job is module.STUDY.run_job
+    assert back.settings == job.settings
