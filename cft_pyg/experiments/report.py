@@ -45,10 +45,12 @@ def _fmt(stats: dict[str, Any], digits: int = 4) -> str:
     return f"{stats['mean']:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
 
 
-def claim_line(key: str, c: dict[str, Any]) -> str:
-    """One sentence of a judged claim (:func:`cft_pyg.experiments.claims.judge`)."""
+def claim_line(key: str, c: dict[str, Any], labels: dict[str, str] | None = None) -> str:
+    """One sentence of a judged claim (:func:`cft_pyg.experiments.claims.judge`); ``labels``
+    names the models that are not catalog entries (e.g. ``<model>+descent``)."""
     claim = c["claim"]
-    a, b = label_of(claim["better"]), label_of(claim["worse"])
+    labels = labels or {}
+    a, b = (labels.get(n) or label_of(n) for n in (claim["better"], claim["worse"]))
     if claim["criterion"] == "reach":
         when = ("never within its budget" if c["better_seconds"] is None else
                 f"after {c['better_seconds']:.0f} s ({c['ratio']:.2f} of {b}'s time)")
@@ -226,7 +228,9 @@ def transfer_markdown(payload: dict[str, Any]) -> str:
                          + " | ".join(_fmt(e.get(f"k{k}", {})) for k in ks)
                          + f" | {_fmt(e.get('all-groups', {}))} |")
         lines.append("")
-    lines += [f"- GB-Gap: {claim_line(k, c)}" for k, c in payload["summary"]["claims"].items()]
+    labels = {m: e.get("label") or label_of(m) for m, e in models.items()}
+    lines += [f"- GB-Gap: {claim_line(k, c, labels)}"
+              for k, c in payload["summary"]["claims"].items()]
     if payload["summary"]["claims"]:
         lines.append("")
     full = payload.get("full_study")
