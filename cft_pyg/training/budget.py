@@ -115,16 +115,24 @@ class TimeBudget(Callback):
         self._val = data.val_set
         self._n_train = max(1, len(data.train_set or ()))
 
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the clock runs from here and from the end of each step, so that the time spent
+        # fetching a batch (loading, augmentation, collation) is counted with its step
+        self._tick = self.clock()
+
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
                              batch: Any, batch_idx: int) -> None:
         factor = clock_lr_factor(self.train_seconds / self.seconds, self.warmup_fraction)
         for group, base in zip(trainer.optimizers[0].param_groups, self._base_lrs,
                                strict=True):
             group["lr"] = base * factor
-        self._tick = self.clock()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._step_end(trainer, pl_module, batch)
+        self._tick = self.clock()  # after validation: the clock stops while validating
+
+    def _step_end(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any) -> None:
         if self._tick is not None:
             self.train_seconds += self.clock() - self._tick
             self._tick = None

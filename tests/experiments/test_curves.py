@@ -119,3 +119,41 @@ def test_recorded_figures_survive_a_summary_rewrite(tmp_path) -> None:
     assert recorded(tmp_path / "missing.json", "total_seconds") is None
     (tmp_path / "curves.json").write_text(json.dumps({"total_seconds": 2409.8}))
     assert recorded(tmp_path / "curves.json", "total_seconds") == 2409.8
+
+
+def test_time_budget_counts_the_time_spent_fetching_batches(tmp_path) -> None:
+    """Loading and augmenting a batch is training time: a data set that takes 10 clock
+    seconds per crystal spends a 100-second budget in three steps of four crystals."""
+    from cft_pyg.data.synthetic import SyntheticCrystals
+    from cft_pyg.training import TrainConfig, fit
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            self.now += 1.0
+            return self.now
+
+    clock = Clock()
+
+    class Slow:
+        def __init__(self, items: list) -> None:
+            self.items = items
+
+        def __len__(self) -> int:
+            return len(self.items)
+
+        def __getitem__(self, i: int):
+            clock.now += 10.0
+            return self.items[i]
+
+    ds = SyntheticCrystals(root=tmp_path / "s", num_crystals=30, seed=0, max_atoms=8,
+                           log=False)
+    train, val = Slow([ds[i] for i in range(20)]), [ds[i] for i in range(20, 30)]
+    budget = TimeBudget(100.0, eval_points=1, warmup_fraction=0.0, clock=clock)
+    config = TrainConfig(model="cgcnn", model_kwargs={"atom_fea_len": 8, "n_conv": 1,
+                                                      "h_fea_len": 8},
+                         batch_size=4, patience=None, warmup_epochs=0.0, progress_bar=False,
+                         output_dir=str(tmp_path / "run"))
+    fit(config, train, val, None, overwrite=True, budget=budget)
+    assert budget.steps == 3 and budget.train_seconds == 3 * 41.0
