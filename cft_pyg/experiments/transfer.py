@@ -268,11 +268,7 @@ def summarize(settings: TransferSettings, runs: list[dict[str, Any]]) -> dict[st
     names += [(d, d[:-len(DESCENT)], f"{label_of(d[:-len(DESCENT)])}, subgroup descent",
                "held_test_descent") for d in settings.descent_names()]
     for name, m, label, field_name in names:
-        if not any(r["model"] == m and (r["variant"] != "zero-shot" or field_name in r)
-                   for r in by.values()):
-            continue
-        if field_name != "held_test" and not any(
-                r["model"] == m and field_name in r for r in by.values()):
+        if not any(r["model"] == m and field_name in r for r in by.values()):
             continue
         out["models"][name], gaps[name] = _model_entry(settings, by, m, label, field_name)
     for c in settings.claims():
