@@ -12,6 +12,7 @@ from .conv import DistanceFilterConv
 from .encoding import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
 from .lattice import LatticeFeatures
 from .pretrain import orbit_distance, pretrain_encoding
+from .published import PublishedCFT, PublishedPositionalEncoding
 from .radial import CosineCutoff, GaussianExpansion
 from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 from .transformer import MaskedSelfAttention
@@ -28,6 +29,8 @@ __all__ = [
     "LatticeFeatures",
     "MaskedSelfAttention",
     "PlainPETransformer",
+    "PublishedCFT",
+    "PublishedPositionalEncoding",
     "orbit_distance",
     "pretrain_encoding",
     "DenseRoutingEncoding",

@@ -248,9 +248,9 @@ class CrystalFourierTransformer(nn.Module):
         self.radius = float(radius) if (local or self.pair_bias) else None
         self.out_channels = out_channels
         self.atom_embedding = AtomEmbedding(channels, descriptors=element_features)
-        self.positional = CrystalPositionalEncoding(
-            channels, make_encoding(encoding, encoding_cutoff), lattice=lattice,
-            normalize=normalize_encoding, family_inputs=family_inputs,
+        self.positional = self._positional_module(
+            channels, make_encoding(encoding, encoding_cutoff), lattice, normalize_encoding,
+            family_inputs,
         )
         self.atom_norm = nn.LayerNorm(channels) if balance_tokens else None
         self.pos_norm = nn.LayerNorm(channels) if balance_tokens else None
@@ -270,8 +270,19 @@ class CrystalFourierTransformer(nn.Module):
             )
             for _ in range(num_blocks)
         )
-        self.norm = nn.LayerNorm(channels)
-        self.head = nn.Sequential(
+        self.norm, self.head = self._readout_modules(channels, out_channels)
+
+    def _positional_module(self, channels: int, encoding: nn.Module | None, lattice: bool,
+                           normalize: bool, family_inputs: bool) -> nn.Module:
+        """The module of the positional tokens (a subclass may build another one with the
+        same call signature, see :class:`~cft_pyg.nn.published.PublishedCFT`)."""
+        return CrystalPositionalEncoding(channels, encoding, lattice=lattice,
+                                         normalize=normalize, family_inputs=family_inputs)
+
+    def _readout_modules(self, channels: int, out_channels: int) -> tuple[nn.Module, nn.Module]:
+        """``(norm, head)``: the per-atom normalization before the mean pooling and the
+        MLP after it."""
+        return nn.LayerNorm(channels), nn.Sequential(
             nn.Linear(channels, channels), nn.SiLU(), nn.Linear(channels, out_channels)
         )
 

@@ -41,6 +41,7 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "cft": ("CrystalFourierTransformer", {}),
     "cft-transformer": ("CrystalFourierTransformer", {"local": False}),
     "transformer-plain": ("PlainPETransformer", {}),
+    "cft-published": ("PublishedCFT", {}),
     "cgcnn": ("CGCNN", {}),
     "alignn": ("ALIGNN", {}),
 }
