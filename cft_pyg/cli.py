@@ -148,15 +148,28 @@ def build_parser() -> argparse.ArgumentParser:
                                    "|p(x1) - p(x2)| regresses the orbit distance (Å). Prints "
                                    "the error on held-out pairs and saves the weights for "
                                    "`cft-pyg train --pretrained-encoding FILE`.")
-    p.add_argument("output", help="file to write (.pt)")
+    p.add_argument("output", help="file to write (.pt); rewritten after every epoch")
+    p.add_argument("--model", default="cft",
+                   help="registered model whose positional module is pretrained (cft, "
+                        "cft-published, ...; default cft)")
     p.add_argument("--model-kwargs", type=json_mapping, default={}, metavar="JSON",
-                   help="CFT arguments of the model to be trained later (channels, encoding, "
+                   help="arguments of the model to be trained later (channels, encoding, "
                         "...); they must match at training time")
-    p.add_argument("--pairs-per-group", type=positive_int, default=256)
+    p.add_argument("--pairs-per-group", type=positive_int, default=256,
+                   help="synthetic pairs per group and epoch (default 256)")
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--same-pairs", action="store_true",
+                   help="reuse one set of pairs every epoch (default: fresh pairs every epoch)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop after the last epoch that fits in this time; continue with "
+                        "--resume")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished run in OUTPUT (same settings)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch CPU threads (default: the idle cores)")
     _add_common(p, config=False)
 
     p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (< 10 min CPU)",
@@ -473,11 +486,22 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .training.pretraining import run_pretraining
 
+    def show(point: dict[str, float]) -> None:
+        _print(f"epoch {point['epoch']:>4}  pairs seen {point['pairs_seen']:>10,}  "
+               f"train MSE {point['train_mse']:.4f} Å²  held-out MAE {point['heldout_mae']:.3f} Å"
+               f"  {point['seconds']:.0f} s")
+
     result = run_pretraining(
-        args.output, args.model_kwargs, pairs_per_group=args.pairs_per_group,
+        args.output, args.model_kwargs, model=args.model, pairs_per_group=args.pairs_per_group,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        overwrite=args.overwrite,
+        fresh_pairs=not args.same_pairs, time_limit=args.time_limit, resume=args.resume,
+        overwrite=args.overwrite, threads=args.threads, progress=show,
     )
+    if not result.complete:
+        _print(f"stopped after epoch {len(result.train_mse)} of {args.epochs} "
+               f"({result.seconds:.0f} s in all); continue with the same command and --resume")
+        _print(f"saved to {result.path}")
+        return 0
     _print(f"pretrained in {result.seconds:.1f} s; final train MSE {result.train_mse[-1]:.4f} Å²")
     _print(f"orbit-distance error on {result.heldout_pairs} held-out pairs: "
            f"MAE {result.heldout_mae:.3f} Å, RMSE {result.heldout_rmse:.3f} Å "

@@ -114,7 +114,7 @@ def _splits(settings: AblationSettings, dataset: str) -> tuple[Any, Any, Any]:
 def _jobs(settings: AblationSettings) -> list[Any]:
     trainings = [(t, v, s) for t in settings.targets for v in settings.variants(t)
                  for s in settings.seeds]
-    trainings.sort(key=lambda j: model_entry(j[1]).pretrained_encoding)
+    trainings.sort(key=lambda j: model_entry(j[1]).pretrained_encoding is True)
     needs = any(model_entry(j[1]).pretrained_encoding for j in trainings)
     return (["pretrain"] if needs else []) + trainings
 
@@ -126,7 +126,8 @@ def _run_job(settings: AblationSettings, job: Any) -> dict[str, Any]:
     target, variant, seed = job
     entry, t = model_entry(variant), target_entry(target)
     train_set, val_set, test_set = _splits(settings, t.dataset)
-    pretrained = wait_for(_pretrained_path(settings)) if entry.pretrained_encoding else None
+    pretrained = (wait_for(_pretrained_path(settings)) if entry.pretrained_encoding
+                  else entry.shipped_encoding)
     run = train(variant, t, train_set, val_set, test_set, seed=seed,
                 output_dir=settings.workdir() / target.replace("/", "_") / f"{variant}_seed{seed}",
                 epochs=settings.epochs[target], batch_size=settings.batch_size, lr=settings.lr,

@@ -30,7 +30,7 @@ __all__ = ["DATASET_COLUMNS", "MODELS", "STUDIES", "TARGETS", "ModelEntry", "Tar
            "label_of", "model_entry", "models_for", "register", "target_entry",
            "unregister"]
 
-STUDIES = ("compare", "ablation", "curves", "transfer")
+STUDIES = ("compare", "ablation", "curves", "transfer", "published")
 """The studies that take their models from the catalog (the demo trains one CFT)."""
 
 
@@ -47,6 +47,9 @@ class ModelEntry:
         cost: relative training time, larger first in the job order.
         pretrained_encoding: its positional encoding is first pretrained label-free on
             orbit distances of all 230 groups (:func:`~cft_pyg.experiments.trainer.pretrain`).
+        shipped_encoding: starts from this pretrained encoder shipped with the package (a
+            name of :func:`cft_pyg.pretrained.available_encodings`; nothing is pretrained in
+            the study).
         training: changes to the training configuration (:class:`~cft_pyg.training.TrainConfig`
             fields, for example ``{"subgroup_augmentation": 0.5}``).
         studies: studies that run it with their full settings (:data:`STUDIES`).
@@ -60,6 +63,7 @@ class ModelEntry:
     description: str = ""
     cost: float = 1.0
     pretrained_encoding: bool = False
+    shipped_encoding: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
     studies: tuple[str, ...] = ()
     quick: tuple[str, ...] = ()
@@ -164,6 +168,15 @@ for _entry in (
     ModelEntry("transformer-plain", "transformer-plain",
                {"channels": 64, "num_blocks": 2, "heads": 4}, "plain-PE Transformer",
                studies=("curves", "transfer"), quick=("curves",)),
+    ModelEntry("published", "cft-published", {}, "CFT (published architecture)",
+               "symmetry-adapted encoding", cost=2.5, studies=("published",),
+               quick=("published",)),
+    ModelEntry("published-plain", "cft-published", {"encoding": "plain"},
+               "published Transformer, plain PE", "plain Fourier features", cost=2.5,
+               studies=("published",), quick=("published",)),
+    ModelEntry("published-none", "cft-published", {"encoding": "none"},
+               "published Transformer, no PE", "no positional encoding", cost=2.0,
+               studies=("published",), quick=("published",)),
     ModelEntry("cgcnn", "cgcnn", {}, "CGCNN", "CGCNN (same element features)",
                studies=_EVERY, quick=_EVERY),
     ModelEntry("alignn", "alignn", {"alignn_layers": 2, "gcn_layers": 2,

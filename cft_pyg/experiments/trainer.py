@@ -110,9 +110,10 @@ def pretrain(path: Path, name: str, pairs_per_group: int, epochs: int) -> dict[s
 
     torch.set_num_threads(1)
     tmp = Path(path).with_suffix(".tmp")
-    result = run_pretraining(tmp, model_entry(name).model_kwargs(),
+    entry = model_entry(name)
+    result = run_pretraining(tmp, entry.model_kwargs(), model=entry.model,
                              pairs_per_group=pairs_per_group, epochs=epochs, seed=0,
-                             overwrite=True)
+                             overwrite=True, threads=1)
     os.replace(tmp, path)
     return {"kind": "pretraining", **result.to_dict()}
 

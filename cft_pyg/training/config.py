@@ -60,7 +60,8 @@ class TrainConfig(Presets):
             ``'cgcnn'``, ``'alignn'``; see :func:`cft_pyg.training.available_models`).
         model_kwargs: keyword arguments passed to the model's constructor.
         pretrained_encoding: file of ``cft-pyg pretrain``
-            (:func:`cft_pyg.training.pretraining.run_pretraining`) whose positional
+            (:func:`cft_pyg.training.pretraining.run_pretraining`), or the name of an
+            encoder shipped with the package (``cft-pyg pretrained``), whose positional
             weights the model starts from (CFT models only).
 
     Data:
@@ -139,11 +140,13 @@ class TrainConfig(Presets):
     }
 
     # model
-    model: str = setting("cft", "model: cft, cft-transformer, transformer-plain, cgcnn, alignn")
+    model: str = setting("cft", "model: cft, cft-transformer, transformer-plain, cft-published, "
+                         "cgcnn, alignn")
     model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
     pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "
-                                           "of `cft-pyg pretrain`", "FILE")
+                                           "of `cft-pyg pretrain` or a shipped encoder's name",
+                                           "FILE_OR_NAME")
     # data
     dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
     data_root: str | None = setting(None, "dataset folder", "DIR")
@@ -210,6 +213,8 @@ class TrainConfig(Presets):
         # from any working directory
         for name in ("data_root", "pretrained_encoding", "cache_dir"):
             value = getattr(self, name)
+            if name == "pretrained_encoding" and _is_shipped_encoding(value):
+                continue  # the name of an encoder shipped with the package
             if isinstance(value, str | os.PathLike):
                 setattr(self, name, str(Path(value).expanduser().resolve()))
         self.validate()
@@ -335,6 +340,15 @@ class TrainConfig(Presets):
 
 
 @functools.cache
+def _is_shipped_encoding(value: Any) -> bool:
+    """Whether ``value`` names a shipped pretrained encoder (and is no file here)."""
+    if not isinstance(value, str) or Path(value).expanduser().exists():
+        return False
+    from .pretraining import shipped_encodings
+
+    return value in shipped_encodings()
+
+
 def _type_adapters() -> dict[str, Any]:
     """One pydantic ``TypeAdapter`` per field of :class:`TrainConfig`, from its annotations."""
     from pydantic import TypeAdapter
