@@ -135,11 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "that of the model's training crystals, recorded in its checkpoint)")
     _add_common(p, config=False)
 
-    p = sub.add_parser("pretrained", help="list the pretrained models and their model cards",
+    p = sub.add_parser("pretrained", help="list the pretrained models and encoders (cards)",
                        description="List the pretrained models shipped with cft-pyg (name, "
-                                   "property, test MAE of the model card); with a NAME, print "
-                                   "its whole model card as JSON.")
-    p.add_argument("name", nargs="?", default=None, help="print this model's card")
+                                   "property, test MAE of the model card) and the pretrained "
+                                   "positional encoders (held-out orbit-distance MAE); with a "
+                                   "NAME, print its whole card as JSON.")
+    p.add_argument("name", nargs="?", default=None,
+                   help="print this model's (or pretrained encoder's) card")
     _add_common(p, config=False)
 
     p = sub.add_parser("pretrain", help="pretrain the positional encoding on orbit distances",
@@ -467,11 +469,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_pretrained(args: argparse.Namespace) -> int:
     from . import pretrained
 
+    encoders = pretrained.available_encodings()
     if args.name is not None:
-        _print(json.dumps(pretrained.model_card(args.name), indent=2))
+        card = (pretrained.encoding_card(args.name) if args.name in encoders
+                else pretrained.model_card(args.name))
+        _print(json.dumps(card, indent=2))
         return 0
     names = pretrained.available()
-    if not names:
+    if not names and not encoders:
         _print("no pretrained model is shipped with this installation")
         return 0
     for name in names:
@@ -480,6 +485,12 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
         _print(f"{name:26s} {card['description']}: test MAE {t['mae']:.4f} {card['unit']} "
                f"(95% CI {t['mae_95ci'][0]:.4f}-{t['mae_95ci'][1]:.4f}, n={t['n']}), "
                f"{card['parameters']:,} parameters")
+    for name in encoders:
+        card = pretrained.encoding_card(name)
+        h = card["heldout"]
+        _print(f"{name:26s} pretrained encoder of {card['model']} (--pretrained-encoding "
+               f"{name}): held-out orbit-distance MAE {h['mae']:.3f} Å (published "
+               f"{card['published_mae']} Å), {card['parameters']:,} parameters")
     return 0
 
 

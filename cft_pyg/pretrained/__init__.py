@@ -20,6 +20,12 @@ recipe in :mod:`cft_pyg.pretrained.recipes`; the card repeats the recipe and the
 and :mod:`cft_pyg.pretrained.validity` adds where the model was measured to hold and where
 it fails (``card["validity"]``).
 
+**Pretrained encoders.** :func:`available_encodings` lists the positional encoders shipped
+for fine-tuning (pretrained label-free on orbit distances of all 230 groups);
+:func:`load_encoding` puts one into a new model, :func:`encoding_card` gives its card, and
+``cft-pyg train --pretrained-encoding NAME`` starts a training from it
+(:mod:`cft_pyg.pretrained.encoders`).
+
 **Training crystals.** The models were trained on MP-20's ``project-train`` part, 80% of
 CDVAE's ``val.csv`` and ``test.csv`` pooled: those two files contain the training crystals.
 Evaluate on ``split='project-test'`` (what the card reports) or on your own data;
@@ -35,14 +41,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .encoders import available_encodings, encoding_card, load_encoding
 from .recipes import RECIPES, Recipe, recipe
 from .validity import training_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..training import CrystalPropertyModule
 
-__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "load", "model_card", "recipe",
-           "training_ids"]
+__all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "available_encodings",
+           "encoding_card", "load", "load_encoding", "model_card", "recipe", "training_ids"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 """Folder of the shipped weights and model cards."""

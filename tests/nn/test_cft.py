@@ -277,7 +277,6 @@ def test_orbit_distance_properties():
 
 def test_pretrain_encoding_learns_orbit_distance():
     from cft_pyg.nn import pretrain_encoding
-
     from cft_pyg.nn.pretrain import encoding_distance, synthetic_pairs
 
     groups = [2, 14, 194, 225]
