@@ -10,6 +10,8 @@
 * :mod:`~cft_pyg.experiments.jobs` - the one job pool and the append-only run log;
 * :mod:`~cft_pyg.experiments.study` - base settings, run/resume/summarize, and the command
   line generated from a study's settings;
+* :mod:`~cft_pyg.experiments.equal_epochs` - the equal-epochs protocol of the variant studies
+  (settings, jobs, summary);
 * :mod:`~cft_pyg.experiments.statistics`, :mod:`~cft_pyg.experiments.claims` (claims as
   data, judged from runs), :mod:`~cft_pyg.experiments.zero_shot` (the protocol, GB-Gap),
   :mod:`~cft_pyg.experiments.composition` (the composition-only floor),
@@ -19,6 +21,7 @@
 **The studies** (thin modules that never import each other; each
 ``python -m cft_pyg.experiments.<study> --help``): :mod:`~cft_pyg.experiments.demo`
 (``cft-pyg demo``), :mod:`~cft_pyg.experiments.compare`, :mod:`~cft_pyg.experiments.ablation`,
+:mod:`~cft_pyg.experiments.published` (the paper's claims in its own architecture),
 :mod:`~cft_pyg.experiments.curves`, :mod:`~cft_pyg.experiments.transfer`.
 
 Submodules are imported on first use (so ``python -m`` runs them without a warning).
@@ -30,8 +33,8 @@ import importlib
 from typing import Any
 
 __all__ = ["ablation", "catalog", "claims", "compare", "composition", "curves", "data", "demo",
-           "figures", "jobs", "notebooks", "report", "statistics", "study", "trainer",
-           "transfer", "zero_shot"]
+           "equal_epochs", "figures", "jobs", "notebooks", "published", "report", "statistics",
+           "study", "trainer", "transfer", "zero_shot"]
 
 
 def __getattr__(name: str) -> Any:

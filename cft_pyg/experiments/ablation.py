@@ -24,20 +24,14 @@ variants and CGCNN only). MP-20 tables add the composition-only floor
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ..training.presets import setting
-from .catalog import TARGETS, model_entry, models_for, target_entry
-from .claims import Claim, judge
-from .data import load_parts
-from .jobs import recorded, wait_for
-from .statistics import mean_std
-from .study import Study, StudySettings, default_root, study_main
-from .trainer import crystals_per_second, pretrain, train
+from .catalog import models_for, target_entry
+from .claims import Claim
+from .equal_epochs import EqualEpochsSettings, make_study, print_summary, summarize
+from .study import study_main
 
 __all__ = ["AblationSettings", "STUDY", "main", "run", "summarize"]
 
@@ -47,35 +41,14 @@ _BY_TWO_STD = ("cft-no-encoding", "cft-plain")
 
 
 @dataclass
-class AblationSettings(StudySettings):
+class AblationSettings(EqualEpochsSettings):
     """Settings of the ablation (``from_preset('full' | 'quick', **changes)``)."""
 
-    carbon_root: str = setting(lambda: default_root("carbon24"), "Carbon-24 folder", "DIR")
-    mp20_root: str = setting(lambda: default_root("mp20"), "MP-20 folder", "DIR")
-    targets: tuple[str, ...] = setting(tuple(TARGETS), "target keys")
+    study_name: ClassVar[str] = "ablation"
+
     models: tuple[str, ...] | None = setting(
         None, "variants (catalog names; default: the catalog's ablation models; the MP-20 "
         "targets run the encoding variants and CGCNN among them)")
-    seeds: tuple[int, ...] = setting((0, 1, 2), "training seeds")
-    epochs: dict[str, int] = setting(lambda: {
-        "carbon24/energy_per_atom": 25, "mp20/formation_energy_per_atom": 15,
-        "mp20/band_gap": 15}, "epochs per target (JSON)", "JSON")
-    n_train_mp20: int | None = setting(5000, "MP-20 training crystals")
-    n_train_carbon: int | None = setting(None, "Carbon-24 training crystals (None: all)")
-    n_eval: int | None = setting(None, "validation and test crystals (None: all)")
-    batch_size: int = setting(64, "crystals per batch")
-    lr: float = setting(1e-3, "AdamW learning rate")
-    weight_decay: float = setting(1e-4, "AdamW weight decay")
-    warmup_epochs: float = setting(2.0, "linear warm-up, in epochs")
-    pretrain_pairs_per_group: int = setting(256, "pretraining pairs per group")
-    pretrain_epochs: int = setting(20, "pretraining epochs")
-
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {},
-        "quick": {"quick": True, "seeds": (0,), "n_train_mp20": 48, "n_train_carbon": 48,
-                  "n_eval": 24, "epochs": dict.fromkeys(TARGETS, 2), "batch_size": 16,
-                  "pretrain_pairs_per_group": 4, "pretrain_epochs": 1, "warmup_epochs": 0.0},
-    }
 
     def variants(self, target: str) -> tuple[str, ...]:
         """The variants trained on ``target``."""
@@ -101,138 +74,7 @@ class AblationSettings(StudySettings):
         return out
 
 
-def _pretrained_path(settings: AblationSettings) -> Path:
-    return Path(settings.workdir()) / "pretrained_encoding.pt"
-
-
-def _splits(settings: AblationSettings, dataset: str) -> tuple[Any, Any, Any]:
-    root, n = ((settings.mp20_root, settings.n_train_mp20) if dataset == "mp20"
-               else (settings.carbon_root, settings.n_train_carbon))
-    return load_parts(dataset, root, n, settings.n_eval, settings.n_eval)
-
-
-def _jobs(settings: AblationSettings) -> list[Any]:
-    trainings = [(t, v, s) for t in settings.targets for v in settings.variants(t)
-                 for s in settings.seeds]
-    trainings.sort(key=lambda j: model_entry(j[1]).pretrained_encoding is True)
-    needs = any(model_entry(j[1]).pretrained_encoding for j in trainings)
-    return (["pretrain"] if needs else []) + trainings
-
-
-def _run_job(settings: AblationSettings, job: Any) -> dict[str, Any]:
-    if job == "pretrain":
-        return pretrain(_pretrained_path(settings), "cft-pretrained",
-                        settings.pretrain_pairs_per_group, settings.pretrain_epochs)
-    target, variant, seed = job
-    entry, t = model_entry(variant), target_entry(target)
-    train_set, val_set, test_set = _splits(settings, t.dataset)
-    pretrained = (wait_for(_pretrained_path(settings)) if entry.pretrained_encoding
-                  else entry.shipped_encoding)
-    run = train(variant, t, train_set, val_set, test_set, seed=seed,
-                output_dir=settings.workdir() / target.replace("/", "_") / f"{variant}_seed{seed}",
-                epochs=settings.epochs[target], batch_size=settings.batch_size, lr=settings.lr,
-                weight_decay=settings.weight_decay, warmup_epochs=settings.warmup_epochs,
-                pretrained_encoding=pretrained)
-    curve = run.epoch_curve()
-    train_seconds = float(curve["train_seconds"].max()) if "train_seconds" in curve else math.nan
-    epochs_done = int(curve["epoch"].max()) + 1 if len(curve) else 0
-    report = run.result.test_report
-    return {
-        "kind": "training", "target": target, "property": t.column, "variant": variant,
-        "model": entry.model, "model_kwargs": entry.kwargs, "seed": seed,
-        "parameters": run.parameters,
-        "n_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set),
-        "best_val_mae": run.result.best_val_mae,
-        "best_epoch": int(curve.loc[curve["val_mae"].idxmin(), "epoch"]) if len(curve) else None,
-        "test_mae": report.overall["mae"] if report is not None else None,
-        "train_seconds": train_seconds, "wall_seconds": run.wall_seconds,
-        "train_crystals_per_second": crystals_per_second(len(train_set), epochs_done,
-                                                         train_seconds),
-        "curve": {c: [None if (isinstance(v, float) and math.isnan(v)) else v
-                      for v in curve[c].tolist()] for c in curve.columns},
-        "loadavg": os.getloadavg(),
-    }
-
-
-def _run_key(run: dict[str, Any]) -> Any:
-    return "pretrain" if run.get("kind") == "pretraining" else (
-        run["target"], run["variant"], run["seed"])
-
-
-def _describe(r: dict[str, Any]) -> str:
-    if r["kind"] == "pretraining":
-        return f"pretraining: held-out orbit-distance MAE {r['heldout_mae']:.3f} Å"
-    return (f"{r['target']} {r['variant']} seed {r['seed']}: test MAE {r['test_mae']:.4f}, "
-            f"{r['train_seconds']:.0f} s")
-
-
-def _floors(settings: AblationSettings) -> dict[str, Any]:
-    from .composition import composition_floor
-
-    # a rewrite from the log keeps the floors of the same data (they take minutes)
-    path = Path(settings.output_dir) / "ablation.json"
-    kept, old = recorded(path, "composition_floors"), recorded(path, "settings") or {}
-    wanted = {t for t in settings.targets if t.startswith("mp20")}
-    if kept is not None and set(kept) >= wanted and all(
-            old.get(k) == getattr(settings, k) for k in ("n_train_mp20", "n_eval")):
-        return {t: kept[t] for t in wanted}
-    floors = {}
-    for target in settings.targets:
-        t = target_entry(target)
-        if t.dataset == "mp20":
-            floors[target] = composition_floor(*_splits(settings, "mp20"), t.index)
-    return floors
-
-
-def summarize(settings: AblationSettings, runs: list[dict[str, Any]],
-              floors: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Mean ± std per (target, variant) and the judged claims per target."""
-    training = [r for r in runs if r.get("kind") == "training"]
-    summary: dict[str, Any] = {}
-    for target in settings.targets:
-        rows_of: dict[str, list[dict[str, Any]]] = {}
-        for r in training:
-            if r["target"] == target:
-                rows_of.setdefault(r["variant"], []).append(r)
-        if not rows_of:
-            continue
-        rows = {}
-        for variant in [v for v in settings.variants(target) if v in rows_of] + [
-                v for v in rows_of if v not in settings.variants(target)]:
-            rs = sorted(rows_of[variant], key=lambda r: r["seed"])
-            rows[variant] = {
-                "test_mae": mean_std([r["test_mae"] for r in rs]),
-                "best_val_mae": mean_std([r["best_val_mae"] for r in rs]),
-                "train_seconds": mean_std([r["train_seconds"] for r in rs]),
-                "crystals_per_second": mean_std([r["train_crystals_per_second"] for r in rs]),
-                "parameters": rs[0]["parameters"], "best_epoch": [r["best_epoch"] for r in rs],
-                "epochs": len(rs[0]["curve"].get("epoch", [])),
-            }
-        by_seed = {v: {r["seed"]: r["test_mae"] for r in rs} for v, rs in rows_of.items()}
-        claims = {}
-        for c in settings.claims():
-            if c.target == target and c.better in by_seed and c.worse in by_seed:
-                claims[c.key] = judge(c, by_seed[c.better], by_seed[c.worse])
-        summary[target] = {"variants": rows, "claims": claims}
-        if floors and target in floors:
-            floor = floors[target]
-            summary[target]["composition_floor"] = floor
-            cft = rows.get("cft", {}).get("test_mae", {}).get("mean")
-            if cft is not None and target.endswith("formation_energy_per_atom"):
-                summary[target]["cft_below_composition_floor"] = cft < floor["test_mae"]
-    return summary
-
-
-def _results(settings: AblationSettings, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    floors = _floors(settings)
-    return {"runs": runs, "summary": summarize(settings, runs, floors),
-            "composition_floors": floors}
-
-
-STUDY = Study("ablation", _jobs, _run_job, _run_key,
-              lambda j: j if j == "pretrain" else tuple(j), _describe, _results,
-              prepare=lambda s: [_splits(s, d) for d in
-                                 {target_entry(t).dataset for t in s.targets}])
+STUDY = make_study("ablation")
 
 
 def run(settings: AblationSettings, *, resume: bool = False, echo: Any = print
@@ -244,22 +86,8 @@ def run(settings: AblationSettings, *, resume: bool = False, echo: Any = print
     return run_study(STUDY, settings, resume=resume, echo=echo)
 
 
-def _print(payload: dict[str, Any]) -> None:
-    for target, block in payload["summary"].items():
-        print(f"\n{target}")
-        for variant, row in block["variants"].items():
-            mae = row["test_mae"]
-            std = f" ± {mae['std']:.4f}" if mae["std"] is not None else ""
-            print(f"  {variant:22s} test MAE {mae['mean']:.4f}{std}  ({mae['n_seeds']} seeds, "
-                  f"{row['parameters']} params, {row['train_seconds']['mean']:.0f} s)")
-        if "composition_floor" in block:
-            print(f"  composition-only floor: {block['composition_floor']['test_mae']:.4f}")
-        for key, c in block["claims"].items():
-            print(f"  {key}: {'met' if c['met'] else 'not met'}")
-
-
 def main(argv: list[str] | None = None) -> int:
-    return study_main(STUDY, AblationSettings, argv, __doc__.split("\n\n")[0], _print)
+    return study_main(STUDY, AblationSettings, argv, __doc__.split("\n\n")[0], print_summary)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,7 @@ The published CFT is a Transformer whose only geometry is the positional encodin
 (:class:`~cft_pyg.nn.PublishedCFT`, ``cft-published``, published sizes).  Its Table 1 orders
 the encodings (symmetry-adapted PE < plain PE), its Table 3 credits pretraining of the
 encoder.  Here each claim is trained at equal epochs, several seeds, same protocol as the
-ablation (:mod:`cft_pyg.experiments.ablation`: cosine schedule, test MAE at the best
+ablation (:mod:`cft_pyg.experiments.equal_epochs`: cosine schedule, test MAE at the best
 validation epoch), with the catalog's ``published`` models:
 
 ========================  ===========================================================
@@ -27,33 +27,26 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..training.presets import setting
-from . import ablation
 from .catalog import TARGETS, models_for
 from .claims import Claim
-from .study import Study, study_main
+from .equal_epochs import EqualEpochsSettings, make_study, print_summary
+from .study import study_main
 
-__all__ = ["PUBLISHED_TABLE_1", "PublishedSettings", "STUDY", "main", "run"]
-
-PUBLISHED_TABLE_1 = {
-    "total energy (eV/atom)": {"published": 0.197, "published-plain": 0.220},
-    "band gap (eV)": {"published": 0.306, "published-plain": 0.340},
-}
-"""The paper's Table 1 figures for the two encodings (MP total energy and band gap, mean of 4
-runs, 500 epochs, all of the Materials Project): its ordering is what is tested here; the
-values are on other data and are shown for reference only."""
+__all__ = ["PublishedSettings", "STUDY", "main", "run"]
 
 
 @dataclass
-class PublishedSettings(ablation.AblationSettings):
+class PublishedSettings(EqualEpochsSettings):
     """Settings of the published-architecture study (the ablation's protocol)."""
+
+    study_name: ClassVar[str] = "published"
 
     models: tuple[str, ...] | None = setting(
         None, "variants (catalog names; default: the catalog's published models)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "full": {},
-        "quick": {**ablation.AblationSettings.PRESETS["quick"],
-                  "targets": tuple(TARGETS)[:2]},
+        "quick": {**EqualEpochsSettings.PRESETS["quick"], "targets": tuple(TARGETS)[:2]},
     }
 
     def variants(self, target: str) -> tuple[str, ...]:
@@ -75,9 +68,7 @@ class PublishedSettings(ablation.AblationSettings):
         return out
 
 
-STUDY = Study("published", ablation.STUDY.jobs, ablation.STUDY.run_job, ablation.STUDY.run_key,
-              ablation.STUDY.job_key, ablation.STUDY.describe, ablation.STUDY.results,
-              prepare=ablation.STUDY.prepare)
+STUDY = make_study("published")
 
 
 def run(settings: PublishedSettings, *, resume: bool = False, echo: Any = print
@@ -91,7 +82,7 @@ def run(settings: PublishedSettings, *, resume: bool = False, echo: Any = print
 
 def main(argv: list[str] | None = None) -> int:
     return study_main(STUDY, PublishedSettings, argv, __doc__.split("\n\n")[0],
-                      ablation._print)
+                      print_summary)
 
 
 if __name__ == "__main__":  # pragma: no cover
