@@ -177,6 +177,11 @@ for _entry in (
     ModelEntry("published-none", "cft-published", {"encoding": "none"},
                "published Transformer, no PE", "no positional encoding", cost=2.0,
                studies=("published",), quick=("published",)),
+    ModelEntry("published-pretrained", "cft-published", {},
+               "CFT (published architecture), pretrained encoder",
+               "symmetry-adapted encoding, started from the shipped pretrained encoder "
+               "`cft-published-r5`", cost=2.5, shipped_encoding="cft-published-r5",
+               studies=("published",)),
     ModelEntry("cgcnn", "cgcnn", {}, "CGCNN", "CGCNN (same element features)",
                studies=_EVERY, quick=_EVERY),
     ModelEntry("alignn", "alignn", {"alignn_layers": 2, "gcn_layers": 2,

@@ -220,8 +220,10 @@ def published_markdown(payload: dict[str, Any] | None,
     return "\n".join(lines).rstrip() + "\n"
 
 
-def pretrained_markdown(cards: list[dict[str, Any]]) -> str:
-    """Table of the shipped pretrained models from their model cards."""
+def pretrained_markdown(cards: list[dict[str, Any]],
+                        encoders: list[dict[str, Any]] | None = None) -> str:
+    """Table of the shipped pretrained models from their model cards, then the shipped
+    pretrained encoders from theirs."""
     lines = ["| name | property | test MAE (95% CI) | predicting the training mean | "
              "parameters | epochs | training |", "|---|---|---|---|---|---|---|"]
     for c in cards:
@@ -240,6 +242,19 @@ def pretrained_markdown(cards: list[dict[str, Any]]) -> str:
             v = c["validity"]
             lines.append(f"- `{c['name']}`: valid for {v['domain']}.")
             lines += [f"  - {case}" for case in v["failure_cases"]]
+    for e in encoders or []:
+        h, p = e["heldout"], e["pretraining"]
+        systems = ", ".join(f"{k} {v:.3f}" for k, v in h["by_system"].items())
+        lines += ["", f"Pretrained encoder `{e['name']}`: the positional module of "
+                  f"`{e['model']}` ({e['parameters']:,} parameters, stored in half precision), "
+                  f"pretrained label-free on orbit distances of all {e['groups']} groups, "
+                  f"{e['pairs_seen_per_group']:,} fresh pairs per group in {p['epochs']} "
+                  f"epochs ({e['train_seconds'] / 60:.0f} min on {e['threads']} thread): "
+                  f"held-out orbit-distance MAE **{h['mae']:.3f} Å** on {h['pairs']:,} new "
+                  f"pairs (the published encoder: {e['published_mae']} Å after 125k pairs per "
+                  f"group and 200 epochs; **{'met' if e['target_met'] else 'not met'}**); per "
+                  f"crystal system {systems} Å. Use it with `--pretrained-encoding {e['name']}` "
+                  f"and `--model {e['model']}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -556,7 +571,7 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
     b = {n: load(benchmarks / f"{n}.json")
          for n in ("encoding_targets", "robustness", "robustness_subgroups",
                    "published_speed")}
-    blocks = {"pretrained": pretrained_markdown(_shipped_cards())}
+    blocks = {"pretrained": pretrained_markdown(_shipped_cards(), _shipped_encoders())}
     if r["ablation"]:
         blocks["ablation"] = ablation_markdown(r["ablation"])
     blocks["published"] = published_markdown(r["published"], _shipped_encoders(),

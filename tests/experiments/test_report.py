@@ -54,9 +54,12 @@ def test_readme_pretrained_block_matches_the_model_cards():
     readme = (REPO_ROOT / "README.md").read_text()
     block = readme.split(begin, 1)[1].split(end, 1)[0]
     cards = [pretrained.model_card(n) for n in pretrained.available()]
-    assert cards and block.strip() == pretrained_markdown(cards).strip()
+    encoders = [pretrained.encoding_card(n) for n in pretrained.available_encodings()]
+    assert cards and block.strip() == pretrained_markdown(cards, encoders).strip()
     for card in cards:
         assert f"{card['test']['mae']:.4f}" in block
+    for card in encoders:
+        assert f"**{card['heldout']['mae']:.3f} Å**" in block
 
 
 def test_readme_curves_block_matches_the_json():
