@@ -13,6 +13,7 @@ Tests check that the committed documents equal the blocks generated from the com
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -158,13 +159,28 @@ def _speed_row(speed: dict[str, Any] | None) -> str:
             f"{'**reproduced**' if faster else '**not reproduced**'}")
 
 
+def _modes_row(modes: dict[str, Any] | None) -> str:
+    if modes is None:
+        return "not measured yet"
+    st = modes["settings"]
+    summary = modes["summary"]
+    parts = [f"R = {r} ({v['frequencies']} modes) {_fmt(v, 3)} Å" for r, v in summary.items()]
+    means = [v["mean"] for v in summary.values()]
+    trend = ("falls" if all(b < a for a, b in itertools.pairwise(means)) else
+             "rises" if all(b > a for a, b in itertools.pairwise(means)) else "is not monotonic")
+    return (f"at equal budget ({st['pairs_per_group']} fresh pairs per group x {st['epochs']} "
+            f"epochs, {len(st['seeds'])} seeds): " + ", ".join(parts)
+            + f"; the error {trend} with R at this budget (far below the published one)")
+
+
 def published_markdown(payload: dict[str, Any] | None,
                        encoders: list[dict[str, Any]],
-                       speed: dict[str, Any] | None = None) -> str:
+                       speed: dict[str, Any] | None = None,
+                       modes: dict[str, Any] | None = None) -> str:
     """The paper's claims, "published / measured here", from ``published.json`` (the
-    published architecture at equal epochs), the shipped encoders' cards and
-    ``benchmarks/results/published_speed.json``, then the study's tables
-    (:func:`ablation_markdown`)."""
+    published architecture at equal epochs), the shipped encoders' cards,
+    ``benchmarks/results/published_speed.json`` and ``fourier_modes.json``, then the study's
+    tables (:func:`ablation_markdown`)."""
     def verdict(c: dict[str, Any] | None) -> str:
         return "–" if c is None else ("**reproduced**" if c["met"] else "**not reproduced**")
 
@@ -211,8 +227,8 @@ def published_markdown(payload: dict[str, Any] | None,
               f"ALIGNN 592 s / 451 s (hardware not stated) | {_speed_row(speed)} |",
               "| Figure 3: zero-shot on the groups with inversion, GB-Gap | total energy CFT "
               "0.141, ALIGNN 0.309 | not measured yet in the published architecture |",
-              "| Figure 7: orbit-distance error against the number of Fourier modes | – | not "
-              "measured yet |", ""]
+              "| Figure 7: orbit-distance error against the number of Fourier modes | a "
+              f"figure (its values are not restated here) | {_modes_row(modes)} |", ""]
     if payload is not None:
         lines += ["Trained with `python -m cft_pyg.experiments.published` (the ablation's "
                   "protocol; the paper's figures are on other data and serve only to state "
@@ -570,12 +586,12 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
                                                   "published")}
     b = {n: load(benchmarks / f"{n}.json")
          for n in ("encoding_targets", "robustness", "robustness_subgroups",
-                   "published_speed")}
+                   "published_speed", "fourier_modes")}
     blocks = {"pretrained": pretrained_markdown(_shipped_cards(), _shipped_encoders())}
     if r["ablation"]:
         blocks["ablation"] = ablation_markdown(r["ablation"])
     blocks["published"] = published_markdown(r["published"], _shipped_encoders(),
-                                             b["published_speed"])
+                                             b["published_speed"], b["fourier_modes"])
     if r["curves"]:
         blocks["curves"] = curves_markdown(r["curves"])
     if r["transfer"]:
