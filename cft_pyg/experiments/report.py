@@ -215,7 +215,7 @@ def published_markdown(payload: dict[str, Any] | None,
         h = card["heldout"]
         lines.append(
             f"| pretrained encoder: held-out orbit-distance MAE | 0.102 Å (125k pairs per "
-            f"group, 200 epochs) | `{card['name']}`: {h['mae']:.3f} Å on {h['pairs']:,} new "
+            f"group, 200 epochs) | `{card['name']}`: {h['mae']:.4f} Å on {h['pairs']:,} new "
             f"pairs after {card['pairs_seen_per_group']:,} pairs per group "
             f"({card['pretraining']['epochs']} epochs, {card['train_seconds'] / 60:.0f} min, "
             f"{card['threads']} thread): "
@@ -266,7 +266,7 @@ def pretrained_markdown(cards: list[dict[str, Any]],
                   f"pretrained label-free on orbit distances of all {e['groups']} groups, "
                   f"{e['pairs_seen_per_group']:,} fresh pairs per group in {p['epochs']} "
                   f"epochs ({e['train_seconds'] / 60:.0f} min on {e['threads']} thread): "
-                  f"held-out orbit-distance MAE **{h['mae']:.3f} Å** on {h['pairs']:,} new "
+                  f"held-out orbit-distance MAE **{h['mae']:.4f} Å** on {h['pairs']:,} new "
                   f"pairs (the published encoder: {e['published_mae']} Å after 125k pairs per "
                   f"group and 200 epochs; **{'met' if e['target_met'] else 'not met'}**); per "
                   f"crystal system {systems} Å. Use it with `--pretrained-encoding {e['name']}` "

@@ -41,7 +41,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .encoders import available_encodings, encoding_card, load_encoding
 from .recipes import RECIPES, Recipe, recipe
 from .validity import training_ids
 
@@ -55,6 +54,30 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 """Folder of the shipped weights and model cards."""
 
 FORMAT = "cft-pyg-pretrained/1"
+
+
+def available_encodings() -> list[str]:
+    """Names of the pretrained encoders shipped in this installation
+    (:func:`cft_pyg.pretrained.encoders.available_encodings`)."""
+    from .encoders import available_encodings as names
+
+    return names()
+
+
+def encoding_card(name: str) -> dict[str, Any]:
+    """The card of the shipped encoder ``name``
+    (:func:`cft_pyg.pretrained.encoders.encoding_card`)."""
+    from .encoders import encoding_card as card
+
+    return card(name)
+
+
+def load_encoding(model: Any, name: str) -> dict[str, Any]:
+    """Load the shipped encoder ``name`` into ``model.positional``; returns its card
+    (:func:`cft_pyg.pretrained.encoders.load_encoding`)."""
+    from .encoders import load_encoding as load_into
+
+    return load_into(model, name)
 
 
 def available() -> list[str]:

@@ -59,7 +59,7 @@ def test_readme_pretrained_block_matches_the_model_cards():
     for card in cards:
         assert f"{card['test']['mae']:.4f}" in block
     for card in encoders:
-        assert f"**{card['heldout']['mae']:.3f} Å**" in block
+        assert f"**{card['heldout']['mae']:.4f} Å**" in block
 
 
 def test_readme_curves_block_matches_the_json():
