@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["DATASET_COLUMNS", "MODELS", "STUDIES", "TARGETS", "ModelEntry", "TargetEntry",
-           "label_of", "model_entry", "models_for", "register", "target_entry",
+           "label_of", "model_entry", "models_for", "register", "target_entry", "target_label",
            "unregister"]
 
 STUDIES = ("compare", "ablation", "curves", "transfer", "published")
@@ -213,6 +213,11 @@ def models_for(study: str, quick: bool = False) -> tuple[str, ...]:
     if study not in STUDIES:
         raise KeyError(f"unknown study {study!r}; known: {', '.join(STUDIES)}")
     return tuple(n for n, e in MODELS.items() if study in (e.quick if quick else e.studies))
+
+
+def target_label(key: str) -> str:
+    """Label of a target key (the key itself when it is not in :data:`TARGETS`)."""
+    return TARGETS[key].label if key in TARGETS else key
 
 
 def label_of(name: str) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["bootstrap_difference", "json_records", "mean_curve", "mean_std", "paired",
-           "time_to_reach"]
+__all__ = ["bootstrap_difference", "format_mean_std", "json_records", "mean_curve", "mean_std",
+           "paired", "time_to_reach"]
 
 
 def json_records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict[str, Any]]:
@@ -73,3 +73,12 @@ def mean_curve(runs: Sequence[dict[str, Any]],
     n = min(len(r["curve"]) for r in runs)
     return {key: [float(np.mean([r["curve"][i][key] for r in runs])) for i in range(n)]
             for key in keys}
+
+
+def format_mean_std(stats: dict[str, Any], digits: int = 4) -> str:
+    """``'mean ± std'`` of a :func:`mean_std` record (``'–'`` without a mean)."""
+    if stats.get("mean") is None:
+        return "–"
+    std = stats.get("std")
+    return f"{stats['mean']:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+

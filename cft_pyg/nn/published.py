@@ -41,9 +41,8 @@ from torch import nn
 
 from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .cft import CrystalFourierTransformer
-from .encoding import is_hexagonal_family
 from .lattice import LatticeFeatures
-from .tokens import EncodingKind, EncodingRMSNorm, FamilyLinear
+from .tokens import EncodingKind, EncodingRMSNorm, FamilyLinear, read_encoding
 
 __all__ = ["PublishedCFT", "PublishedPositionalEncoding", "PublishedResidualBlock"]
 
@@ -155,14 +154,7 @@ class PublishedPositionalEncoding(nn.Module):
     ) -> torch.Tensor:
         h = None
         if self.encoding is not None:
-            enc = self.encoding(frac_coords, space_group)
-            if self.norm is not None:
-                enc = self.norm(enc)
-            if isinstance(self.first, FamilyLinear):
-                enc = self.first(enc, is_hexagonal_family(space_group))
-            else:
-                enc = self.first(enc)
-            h = self.pos_mlp(enc)
+            h = self.pos_mlp(read_encoding(self, frac_coords, space_group))
         if self.lat_mlp is not None:
             lat = self.lat_mlp(self.lattice(cell, natoms))[batch]
             h = lat if h is None else h * lat

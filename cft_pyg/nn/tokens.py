@@ -18,6 +18,7 @@ __all__ = [
     "EncodingRMSNorm",
     "FamilyLinear",
     "make_encoding",
+    "read_encoding",
 ]
 
 EncodingKind = Literal["symmetry", "plain", "none"]
@@ -121,6 +122,19 @@ class FamilyLinear(nn.Module):
         return out
 
 
+def read_encoding(module: nn.Module, frac_coords: torch.Tensor,
+                  space_group: torch.Tensor) -> torch.Tensor:
+    """``first(norm(encoding(x)))``: a positional module's Fourier encoding of the atoms,
+    RMS-normalized when it has a ``norm`` and read by its first layer (per frequency family
+    for a :class:`FamilyLinear`). Shared by the positional modules of the CFT variants."""
+    enc = module.encoding(frac_coords, space_group)
+    if module.norm is not None:
+        enc = module.norm(enc)
+    if isinstance(module.first, FamilyLinear):
+        return module.first(enc, is_hexagonal_family(space_group))
+    return module.first(enc)
+
+
 class CrystalPositionalEncoding(nn.Module):
     r"""Per-atom positional token from an invariant Fourier encoding and the lattice.
 
@@ -192,14 +206,7 @@ class CrystalPositionalEncoding(nn.Module):
     ) -> torch.Tensor:
         out = frac_coords.new_zeros(frac_coords.shape[0], self.channels)
         if self.encoding is not None:
-            enc = self.encoding(frac_coords, space_group)
-            if self.norm is not None:
-                enc = self.norm(enc)
-            if isinstance(self.first, FamilyLinear):
-                enc = self.first(enc, is_hexagonal_family(space_group))
-            else:
-                enc = self.first(enc)
-            out = self.pos_mlp(enc)
+            out = self.pos_mlp(read_encoding(self, frac_coords, space_group))
         if self.lattice is not None:
             scale, shift = self.lat_mlp(self.lattice(cell, natoms)).chunk(2, dim=-1)
             out = out * (1.0 + scale[batch]) + shift[batch]

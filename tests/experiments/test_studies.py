@@ -205,7 +205,7 @@ def test_published_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> N
     """The published architecture's claims: its three encodings (and the dummy) on two
     targets, the paper's claims judged per target, the generated block lists them."""
     from cft_pyg.experiments import published
-    from cft_pyg.experiments.report import published_markdown
+    from cft_pyg.experiments.report_published import published_markdown
 
     s = published.PublishedSettings.from_preset(
         "quick", carbon_root=roots["carbon24"], mp20_root=roots["mp20"],

@@ -1,0 +1,119 @@
+"""The "published / measured here" block of the documentation: the paper's claims against
+``results/published.json``, the shipped encoders' cards and the speed and Fourier-mode
+benchmarks (:func:`published_markdown`, used by :mod:`cft_pyg.experiments.report`)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .catalog import target_label as _target_label
+from .statistics import format_mean_std as _fmt
+
+__all__ = ["PUBLISHED_TABLE_1", "published_markdown"]
+
+
+PUBLISHED_TABLE_1 = {
+    "total energy (eV/atom)": {"published": 0.197, "published-plain": 0.220},
+    "band gap (eV)": {"published": 0.306, "published-plain": 0.340},
+}
+"""The paper's Table 1 figures for the two encodings (MP total energy and band gap, mean of 4
+runs, 500 epochs, all of the Materials Project): the published study tests their ordering;
+the values are on other data and state the claim only."""
+
+
+def _speed_row(speed: dict[str, Any] | None) -> str:
+    if speed is None or not {"cft-published", "alignn"} <= set(speed["models"]):
+        return "not measured yet"
+    m = speed["models"]
+    parts = [f"{label} {m[k]['train_seconds_per_10k_crystals']:.0f} s / "
+             f"{m[k]['infer_seconds_per_10k_crystals']:.0f} s"
+             for k, label in (("cft-published", "published CFT"), ("cft-hybrid", "hybrid CFT"),
+                              ("cgcnn", "CGCNN"), ("alignn", "ALIGNN")) if k in m]
+    train = (m["alignn"]["train_seconds_per_10k_crystals"]
+             / m["cft-published"]["train_seconds_per_10k_crystals"])
+    infer = (m["alignn"]["infer_seconds_per_10k_crystals"]
+             / m["cft-published"]["infer_seconds_per_10k_crystals"])
+    faster = train > 1 and infer > 1
+    return (f"per 10k crystals, training / inference ({speed['threads']} thread, load "
+            f"{speed['load_average_before'][0]:.1f}-{speed['load_average_after'][0]:.1f}): "
+            + ", ".join(parts) + f"; ALIGNN / published CFT {train:.1f}x / {infer:.1f}x "
+            f"(paper 6.5x / 7.5x): the CFT is faster than ALIGNN "
+            f"{'**reproduced**' if faster else '**not reproduced**'}")
+
+
+def _modes_row(modes: dict[str, Any] | None) -> str:
+    if modes is None:
+        return "not measured yet"
+    st = modes["settings"]
+    summary = modes["summary"]
+    parts = [f"R = {r} ({v['frequencies']} modes) {_fmt(v, 3)} Å" for r, v in summary.items()]
+    means = [v["mean"] for v in summary.values()]
+    trend = ("falls" if all(b < a for a, b in itertools.pairwise(means)) else
+             "rises" if all(b > a for a, b in itertools.pairwise(means)) else "is not monotonic")
+    return (f"at equal budget ({st['pairs_per_group']} fresh pairs per group x {st['epochs']} "
+            f"epochs, {len(st['seeds'])} seeds): " + ", ".join(parts)
+            + f"; the error {trend} with R at this budget (far below the published one)")
+
+
+def published_markdown(payload: dict[str, Any] | None,
+                       encoders: list[dict[str, Any]],
+                       speed: dict[str, Any] | None = None,
+                       modes: dict[str, Any] | None = None, tables: str = "") -> str:
+    """The paper's claims, "published / measured here", from ``published.json`` (the
+    published architecture at equal epochs), the shipped encoders' cards,
+    ``benchmarks/results/published_speed.json`` and ``fourier_modes.json``, then the study's
+    tables (``tables``: :func:`~cft_pyg.experiments.report.ablation_markdown` of the payload)."""
+    def verdict(c: dict[str, Any] | None) -> str:
+        return "–" if c is None else ("**reproduced**" if c["met"] else "**not reproduced**")
+
+    def rows_for(better: str, worse: str, criterion: str) -> list[str]:
+        out = []
+        for target, block in (payload or {}).get("summary", {}).items():
+            v = block["variants"]
+            if better not in v or worse not in v:
+                continue
+            c = next((c for c in block["claims"].values() if c and
+                      c["claim"]["better"] == better and c["claim"]["worse"] == worse), None)
+            margin = (f", {c['margin_in_std']:.1f} std" if c and c.get("margin_in_std")
+                      is not None else "")
+            out.append(f"{_target_label(target)}: {_fmt(v[better]['test_mae'])} vs "
+                       f"{_fmt(v[worse]['test_mae'])} ({v[better]['test_mae']['n_seeds']} "
+                       f"seeds{margin}), {criterion}: {verdict(c)}")
+        return out or ["not measured yet"]
+
+    published = "; ".join(f"{k}: {v['published']} vs {v['published-plain']}"
+                          for k, v in PUBLISHED_TABLE_1.items())
+    lines = ["| claim of the paper | published | measured here |", "|---|---|---|",
+             f"| Table 1: symmetry-adapted PE beats plain PE (published architecture) | "
+             f"{published} (MP, 500 epochs) | "
+             + "<br>".join(rows_for("published", "published-plain", "by more than 2 std"))
+             + " |",
+             "| symmetry-adapted PE beats no PE (not in the paper) | – | "
+             + "<br>".join(rows_for("published", "published-none", "lower mean")) + " |",
+             "| Table 3: the pretrained encoder beats none | total energy 0.197 vs 0.207, "
+             "band gap 0.306 vs 0.338 | "
+             + "<br>".join(rows_for("published-pretrained", "published", "lower mean")) + " |"]
+    for card in encoders:
+        h = card["heldout"]
+        lines.append(
+            f"| pretrained encoder: held-out orbit-distance MAE | 0.102 Å (125k pairs per "
+            f"group, 200 epochs) | `{card['name']}`: {h['mae']:.4f} Å on {h['pairs']:,} new "
+            f"pairs after {card['pairs_seen_per_group']:,} pairs per group "
+            f"({card['pretraining']['epochs']} epochs, {card['train_seconds'] / 60:.0f} min, "
+            f"{card['threads']} thread): "
+            f"{'**reproduced**' if card['target_met'] else '**not reproduced**'} |")
+    if not encoders:
+        lines.append("| pretrained encoder: held-out orbit-distance MAE | 0.102 Å | no encoder "
+                     "shipped yet |")
+    lines += ["| Table 2: seconds per training epoch and per 10k predictions | CFT 91 s / 60 s, "
+              f"ALIGNN 592 s / 451 s (hardware not stated) | {_speed_row(speed)} |",
+              "| Figure 3: zero-shot on the groups with inversion, GB-Gap | total energy CFT "
+              "0.141, ALIGNN 0.309 | not measured yet in the published architecture |",
+              "| Figure 7: orbit-distance error against the number of Fourier modes | a "
+              f"figure (its values are not restated here) | {_modes_row(modes)} |", ""]
+    if payload is not None:
+        lines += ["Trained with `python -m cft_pyg.experiments.published` (the ablation's "
+                  "protocol; the paper's figures are on other data and serve only to state "
+                  "its claims):", "", tables]
+    return "\n".join(lines).rstrip() + "\n"
