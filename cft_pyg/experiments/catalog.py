@@ -169,7 +169,7 @@ for _entry in (
                {"channels": 64, "num_blocks": 2, "heads": 4}, "plain-PE Transformer",
                studies=("curves", "transfer"), quick=("curves",)),
     ModelEntry("published", "cft-published", {}, "CFT (published architecture)",
-               "symmetry-adapted encoding", cost=2.5, studies=("published",),
+               "symmetry-adapted encoding", cost=2.5, studies=("published", "transfer"),
                quick=("published",)),
     ModelEntry("published-plain", "cft-published", {"encoding": "plain"},
                "published Transformer, plain PE", "plain Fourier features", cost=2.5,
@@ -181,7 +181,11 @@ for _entry in (
                "CFT (published architecture), pretrained encoder",
                "symmetry-adapted encoding, started from the shipped pretrained encoder "
                "`cft-published-r5`", cost=2.5, shipped_encoding="cft-published-r5",
-               studies=("published",)),
+               studies=("published", "transfer")),
+    ModelEntry("published-onehot", "cft-published", {"group_onehot": True},
+               "CFT (published architecture), group one-hot",
+               "symmetry-adapted encoding + the published code's space-group one-hot "
+               "(a defect: an unseen group gets an untrained embedding)", cost=2.5),
     ModelEntry("cgcnn", "cgcnn", {}, "CGCNN", "CGCNN (same element features)",
                studies=_EVERY, quick=_EVERY),
     ModelEntry("alignn", "alignn", {"alignn_layers": 2, "gcn_layers": 2,

@@ -103,8 +103,7 @@ def _run_job(settings: EqualEpochsSettings, job: Any) -> dict[str, Any]:
     target, variant, seed = job
     entry, t = model_entry(variant), target_entry(target)
     train_set, val_set, test_set = _splits(settings, t.dataset)
-    pretrained = (wait_for(_pretrained_path(settings)) if entry.pretrained_encoding
-                  else entry.shipped_encoding)
+    pretrained = wait_for(_pretrained_path(settings)) if entry.pretrained_encoding else None
     run = train(variant, t, train_set, val_set, test_set, seed=seed,
                 output_dir=settings.workdir() / target.replace("/", "_") / f"{variant}_seed{seed}",
                 epochs=settings.epochs[target], batch_size=settings.batch_size, lr=settings.lr,

@@ -474,11 +474,13 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
     blocks = {"pretrained": pretrained_markdown(_shipped_cards(), _shipped_encoders())}
     if r["ablation"]:
         blocks["ablation"] = ablation_markdown(r["ablation"])
-    from .report_published import published_markdown
+    from .report_published import published_markdown, zero_shot_row
 
     blocks["published"] = published_markdown(
         r["published"], _shipped_encoders(), b["published_speed"], b["fourier_modes"],
-        ablation_markdown(r["published"]) if r["published"] else "")
+        ablation_markdown(r["published"]) if r["published"] else "",
+        zero_shot_row(load(results / "published_protocol" / "zeroshot_mp20.json"),
+                      r["zeroshot_mp20"], r["transfer"]))
     if r["curves"]:
         blocks["curves"] = curves_markdown(r["curves"])
     if r["transfer"]:

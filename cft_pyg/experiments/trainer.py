@@ -72,7 +72,8 @@ def train(name: str, target: TargetEntry, train_set: Sequence[Any], val_set: Seq
             validation at ``eval_points`` moments, the best moment selected).
         batch_size, lr, weight_decay, warmup_epochs: the optimizer settings.
         model_kwargs: constructor arguments (default: the catalog entry's).
-        pretrained_encoding: a pretrained encoding file (:func:`pretrain`).
+        pretrained_encoding: a pretrained encoding file (:func:`pretrain`) or the name of a
+            shipped encoder (default: the catalog entry's ``shipped_encoding``, if any).
     """
     import torch
 
@@ -82,6 +83,8 @@ def train(name: str, target: TargetEntry, train_set: Sequence[Any], val_set: Seq
         raise ValueError("give exactly one of epochs and budget_seconds")
     torch.set_num_threads(1)
     entry = model_entry(name)
+    if pretrained_encoding is None:
+        pretrained_encoding = entry.shipped_encoding
     config = TrainConfig(
         model=entry.model, model_kwargs=entry.model_kwargs() if model_kwargs is None
         else dict(model_kwargs),

@@ -49,9 +49,10 @@ from .zero_shot import gb_gap, gb_gap_table, matched_split
 
 __all__ = ["STUDY", "TransferSettings", "few_shot_table", "main", "run", "summarize"]
 
-REFERENCES = ("cft", "cft-pretrained", "cft-subgroup-aug")
+REFERENCES = ("cft", "cft-pretrained", "cft-subgroup-aug", "published", "published-pretrained")
 """The models whose GB-Gap is claimed below every other model's (with their ``+descent``
-evaluations)."""
+evaluations): the hybrid CFT variants and the published architecture with and without the
+shipped pretrained encoder (the paper's Figure 3)."""
 
 DESCENT = "+descent"
 """Suffix of a model's zero-shot runs evaluated with subgroup descent
