@@ -73,6 +73,11 @@ class CurveSettings(StudySettings):
     weight_decay: float = setting(1e-4, "AdamW weight decay")
     warmup_fraction: float = setting(0.05, "warm-up share of the budget")
     reach_fraction: float = setting(0.2, "the share of ALIGNN's time in the reach claim")
+    references: tuple[str, ...] = setting(("cft",), "models whose claims are judged, each "
+                                          "against every model but the references before "
+                                          "it")
+    claim_criterion: str = setting("bootstrap", "criterion of the claims (bootstrap, "
+                                   "two_std, mean)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "full": {},
@@ -103,16 +108,19 @@ class CurveSettings(StudySettings):
         return sorted(jobs, key=lambda j: -j[3])
 
     def claims(self, target: str) -> list[Claim]:
-        """The CFT against every other model at every budget they share, and the reach
-        claim against ALIGNN."""
+        """Each reference (default the CFT) against every other model but the references
+        before it, at every budget they share, and the CFT's reach claim against ALIGNN."""
         models = self.model_names()
-        if "cft" not in models:
-            return []
-        out = []
-        for budget in self.budgets_of(target, "cft"):
-            out += [Claim("cft", m, target, None if budget == self.budget_seconds else budget)
-                    for m in models if m != "cft" and budget in self.budgets_of(target, m)]
-        if "alignn" in models:
+        out: list[Claim] = []
+        refs = [r for r in self.references if r in models]
+        for i, ref in enumerate(refs):
+            for budget in self.budgets_of(target, ref):
+                out += [Claim(ref, m, target,
+                              None if budget == self.budget_seconds else budget,
+                              criterion=self.claim_criterion)
+                        for m in models if m not in refs[:i + 1]
+                        and budget in self.budgets_of(target, m)]
+        if "cft" in refs and "alignn" in models:
             out.append(Claim("cft", "alignn", target, criterion="reach",
                              fraction=self.reach_fraction))
         return out

@@ -113,6 +113,23 @@ def test_claims_of_the_curves_study_at_every_shared_budget() -> None:
                                   extended_budgets={"alignn": 100.0}).runs()
 
 
+def test_claims_of_chosen_references_with_their_criterion() -> None:
+    """The published Table 1 / Table 3 at equal training time: the pretrained CFT against
+    every model, then the CFT against the rest (not against the earlier reference), by
+    more than 2 std; no reach claim without the hybrid CFT."""
+    models = ("published-pretrained", "published", "published-plain")
+    settings = CurveSettings.from_preset(
+        "full", mp20_root="m", carbon_root="c", targets=("carbon24/energy_per_atom",),
+        models=models, references=models[:2], claim_criterion="two_std")
+    keys = [c.key for c in settings.claims("carbon24/energy_per_atom")]
+    on = "on carbon24/energy_per_atom by > 2 std"
+    assert keys == [f"published-pretrained beats published {on}",
+                    f"published-pretrained beats published-plain {on}",
+                    f"published beats published-plain {on}"]
+    assert CurveSettings.from_preset("full", mp20_root="m", carbon_root="c",
+                                     models=("cgcnn", "alignn")).claims("mp20/band_gap") == []
+
+
 def test_recorded_figures_survive_a_summary_rewrite(tmp_path) -> None:
     from cft_pyg.experiments.jobs import recorded
 
