@@ -480,7 +480,8 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
         r["published"], _shipped_encoders(), b["published_speed"], b["fourier_modes"],
         ablation_markdown(r["published"]) if r["published"] else "",
         zero_shot_row(load(results / "published_protocol" / "zeroshot_mp20.json"),
-                      r["zeroshot_mp20"], r["transfer"]))
+                      r["zeroshot_mp20"], r["transfer"]),
+        load(results / "published_time" / "curves.json"))
     if r["curves"]:
         blocks["curves"] = curves_markdown(r["curves"])
     if r["transfer"]:

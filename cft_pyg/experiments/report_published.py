@@ -10,7 +10,8 @@ from typing import Any
 from .catalog import target_label as _target_label
 from .statistics import format_mean_std as _fmt
 
-__all__ = ["PUBLISHED_TABLE_1", "ZERO_SHOT_MODELS", "published_markdown", "zero_shot_row"]
+__all__ = ["PUBLISHED_TABLE_1", "ZERO_SHOT_MODELS", "equal_time_rows", "published_markdown",
+           "zero_shot_row"]
 
 
 PUBLISHED_TABLE_1 = {
@@ -127,16 +128,41 @@ def zero_shot_row(protocol: dict[str, Any] | None, comparison: dict[str, Any] | 
     return "<br>".join(parts) or "not measured yet in the published architecture"
 
 
+def equal_time_rows(curves: dict[str, Any] | None, better: str, worse: str,
+                    criterion: str) -> list[str]:
+    """The claim ``better`` beats ``worse`` at equal training seconds, per target, from a
+    curves run of the published models (``curves``: its ``curves.json``)."""
+    out = []
+    for target, block in (curves or {}).get("summary", {}).items():
+        m = block["models"]
+        if better not in m or worse not in m:
+            continue
+        c = next((c for c in block["claims"].values() if c["claim"]["better"] == better
+                  and c["claim"]["worse"] == worse and c.get("budget_seconds")
+                  == m[better]["budget_seconds"]), None)
+        margin = (f", {c['margin_in_std']:.1f} std" if c and c.get("margin_in_std")
+                  is not None else "")
+        verdict = "–" if c is None else ("**reproduced**" if c["met"] else
+                                         "**not reproduced**")
+        out.append(f"{_target_label(target)} at {m[better]['budget_seconds']:g} training "
+                   f"seconds: {_fmt(m[better]['test_mae'])} vs {_fmt(m[worse]['test_mae'])} "
+                   f"({m[better]['test_mae']['n_seeds']} seeds, "
+                   f"{m[better]['epochs']['mean']:.1f} vs {m[worse]['epochs']['mean']:.1f} "
+                   f"epochs{margin}), {criterion}: {verdict}")
+    return out
+
+
 def published_markdown(payload: dict[str, Any] | None,
                        encoders: list[dict[str, Any]],
                        speed: dict[str, Any] | None = None,
                        modes: dict[str, Any] | None = None, tables: str = "",
-                       zero_shot: str = "not measured yet in the published architecture"
-                       ) -> str:
+                       zero_shot: str = "not measured yet in the published architecture",
+                       equal_time: dict[str, Any] | None = None) -> str:
     """The paper's claims, "published / measured here", from ``published.json`` (the
     published architecture at equal epochs), the shipped encoders' cards,
     ``benchmarks/results/published_speed.json`` and ``fourier_modes.json``, the zero-shot
-    cell (``zero_shot``: :func:`zero_shot_row`), then the study's tables (``tables``:
+    cell (``zero_shot``: :func:`zero_shot_row`), the equal-time curves of the published
+    models (``equal_time``: :func:`equal_time_rows`), then the study's tables (``tables``:
     :func:`~cft_pyg.experiments.report.ablation_markdown` of the payload)."""
     def verdict(c: dict[str, Any] | None) -> str:
         return "–" if c is None else ("**reproduced**" if c["met"] else "**not reproduced**")
@@ -161,13 +187,17 @@ def published_markdown(payload: dict[str, Any] | None,
     lines = ["| claim of the paper | published | measured here |", "|---|---|---|",
              f"| Table 1: symmetry-adapted PE beats plain PE (published architecture) | "
              f"{published} (MP, 500 epochs) | "
-             + "<br>".join(rows_for("published", "published-plain", "by more than 2 std"))
+             + "<br>".join(rows_for("published", "published-plain", "by more than 2 std")
+                           + equal_time_rows(equal_time, "published", "published-plain",
+                                             "by more than 2 std"))
              + " |",
              "| symmetry-adapted PE beats no PE (not in the paper) | – | "
              + "<br>".join(rows_for("published", "published-none", "lower mean")) + " |",
              "| Table 3: the pretrained encoder beats none | total energy 0.197 vs 0.207, "
              "band gap 0.306 vs 0.338 | "
-             + "<br>".join(rows_for("published-pretrained", "published", "lower mean")) + " |"]
+             + "<br>".join(rows_for("published-pretrained", "published", "lower mean")
+                           + equal_time_rows(equal_time, "published-pretrained", "published",
+                                             "lower mean")) + " |"]
     for card in encoders:
         h = card["heldout"]
         lines.append(

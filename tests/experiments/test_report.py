@@ -155,3 +155,25 @@ def test_zero_shot_row_judges_both_protocols():
     protocol["results"]["published"] = entry(0.18, 0.20)
     assert "**not reproduced**" in zero_shot_row(protocol, comparison, None)
     assert zero_shot_row(None, None, None) == "not measured yet in the published architecture"
+
+
+def test_equal_time_rows_read_the_claim_of_the_common_budget():
+    from cft_pyg.experiments.report_published import equal_time_rows
+
+    def row(mae: float, epochs: float) -> dict:
+        return {"budget_seconds": 240.0, "test_mae": _gap(mae), "epochs": _gap(epochs)}
+
+    claim = {"claim": {"better": "published", "worse": "published-plain"},
+             "budget_seconds": 240.0, "margin_in_std": 2.5, "met": True}
+    curves = {"summary": {"carbon24/energy_per_atom": {
+        "models": {"published": row(0.026, 12.0), "published-plain": row(0.03, 16.0)},
+        "claims": {"published beats published-plain": claim}}}}
+    (line,) = equal_time_rows(curves, "published", "published-plain", "by more than 2 std")
+    assert line == ("Carbon-24 energy (eV/atom) at 240 training seconds: 0.0260 ± 0.0100 vs "
+                    "0.0300 ± 0.0100 (3 seeds, 12.0 vs 16.0 epochs, 2.5 std), by more than "
+                    "2 std: **reproduced**")
+    claim["met"] = False
+    assert equal_time_rows(curves, "published", "published-plain", "x")[0].endswith(
+        "**not reproduced**")
+    assert equal_time_rows(curves, "published-pretrained", "published", "x") == []
+    assert equal_time_rows(None, "published", "published-plain", "x") == []
