@@ -28,8 +28,8 @@ from ..home import get_home_dir
 from ..training.presets import Presets, setting
 from .jobs import pending, read_runs, recorded, run_logged
 
-__all__ = ["Study", "StudySettings", "default_root", "environment", "run_study", "study_main",
-           "write_json"]
+__all__ = ["Study", "StudySettings", "default_root", "environment", "parse_study_args",
+           "run_study", "study_main", "study_parser", "write_json"]
 
 
 def default_root(dataset: str) -> str:
@@ -154,10 +154,10 @@ def summarize_only(study: Study, settings: Any) -> dict[str, Any]:
                   recorded(out / f"{study.name}.json", "total_seconds"))
 
 
-def study_main(study: Study, settings_cls: type, argv: Sequence[str] | None,
-               description: str, print_summary: Callable[[dict[str, Any]], None]) -> int:
-    """The command line of a study: ``--preset`` (``--quick``/``--full`` for short), one
-    flag per settings field, ``--resume`` and ``--summarize-only``."""
+def study_parser(study: Study, settings_cls: type, description: str = ""
+                 ) -> argparse.ArgumentParser:
+    """The parser of a study's command line: ``--preset`` (``--quick``/``--full`` for
+    short), one flag per settings field, ``--resume`` and ``--summarize-only``."""
     from ..training.flags import add_config_options
 
     p = argparse.ArgumentParser(prog=f"python -m cft_pyg.experiments.{study.name}",
@@ -176,10 +176,22 @@ def study_main(study: Study, settings_cls: type, argv: Sequence[str] | None,
     add_config_options(p, settings_cls,
                        only=[f.name for f in dataclasses.fields(settings_cls)
                              if f.name not in ("label", "quick")])
-    args = vars(p.parse_args(argv))
+    return p
+
+
+def parse_study_args(study: Study, settings_cls: type, argv: Sequence[str] | None,
+                     description: str = "") -> tuple[Any, bool, bool]:
+    """``(settings, resume, summarize_only)`` of a study's command line."""
+    args = vars(study_parser(study, settings_cls, description).parse_args(argv))
     preset = args.pop("preset")
     resume, only = args.pop("resume"), args.pop("summarize_only")
-    settings = settings_cls.from_preset(preset, **args)
+    return settings_cls.from_preset(preset, **args), resume, only
+
+
+def study_main(study: Study, settings_cls: type, argv: Sequence[str] | None,
+               description: str, print_summary: Callable[[dict[str, Any]], None]) -> int:
+    """Run a study from its command line (:func:`study_parser`)."""
+    settings, resume, only = parse_study_args(study, settings_cls, argv, description)
     payload = summarize_only(study, settings) if only else run_study(study, settings,
                                                                      resume=resume)
     if payload["missing"]:
