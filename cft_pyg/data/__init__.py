@@ -30,7 +30,13 @@ from .standardization import (
     symmetrize_frac_coords,
 )
 from .structure import from_standardized, from_structure
-from .subgroup import SubgroupAugmented, describe_in_subgroup, standardized_from_data, subgroup_data
+from .subgroup import (
+    SubgroupAugmented,
+    SubgroupPairs,
+    describe_in_subgroup,
+    standardized_from_data,
+    subgroup_data,
+)
 from .synthetic import SyntheticCrystals, morse_energy_per_atom
 from .validation import to_cell, validate_cell
 
@@ -50,6 +56,7 @@ __all__ = [
     "from_standardized",
     "from_structure",
     "SubgroupAugmented",
+    "SubgroupPairs",
     "describe_in_subgroup",
     "standardized_from_data",
     "subgroup_data",

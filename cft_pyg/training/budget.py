@@ -137,7 +137,8 @@ class TimeBudget(Callback):
             self.train_seconds += self.clock() - self._tick
             self._tick = None
         self.steps += 1
-        self.seen += int(batch.num_graphs)
+        first = batch[0] if isinstance(batch, (list, tuple)) else batch  # a pair: 1 crystal
+        self.seen += int(first.num_graphs)
         if self.done:
             trainer.should_stop = True
             return

@@ -225,6 +225,87 @@ def test_training_with_augmentation_runs_end_to_end(tmp_path, monkeypatch):
     assert len(calls) >= n_proper > 0  # every training crystal with a proper subgroup
 
 
+def test_consistency_option_is_validated():
+    from cft_pyg.training import ConfigError, CrystalPropertyModule, TrainConfig
+
+    assert TrainConfig().subgroup_consistency == 0.0
+    with pytest.raises(ConfigError, match="subgroup_consistency"):
+        TrainConfig(subgroup_consistency=-1.0).validate()
+    with pytest.raises(ValueError, match="consistency"):
+        CrystalPropertyModule(consistency=-0.5)
+
+
+def test_pairs_hold_two_descriptions_of_the_same_crystal():
+    """Item i of SubgroupPairs is (the crystal or, with probability p, a subgroup
+    description; an independent proper subgroup description), and PyG's loader collates
+    them into two batches of the same crystals in the same order."""
+    from torch_geometric.loader import DataLoader
+
+    from cft_pyg.data import SubgroupPairs
+
+    items = _items()
+    for k, d in enumerate(items):
+        d.y = torch.tensor([[float(k)]])
+    pairs = SubgroupPairs(items, 0.0, seed=3)
+    assert len(pairs) == len(items) and "SubgroupPairs" in repr(pairs)
+    for i, (a, b) in enumerate(pairs):
+        assert a is items[i]  # p = 0: the first is the crystal itself
+        g, h = int(a.space_group), int(b.space_group)
+        if len(t_subgroups(g)) > 1:
+            assert h in {s.number for s in t_subgroups(g)[1:]}
+            assert set(b.z.tolist()) == set(a.z.tolist()) and torch.equal(b.y, a.y)
+    first, second = next(iter(DataLoader(pairs, batch_size=len(items))))
+    assert first.num_graphs == second.num_graphs == len(items)
+    torch.testing.assert_close(first.y, second.y)
+
+
+def test_consistency_term_is_added_to_the_loss():
+    """With a pair of batches the training loss is the mean of the two losses plus the
+    weight times the mean squared gap of the two outputs (checked against a direct
+    computation), and the gap is exactly 0 for an invariant input pair (a, a)."""
+    from torch_geometric.data import Batch
+
+    from cft_pyg.data import SubgroupPairs
+    from cft_pyg.training import CrystalPropertyModule
+
+    items = _items()
+    for k, d in enumerate(items):
+        d.y = torch.tensor([[0.1 * k]])
+    pairs = SubgroupPairs(items, 0.0, seed=1)
+    a = Batch.from_data_list([p[0] for p in pairs])
+    b = Batch.from_data_list([p[1] for p in pairs])
+    module = CrystalPropertyModule(model="cft", model_kwargs={"channels": 16, "heads": 2},
+                                   consistency=2.0)
+    module.log = lambda *args, **kwargs: None  # outside a Trainer
+    module.optimizers = lambda: torch.optim.SGD(module.parameters(), lr=0.1)
+    torch.manual_seed(0)
+    loss = module.training_step([a, b], 0)
+    out_a, out_b = module._train_output(a), module._train_output(b)
+    expected = (0.5 * (module._loss(a, out_a) + module._loss(b, out_b))
+                + 2.0 * ((out_a - out_b) ** 2).mean())
+    torch.testing.assert_close(loss, expected)
+    same = module.training_step([a, a], 0)
+    torch.testing.assert_close(same, module._loss(a))
+    with pytest.raises(ValueError, match="same crystals"):
+        module.training_step([a, Batch.from_data_list([pairs[0][1]])], 0)
+
+
+def test_training_with_the_consistency_term_runs_end_to_end(tmp_path):
+    from cft_pyg.data import SyntheticCrystals
+    from cft_pyg.training import TrainConfig, fit
+
+    data = SyntheticCrystals(tmp_path / "data", num_crystals=24, seed=5, num_workers=0,
+                             log=False)
+    cfg = TrainConfig(model="cft", model_kwargs={"channels": 16, "heads": 2}, epochs=1,
+                      batch_size=8, warmup_epochs=0.0, progress_bar=False, accelerator="cpu",
+                      devices=1, subgroup_consistency=1.0, output_dir=str(tmp_path / "run"))
+    result = fit(cfg, data[:16], data[16:])
+    assert result.epochs_run == 1 and np.isfinite(result.best_val_score)
+    assert result.module.hparams.consistency == 1.0
+    seen = {int(d.space_group) for d in data[:16]}
+    assert set(result.module.training_groups) > seen  # the subgroup types are recorded
+
+
 def test_augmentation_cache_gives_the_same_descriptions():
     items = _items()
     cached, fresh = SubgroupAugmented(items, 1.0, seed=2), \
