@@ -172,7 +172,10 @@ class CrystalFourierTransformer(nn.Module):
         encoding: ``'symmetry'``, ``'plain'``, ``'none'`` or a module, see
             :func:`make_encoding`.
         encoding_cutoff: frequency cutoff of the encoding.
-        lattice: use the frame-invariant lattice features.
+        lattice: use the frame-invariant lattice features: ``True`` (those of the
+            conventional cell), ``'minima'`` (the successive minima of the translation lattice:
+            they do not jump when the detected group changes, see
+            :class:`~cft_pyg.nn.LatticeFeatures`) or ``False``.
         element_features: atom tokens from physical element descriptors (``False``: a
             learned embedding of the atomic number only).
         normalize_encoding: RMS-normalize the encoding per atom (:class:`EncodingRMSNorm`).
@@ -224,7 +227,7 @@ class CrystalFourierTransformer(nn.Module):
         attention: bool = True,
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = DEFAULT_CUTOFF,
-        lattice: bool = True,
+        lattice: bool | str = True,
         element_features: bool = True,
         normalize_encoding: bool = True,
         family_inputs: bool = True,
@@ -272,8 +275,9 @@ class CrystalFourierTransformer(nn.Module):
         )
         self.norm, self.head = self._readout_modules(channels, out_channels)
 
-    def _positional_module(self, channels: int, encoding: nn.Module | None, lattice: bool,
-                           normalize: bool, family_inputs: bool) -> nn.Module:
+    def _positional_module(self, channels: int, encoding: nn.Module | None,
+                           lattice: bool | str, normalize: bool, family_inputs: bool
+                           ) -> nn.Module:
         """The module of the positional tokens (a subclass may build another one with the
         same call signature, see :class:`~cft_pyg.nn.published.PublishedCFT`)."""
         return CrystalPositionalEncoding(channels, encoding, lattice=lattice,

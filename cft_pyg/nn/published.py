@@ -43,7 +43,7 @@ from torch import nn
 
 from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .cft import CrystalFourierTransformer
-from .lattice import LatticeFeatures
+from .lattice import LatticeFeatures, crystal_values, lattice_kind
 from .tokens import EncodingKind, EncodingRMSNorm, FamilyLinear, read_encoding
 
 __all__ = ["PublishedCFT", "PublishedPositionalEncoding", "PublishedResidualBlock"]
@@ -113,7 +113,8 @@ class PublishedPositionalEncoding(nn.Module):
     Args:
         channels: output width.
         encoding: the Fourier encoding module (``None``: lattice branch only).
-        lattice: use the lattice branch.
+        lattice: use the lattice branch (``True``: features of the conventional cell;
+            ``'minima'``: of the lattice itself, see :class:`LatticeFeatures`).
         normalize: RMS-normalize the encoding per atom (learned gain per slot).
         family_inputs: separate first-layer weights for the hexagonal family.
         hidden: width of both branches and their residual blocks.
@@ -132,7 +133,7 @@ class PublishedPositionalEncoding(nn.Module):
         self,
         channels: int,
         encoding: nn.Module | None,
-        lattice: bool = True,
+        lattice: bool | str = True,
         normalize: bool = True,
         family_inputs: bool = True,
         hidden: int = 256,
@@ -156,9 +157,10 @@ class PublishedPositionalEncoding(nn.Module):
                 nn.ReLU(), nn.Linear(initial_dim, hidden), nn.ReLU(),
                 *(PublishedResidualBlock(hidden) for _ in range(num_blocks)),
             )
-        self.lattice = LatticeFeatures() if lattice else None
+        kind = lattice_kind(lattice)
+        self.lattice = LatticeFeatures(kind) if kind else None
         self.lat_mlp = nn.Sequential(
-            nn.Linear(LatticeFeatures.num_features, hidden), nn.ReLU(),
+            nn.Linear(self.lattice.num_features, hidden), nn.ReLU(),
             *(PublishedResidualBlock(hidden) for _ in range(num_blocks)),
         ) if lattice else None
         self.group_pos = self.group_lat = None
@@ -166,7 +168,7 @@ class PublishedPositionalEncoding(nn.Module):
             dim = int(encoding.out_dim) if encoding is not None else 0
             self.group_pos = (_group_rows(initial_dim, dim + NUM_SPACE_GROUPS)
                               if encoding is not None else None)
-            self.group_lat = (_group_rows(hidden, LatticeFeatures.num_features
+            self.group_lat = (_group_rows(hidden, self.lattice.num_features
                                           + NUM_SPACE_GROUPS) if lattice else None)
         self.out = nn.Sequential(nn.Linear(hidden, 2 * channels), nn.ReLU(),
                                  nn.Linear(2 * channels, channels))
@@ -186,9 +188,9 @@ class PublishedPositionalEncoding(nn.Module):
                 first = first + self.group_pos(space_group - 1)
             h = self.pos_mlp(first)
         if self.lat_mlp is not None:
-            lat = self.lat_mlp[0](self.lattice(cell, natoms))
+            group = crystal_values(space_group, batch, cell.shape[0])
+            lat = self.lat_mlp[0](self.lattice(cell, natoms, group))
             if self.group_lat is not None:
-                group = space_group.new_zeros(lat.shape[0]).scatter_(0, batch, space_group)
                 lat = lat + self.group_lat(group - 1)
             lat = self.lat_mlp[1:](lat)[batch]
             h = lat if h is None else h * lat
@@ -224,7 +226,8 @@ class PublishedCFT(CrystalFourierTransformer):
         encoding: ``'symmetry'`` (the CFT), ``'plain'`` (the "Transformer, plain PE" of the
             paper's Table 1, not invariant), ``'none'`` or a module.
         encoding_cutoff: frequency cutoff of the encoding (published 5).
-        lattice: use the lattice branch of the encoder.
+        lattice: use the lattice branch of the encoder (``True`` or ``'minima'``: see
+            :class:`PublishedPositionalEncoding`).
         element_features, normalize_encoding, family_inputs, balance_tokens: see
             :class:`CrystalFourierTransformer` (differences 4 and 5).
         encoder_hidden: width of the encoder branches (published 256).
@@ -249,7 +252,7 @@ class PublishedCFT(CrystalFourierTransformer):
         ffn_ratio: float = 4.0,
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = DEFAULT_CUTOFF,
-        lattice: bool = True,
+        lattice: bool | str = True,
         element_features: bool = True,
         normalize_encoding: bool = True,
         family_inputs: bool = True,
@@ -277,7 +280,8 @@ class PublishedCFT(CrystalFourierTransformer):
             attention_buckets=attention_buckets, dropout=dropout, out_channels=out_channels,
         )
 
-    def _positional_module(self, channels: int, encoding: nn.Module | None, lattice: bool,
+    def _positional_module(self, channels: int, encoding: nn.Module | None,
+                           lattice: bool | str,
                            normalize: bool, family_inputs: bool) -> nn.Module:
         hidden, initial, blocks = self._encoder_sizes
         return PublishedPositionalEncoding(channels, encoding, lattice=lattice,

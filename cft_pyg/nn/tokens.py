@@ -10,7 +10,7 @@ from torch import nn
 
 from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .encoding import is_hexagonal_family
-from .lattice import LatticeFeatures
+from .lattice import LatticeFeatures, crystal_values, lattice_kind
 
 __all__ = [
     "CrystalPositionalEncoding",
@@ -156,7 +156,8 @@ class CrystalPositionalEncoding(nn.Module):
     Args:
         channels: output width.
         encoding: the Fourier encoding module (``None``: lattice part only).
-        lattice: use the lattice features.
+        lattice: use the lattice features (``True``: of the conventional cell; ``'minima'``:
+            of the lattice itself, :class:`LatticeFeatures`).
         normalize: RMS-normalize the encoding per atom (learned gain per slot).
         family_inputs: separate first-layer weights for the hexagonal family.
 
@@ -170,7 +171,7 @@ class CrystalPositionalEncoding(nn.Module):
         self,
         channels: int,
         encoding: nn.Module | None,
-        lattice: bool = True,
+        lattice: bool | str = True,
         normalize: bool = True,
         family_inputs: bool = True,
     ) -> None:
@@ -185,10 +186,11 @@ class CrystalPositionalEncoding(nn.Module):
             self.norm = EncodingRMSNorm(dim) if normalize else None
             self.first = FamilyLinear(dim, channels) if family_inputs else nn.Linear(dim, channels)
             self.pos_mlp = nn.Sequential(nn.SiLU(), nn.Linear(channels, channels))
-        self.lattice = LatticeFeatures() if lattice else None
+        kind = lattice_kind(lattice)
+        self.lattice = LatticeFeatures(kind) if kind else None
         self.lat_mlp = (
             nn.Sequential(
-                nn.Linear(LatticeFeatures.num_features, channels),
+                nn.Linear(self.lattice.num_features, channels),
                 nn.SiLU(),
                 nn.Linear(channels, 2 * channels),
             )
@@ -208,6 +210,7 @@ class CrystalPositionalEncoding(nn.Module):
         if self.encoding is not None:
             out = self.pos_mlp(read_encoding(self, frac_coords, space_group))
         if self.lattice is not None:
-            scale, shift = self.lat_mlp(self.lattice(cell, natoms)).chunk(2, dim=-1)
+            groups = crystal_values(space_group, batch, cell.shape[0])
+            scale, shift = self.lat_mlp(self.lattice(cell, natoms, groups)).chunk(2, dim=-1)
             out = out * (1.0 + scale[batch]) + shift[batch]
         return out
