@@ -12,6 +12,7 @@ from .featurization import (
     FeaturizationMismatchError,
     featurization_of,
 )
+from .geometry import measured_positions
 from .neighbors import num_images, radius_graph_pbc
 from .readers import from_file, from_object, read_structure
 from .splits import (
@@ -55,6 +56,7 @@ __all__ = [
     "from_object",
     "from_standardized",
     "from_structure",
+    "measured_positions",
     "SubgroupAugmented",
     "SubgroupPairs",
     "describe_in_subgroup",

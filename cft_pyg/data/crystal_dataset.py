@@ -172,7 +172,7 @@ class CrystalDataset(InMemoryDataset):
         self.targets = self._check_targets(target)
         self.featurization = Featurization.resolve(featurization, **options)
         self.options: dict[str, Any] = {
-            "featurization": self.featurization.to_dict(),
+            "featurization": self.featurization.cache_dict(),
             "space_group_check": space_group_check,
         }
         self.max_rows = max_rows

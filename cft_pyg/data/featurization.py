@@ -31,8 +31,12 @@ from typing import Any
 
 from ..symmetry.frequencies import DEFAULT_CUTOFF
 
-__all__ = ["DEFAULT_FEATURIZATION", "Featurization", "FeaturizationMismatchError",
-           "featurization_of"]
+__all__ = ["DEFAULT_FEATURIZATION", "GEOMETRIES", "Featurization",
+           "FeaturizationMismatchError", "featurization_of"]
+
+
+GEOMETRIES = ("symmetrized", "measured")
+"""The sources of the neighbour graph's distances (:attr:`Featurization.geometry`)."""
 
 
 class FeaturizationMismatchError(ValueError):
@@ -69,6 +73,17 @@ class Featurization:
             (CGCNN's 12); ``None`` keeps every neighbour within ``radius``.
         cutoff: frequency cutoff ``R`` of the Fourier encodings a model reads from these
             crystals (the ball ``|k| <= R`` in the group's reference metric).
+        geometry: where the neighbour graph's distances come from. ``'symmetrized'`` (the
+            default): the standardized crystal, whose atoms are moved onto the exactly
+            symmetric positions of the detected group, so the distances jump (by up to
+            about ``symprec``) when a tolerance or a small distortion changes that group.
+            ``'measured'``: the input's own atomic positions and lattice
+            (:func:`~cft_pyg.data.geometry.measured_positions`): every distance is that of
+            the physical crystal, **continuous in the atomic positions** and the same for
+            every description of it (settings, origins, rotations, mirror images,
+            supercells); the symmetrized crystal still gives the Fourier encoding, the
+            lattice features and ``pos``.  Off by default; subgroup re-descriptions
+            (:func:`~cft_pyg.data.subgroup_data`) refuse it.
 
     Example::
 
@@ -86,6 +101,7 @@ class Featurization:
     radius: float = 8.0
     max_neighbors: int | None = 12
     cutoff: float = DEFAULT_CUTOFF
+    geometry: str = "symmetrized"
 
     def __post_init__(self) -> None:
         for name in ("symprec", "radius", "cutoff"):
@@ -111,6 +127,9 @@ class Featurization:
             raise ValueError("Featurization: canonical_handedness=True needs canonical_origin=True "
                              "(the mirror image is chosen among the canonical descriptions); "
                              "set canonical_handedness=False as well")
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"Featurization.geometry must be one of {GEOMETRIES}, "
+                             f"got {self.geometry!r}")
         m = self.max_neighbors
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
             raise ValueError(f"Featurization.max_neighbors must be a positive integer or None, "
@@ -151,6 +170,13 @@ class Featurization:
         """Plain ``{option: value}`` (for checkpoints, YAML and JSON)."""
         return dataclasses.asdict(self)
 
+    def cache_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` less the options added after processed caches existed, while they
+        keep their default (:data:`_ADDED_OPTIONS`): the part of a cache's name that comes
+        from the featurization, so caches made before an option existed keep their names."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in _ADDED_OPTIONS or v != _ADDED_OPTIONS[k]}
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Featurization:
         """The featurization of ``values``; options it omits take this version's defaults.
@@ -180,6 +206,11 @@ class Featurization:
         keys = self.field_names() if names is None else tuple(names)
         return {k: (getattr(self, k), getattr(other, k)) for k in keys
                 if getattr(self, k) != getattr(other, k)}
+
+
+_ADDED_OPTIONS: dict[str, Any] = {"geometry": "symmetrized"}
+"""Options added after processed caches existed, and their defaults
+(:meth:`Featurization.cache_dict`)."""
 
 
 @functools.lru_cache(maxsize=64)

@@ -26,6 +26,7 @@ from torch_geometric.data import Data
 
 from .comparison import compare_standardized
 from .featurization import Featurization
+from .geometry import measured_positions
 from .neighbors import radius_graph_pbc
 from .standardization import (
     StandardizedCrystal,
@@ -101,7 +102,11 @@ def from_structure(
     """
     f = Featurization.resolve(featurization, **options)
     std = standardize(structure, f, expected_space_group=expected_space_group)
-    return from_standardized(std, f, neighbor_graph=neighbor_graph, y=y, material_id=material_id)
+    measured = None
+    if neighbor_graph and f.geometry == "measured":
+        measured = measured_positions(std, *to_cell(structure))
+    return from_standardized(std, f, neighbor_graph=neighbor_graph, y=y, material_id=material_id,
+                             measured=measured)
 
 
 def from_standardized(
@@ -111,11 +116,24 @@ def from_standardized(
     neighbor_graph: bool = True,
     y: float | Sequence[float] | np.ndarray | torch.Tensor | None = None,
     material_id: str | None = None,
+    measured: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Data:
     """The ``Data`` of a :class:`StandardizedCrystal` (the second half of
     :func:`from_structure`; its arguments and fields).  ``featurization`` gives the
-    neighbour graph's radius and cap and is recorded on the result."""
+    neighbour graph's radius, cap and geometry and is recorded on the result.
+
+    Args:
+        measured: with ``geometry='measured'``, the input's own positions at the sites and
+            its lattice (:func:`~cft_pyg.data.geometry.measured_positions`): the neighbour
+            graph (``edge_index``, ``cell_offsets``, ``edge_dist``) is built from them, and
+            ``pos[j] + cell_offsets @ cell - pos[i]`` then differs from ``edge_dist`` by the
+            symmetrization.  Required for that geometry when the graph is built.
+    """
     f = Featurization.resolve(featurization)
+    if neighbor_graph and f.geometry == "measured" and measured is None:
+        raise ValueError("geometry='measured' builds the neighbour graph from the input's own "
+                         "positions: pass measured=measured_positions(std, lattice, frac, "
+                         "numbers) (from_structure does)")
     frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
     frac32[frac32 >= 1.0] = 0.0  # float32 rounding of values just below 1
     cell32 = torch.from_numpy(std.lattice).to(torch.float32)
@@ -133,12 +151,13 @@ def from_standardized(
         featurization=f.to_json(),
     )
     if neighbor_graph:
+        if f.geometry == "measured":
+            frac_g = torch.from_numpy(measured[0]).to(torch.float32).double()
+            cell_g = torch.from_numpy(measured[1]).to(torch.float32).double()
+        else:
+            frac_g, cell_g = frac32.double(), cell32.double()
         edge_index, offsets, dist = radius_graph_pbc(
-            frac32.double() @ cell32.double(),
-            cell32.double(),
-            radius=f.radius,
-            max_neighbors=f.max_neighbors,
-        )
+            frac_g @ cell_g, cell_g, radius=f.radius, max_neighbors=f.max_neighbors)
         data.edge_index = edge_index
         data.cell_offsets = offsets
         data.edge_dist = dist.to(torch.float32)

@@ -170,6 +170,11 @@ def subgroup_data(data: Data, subgroup: Subgroup, featurization: Featurization |
     """
     if featurization is None and isinstance(getattr(data, "featurization", None), str):
         featurization = Featurization.from_json(data.featurization)
+    if Featurization.resolve(featurization).geometry == "measured":
+        raise ValueError("subgroup re-descriptions are built from the symmetrized crystal, "
+                         "which does not keep the measured geometry "
+                         "(Featurization(geometry='measured')): use geometry='symmetrized' "
+                         "with subgroup augmentation, consistency or descent")
     std = describe_in_subgroup(standardized_from_data(data), subgroup, featurization)
     out = from_standardized(std, featurization, neighbor_graph="edge_index" in data,
                             material_id=getattr(data, "material_id", None))

@@ -224,7 +224,7 @@ class SyntheticCrystals(InMemoryDataset):
                           "exact_symmetry": bool(exact_symmetry)},
             "radius": self.featurization.radius,
             "max_neighbors": self.featurization.max_neighbors,
-            "featurization": self.featurization.to_dict(),
+            "featurization": self.featurization.cache_dict(),
         }
         self.num_workers = min(2, os.cpu_count() or 1) if num_workers is None else num_workers
         self.generation_seconds: float | None = None
