@@ -52,6 +52,10 @@ class ModelEntry:
             the study).
         training: changes to the training configuration (:class:`~cft_pyg.training.TrainConfig`
             fields, for example ``{"subgroup_augmentation": 0.5}``).
+        featurization: changes to :data:`~cft_pyg.data.DEFAULT_FEATURIZATION` for its
+            crystals (for example ``{"geometry": "measured"}``); the studies that load data
+            per model (the curves) featurize them so, and the trainer refuses crystals
+            featurized otherwise.
         studies: studies that run it with their full settings (:data:`STUDIES`).
         quick: studies that run it with their quick settings too.
     """
@@ -65,6 +69,7 @@ class ModelEntry:
     pretrained_encoding: bool = False
     shipped_encoding: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
+    featurization: dict[str, Any] = field(default_factory=dict)
     studies: tuple[str, ...] = ()
     quick: tuple[str, ...] = ()
 
@@ -169,6 +174,18 @@ for _entry in (
                                                  "lattice": "minima"},
                "CFT, no encoding, lattice minima", "no positional encoding, lattice minima",
                cost=2.0),
+    ModelEntry("cft-measured", "cft", {**_CFT, "lattice": "minima"},
+               "CFT (hybrid), measured geometry + minima",
+               "+ neighbour graph of the input's own atoms, lattice minima", cost=2.0,
+               featurization={"geometry": "measured"}),
+    ModelEntry("cft-no-encoding-measured", "cft", {**_CFT, "encoding": "none",
+                                                   "lattice": "minima"},
+               "CFT, no encoding, measured geometry + minima",
+               "no positional encoding, measured geometry, lattice minima", cost=2.0,
+               featurization={"geometry": "measured"}),
+    ModelEntry("cgcnn-measured", "cgcnn", {}, "CGCNN, measured geometry",
+               "CGCNN on the neighbour graph of the input's own atoms",
+               featurization={"geometry": "measured"}),
     ModelEntry("cft-subgroup-all", "cft", {**_CFT, "lattice": "minima"},
                "CFT (hybrid), subgroups + consistency + minima",
                "+ t-subgroup augmentation (p = 0.5), consistency term (weight 1), lattice "

@@ -132,15 +132,18 @@ def entry_name(model: str, budget: float, common: float) -> str:
     return model if budget == common else f"{model}@{budget:g}s"
 
 
-def _splits(settings: CurveSettings, dataset: str) -> tuple[Any, Any, Any]:
+def _splits(settings: CurveSettings, dataset: str, model: str | None = None
+            ) -> tuple[Any, Any, Any]:
+    """The parts of ``dataset``, featurized as ``model``'s catalog entry asks."""
     root = settings.mp20_root if dataset == "mp20" else settings.carbon_root
-    return load_parts(dataset, root, settings.n_train, settings.n_val_curve, settings.n_test)
+    return load_parts(dataset, root, settings.n_train, settings.n_val_curve, settings.n_test,
+                      model_entry(model).featurization if model else None)
 
 
 def _run_job(settings: CurveSettings, job: tuple[str, str, int, float]) -> dict[str, Any]:
     target, model, seed, budget = job
     t = target_entry(target)
-    train_set, val_set, test_set = _splits(settings, t.dataset)
+    train_set, val_set, test_set = _splits(settings, t.dataset, model)
     load_start = os.getloadavg()
     run = train(model, t, train_set, val_set, test_set, seed=seed,
                 output_dir=settings.workdir() / target.replace("/", "_")
@@ -247,8 +250,8 @@ STUDY = Study("curves", lambda s: s.runs(), _run_job, _key, tuple,
               lambda r: (f"{r['target']} {r['model']} seed {r['seed']}: test MAE "
                          f"{r['test_mae']:.4f} after {r['epochs']:.2f} epochs "
                          f"({r['crystals_per_second']:.0f} crystals/s)"), _results,
-              prepare=lambda s: [_splits(s, d) for d in
-                                 {target_entry(t).dataset for t in s.targets}],
+              prepare=lambda s: [_splits(s, target_entry(t).dataset, m)
+                                 for t in s.targets for m in s.model_names()],
               extra=_figure)
 
 

@@ -9,6 +9,7 @@ are a random subset of it. ``data.y`` holds every target of the dataset
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,21 +22,24 @@ _CACHE: dict[tuple[Any, ...], Any] = {}
 
 
 def load_parts(dataset: str, root: str, n_train: int | None = None, n_val: int | None = None,
-               n_test: int | None = None) -> tuple[Any, Any, Any]:
+               n_test: int | None = None, featurization: Mapping[str, Any] | None = None
+               ) -> tuple[Any, Any, Any]:
     """``(train, val, test)``: the first ``n_*`` rows (all when ``None``) of the project
-    split of ``dataset`` (``'mp20'`` or ``'carbon24'``) in ``root``."""
-    from ..data import MP20, Carbon24
+    split of ``dataset`` (``'mp20'`` or ``'carbon24'``) in ``root``, featurized with
+    ``featurization`` (changes to the default; a catalog entry's ``featurization``)."""
+    from ..data import MP20, Carbon24, Featurization
 
     classes = {"mp20": MP20, "carbon24": Carbon24}
     if dataset not in classes:
         raise KeyError(f"unknown dataset {dataset!r}; known: {', '.join(classes)}")
-    key = ("parts", dataset, str(root), n_train, n_val, n_test)
+    f = Featurization.resolve(dict(featurization or {}))
+    key = ("parts", dataset, str(root), n_train, n_val, n_test, f.to_json())
     if key not in _CACHE:
         columns = DATASET_COLUMNS[dataset]
         target = list(columns) if len(columns) > 1 else columns[0]
         _CACHE[key] = tuple(
             classes[dataset](root, split=f"project-{part}", target=target, max_rows=n,
-                             log=False)
+                             featurization=f, log=False)
             for part, n in (("train", n_train), ("val", n_val), ("test", n_test)))
     return _CACHE[key]
 

@@ -77,12 +77,20 @@ def train(name: str, target: TargetEntry, train_set: Sequence[Any], val_set: Seq
     """
     import torch
 
+    from ..data import Featurization, FeaturizationMismatchError, featurization_of
     from ..training import TimeBudget, TrainConfig, fit
 
     if (epochs is None) == (budget_seconds is None):
         raise ValueError("give exactly one of epochs and budget_seconds")
     torch.set_num_threads(1)
     entry = model_entry(name)
+    wanted = Featurization.resolve(dict(entry.featurization))
+    found = featurization_of(train_set)
+    if found is not None and found != wanted:
+        raise FeaturizationMismatchError(
+            f"{name} is trained on crystals featurized with {entry.featurization or 'defaults'}"
+            f", these differ: {found.differences(wanted)} (load them with the entry's "
+            "featurization: load_parts(..., featurization=entry.featurization))")
     if pretrained_encoding is None:
         pretrained_encoding = entry.shipped_encoding
     config = TrainConfig(

@@ -174,3 +174,30 @@ def test_time_budget_counts_the_time_spent_fetching_batches(tmp_path) -> None:
                          output_dir=str(tmp_path / "run"))
     fit(config, train, val, None, overwrite=True, budget=budget)
     assert budget.steps == 3 and budget.train_seconds == 3 * 41.0
+
+
+def test_a_model_with_its_own_featurization_gets_its_crystals(tmp_path, shared_data_dir
+                                                               ) -> None:
+    """A catalog entry's featurization: the study loader featurizes the crystals so (its
+    graph then differs), and the trainer refuses crystals featurized otherwise rather than
+    training the model on them silently."""
+    from cft_pyg.data import FeaturizationMismatchError, featurization_of
+    from cft_pyg.experiments.catalog import model_entry, target_entry
+    from cft_pyg.experiments.data import load_parts
+    from cft_pyg.experiments.trainer import train
+
+    root = shared_data_dir / "carbon_24"
+    entry = model_entry("cgcnn-measured")
+    assert entry.featurization == {"geometry": "measured"}
+    default = load_parts("carbon24", str(root), 12, 4, 4)
+    measured = load_parts("carbon24", str(root), 12, 4, 4, entry.featurization)
+    assert featurization_of(measured[0]).geometry == "measured"
+    assert featurization_of(default[0]).geometry == "symmetrized"
+    assert [int(d.space_group) for d in measured[0]] == [int(d.space_group) for d in default[0]]
+    target = target_entry("carbon24/energy_per_atom")
+    with pytest.raises(FeaturizationMismatchError, match="geometry"):
+        train("cgcnn-measured", target, default[0], default[1], None, seed=0,
+              output_dir=tmp_path / "run", epochs=1)
+    run = train("cgcnn-measured", target, measured[0], measured[1], None, seed=0,
+                output_dir=tmp_path / "run", epochs=1)
+    assert run.result.module.featurization.geometry == "measured"
