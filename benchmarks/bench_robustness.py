@@ -348,15 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     load_start = _load()
     if todo:
-        # process the datasets once, before the workers fork
+        # process the datasets once per featurization, before the workers fork
         from cft_pyg.training import TrainConfig
         from cft_pyg.training.data import build_splits
 
-        for d in {d for _, d, _ in todo}:
+        for d, featurization in {(d, json.dumps(TRAINING_CHANGES.get(m, {}).get(
+                "featurization", {}), sort_keys=True)) for m, d, _ in todo}:
             name, folder, target, _ = DATASETS[d]
             build_splits(TrainConfig(dataset=name, data_root=str(args.data_root / folder),
                                      target=target, max_crystals=args.train_crystals,
-                                     seed=args.seed, progress_bar=False))
+                                     seed=args.seed, progress_bar=False,
+                                     featurization=json.loads(featurization)))
         run_logged(train_job, todo, args.workers, log, append=bool(done),
                    describe=lambda r: f"{r['dataset']} {r['model']}: test MAE "
                                       f"{r['test_mae']:.4f} in {r['wall_seconds']:.0f} s")
