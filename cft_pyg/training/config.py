@@ -300,9 +300,13 @@ class TrainConfig(Presets):
         from ..data.featurization import Featurization
 
         try:
-            Featurization.from_dict(self.featurization)
+            f = Featurization.from_dict(self.featurization)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"featurization: {err}") from None
+        if f.geometry == "measured" and (self.subgroup_augmentation or self.subgroup_consistency):
+            raise ConfigError("subgroup augmentation and consistency re-describe the symmetrized "
+                              "crystal, which does not keep the measured geometry: use them "
+                              "with featurization geometry 'symmetrized'")
 
     @property
     def resolved_output(self) -> str:

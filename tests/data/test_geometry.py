@@ -143,6 +143,12 @@ def test_measured_geometry_is_refused_where_it_cannot_be_kept() -> None:
     sub = next(h for h in t_subgroups(62) if h.index > 1)
     with pytest.raises(ValueError, match="symmetrized crystal"):
         subgroup_data(data, sub)
+    from cft_pyg.training import TrainConfig
+    from cft_pyg.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="measured geometry"):
+        TrainConfig(featurization={"geometry": "measured"}, subgroup_augmentation=0.5).validate()
+    TrainConfig(featurization={"geometry": "measured"}).validate()
 
 
 def test_default_caches_keep_their_names() -> None:
