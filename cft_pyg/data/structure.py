@@ -104,7 +104,8 @@ def from_structure(
     std = standardize(structure, f, expected_space_group=expected_space_group)
     measured = None
     if neighbor_graph and f.geometry == "measured":
-        measured = measured_positions(std, *to_cell(structure))
+        measured = measured_positions(std, *to_cell(structure),
+                                      tolerance=max(4.0 * f.symprec, 1e-6))
     return from_standardized(std, f, neighbor_graph=neighbor_graph, y=y, material_id=material_id,
                              measured=measured)
 
