@@ -240,6 +240,25 @@ def predictions(module: Any, data: list[Any]) -> np.ndarray:
     return out
 
 
+DISTANCE_SHIFT = 0.05
+"""Å added to every neighbour distance by :func:`distance_probe`."""
+
+
+def distance_probe(module: Any, data: list[Any], ref: np.ndarray) -> dict[str, float]:
+    """How much a model reads the neighbour distances: the mean ``|change|`` of its
+    prediction when every edge of every crystal is lengthened by :data:`DISTANCE_SHIFT` Å
+    (not a description of the crystal: a probe of the trained model), also as a share of the
+    spread (std) of its predictions."""
+    shifted = []
+    for d in data:
+        d = d.clone()
+        d.edge_dist = d.edge_dist + DISTANCE_SHIFT
+        shifted.append(d)
+    change = np.abs(predictions(module, shifted) - ref)
+    return {"shift": DISTANCE_SHIFT, "mean": float(np.nanmean(change)),
+            "over_prediction_std": float(np.nanmean(change) / np.nanstd(ref))}
+
+
 def _mae_predict_mean(run: dict[str, Any]) -> float | None:
     """Test MAE of predicting the training mean for a run (recorded, or read back from the
     run's ``test_metrics.json`` for runs recorded before the field existed)."""
@@ -305,6 +324,7 @@ def evaluate_dataset(dataset: str, runs: list[dict[str, Any]], opts: dict[str, A
                        "prediction_std": float(np.nanstd(ref)), "changes": {
             kind: change_stats(ref, predictions(module, variants[kind]), mae)
             for kind in PERTURBATIONS}}
+        table[name]["distance_probe"] = distance_probe(module, variants["reference"], ref)
         echo(f"{dataset}: {name} evaluated in {time.perf_counter() - start:.0f} s; mirror "
              f"changes {table[name]['changes']['mirror (x -> -x)'].get('changed')}, "
              f"symprec=0.01 mean {table[name]['changes']['symprec=0.01'].get('mean', 0):.4f}")

@@ -326,15 +326,22 @@ def robustness_markdown(payload: dict[str, Any]) -> str:
              "nothing about robustness.", ""]
     for dataset, res in payload["results"].items():
         n = res["crystals"]
+        probe = next((r["distance_probe"] for r in res["models"].values()
+                      if "distance_probe" in r), None)
+        extra = ([f"edges +{probe['shift']:g} Å (share of spread)"] if probe else [])
         lines += [f"**{dataset}** ({n} project-test crystals, {res['target']}, {res['unit']})",
                   "", "| model | test MAE | mirror | "
-                  + " | ".join(_ROBUSTNESS_COLUMNS) + " |",
-                  "|---|---|---|" + "---|" * len(_ROBUSTNESS_COLUMNS)]
+                  + " | ".join([*_ROBUSTNESS_COLUMNS, *extra]) + " |",
+                  "|---|---|---|" + "---|" * (len(_ROBUSTNESS_COLUMNS) + len(extra))]
         for row in res["models"].values():
             ch = row["changes"]
             mirror = sum(ch[k].get("changed", 0) for k in _MIRRORS)
             cells = [f"{ch[k]['mean']:.4f} ({ch[k]['mean_over_test_mae']:.2f})"
                      if ch[k].get("n") else "–" for k in _ROBUSTNESS_COLUMNS]
+            if probe:
+                d = row.get("distance_probe")
+                cells.append(f"{d['mean']:.4f} ({100 * d['over_prediction_std']:.0f}%)"
+                             if d else "–")
             base = row.get("mae_predict_mean")
             label = row["label"] + (" (*did not learn*: mean predictor "
                                     f"{base:.4f})" if base and row["test_mae"]
@@ -344,7 +351,8 @@ def robustness_markdown(payload: dict[str, Any]) -> str:
         g = res["group_changed"]
         lines.append("| *detected group changes* | | "
                      + f"{max(100 * g[k]['fraction'] for k in _MIRRORS):.0f}% | "
-                     + " | ".join(f"{100 * g[k]['fraction']:.0f}%" for k in _ROBUSTNESS_COLUMNS)
+                     + " | ".join([f"{100 * g[k]['fraction']:.0f}%" for k in _ROBUSTNESS_COLUMNS]
+                                  + ["" for _ in extra])
                      + " |")
         lines.append("")
     return "\n".join(lines)
