@@ -49,6 +49,7 @@ from .standardization import StandardizedCrystal
 
 __all__ = ["measured_positions"]
 
+
 def measured_positions(std: StandardizedCrystal, lattice: np.ndarray, frac: np.ndarray,
                        numbers: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
     """The input's own atoms at the sites of a standardized crystal.
