@@ -492,9 +492,11 @@ def generate_blocks(results: Path, benchmarks: Path) -> dict[str, str]:
         load(results / "published_time" / "curves.json"))
     if r["curves"]:
         blocks["curves"] = curves_markdown(r["curves"])
-    breaking = load(results / "symmetry_breaking" / "curves.json")
-    if breaking:
-        blocks["symmetry_breaking_curves"] = curves_markdown(breaking)
+    for folder, block in (("symmetry_breaking", "symmetry_breaking_curves"),
+                          ("symmetry_breaking_mp20", "symmetry_breaking_mp20_curves")):
+        breaking = load(results / folder / "curves.json")
+        if breaking:
+            blocks[block] = curves_markdown(breaking)
     if r["transfer"]:
         blocks["transfer"] = transfer_markdown(r["transfer"])
     if r["curves"] and r["transfer"]:
