@@ -265,7 +265,7 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
     trainer = make_trainer(config, callbacks, logger=logger,
                            max_epochs=None if budget is None else 1_000_000,
                            validate=budget is None)
-    trainer.fit(module, datamodule=data, ckpt_path=config.resume)
+    trainer.fit(module, datamodule=data, ckpt_path=config.resume, weights_only=True)
 
     if trainer.is_global_zero:
         epoch_metrics(out / "logs").to_csv(out / "metrics.csv", index=False)
@@ -339,6 +339,9 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
                ) -> CrystalPropertyModule:
     """Restore a trained model (with its target normalization) from a checkpoint.
 
+    The file is read with ``torch.load(weights_only=True)``: tensors, plain containers and
+    numbers only, so that loading a checkpoint from elsewhere cannot run code.
+
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a cft-pyg checkpoint.
@@ -347,7 +350,8 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        module = CrystalPropertyModule.load_from_checkpoint(str(path), map_location=map_location)
+        module = CrystalPropertyModule.load_from_checkpoint(str(path), map_location=map_location,
+                                                            weights_only=True)
     except (KeyError, RuntimeError, EOFError, OSError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
     except Exception as err:  # unpickling garbage raises assorted errors

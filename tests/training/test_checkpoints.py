@@ -68,6 +68,21 @@ def test_checkpoints_of_another_version_are_refused(run, tmp_path):
             load_model(bad)
 
 
+class _Payload:
+    """Stands for anything a tampered checkpoint could make ``pickle`` build or call."""
+
+
+def test_checkpoints_that_would_run_code_are_refused(run, tmp_path):
+    path, _ = run
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload["hyper_parameters"]["extra"] = _Payload()
+    bad = tmp_path / "tampered.ckpt"
+    torch.save(payload, bad)
+    with pytest.raises(ValueError, match="not a readable cft-pyg checkpoint"):
+        load_model(bad)
+    assert load_model(path) is not None  # the untouched checkpoint still loads
+
+
 @pytest.fixture(scope="module")
 def list_run(tmp_path_factory):
     """A CFT trained from a plain list of ``Data`` featurized with non-default options."""
