@@ -1,6 +1,7 @@
 """Neural-network layers and models of cft-pyg."""
 
 from .alignn import ALIGNN
+from .backbone import Backbone
 from .cft import (
     CrystalFourierTransformer,
     CrystalPositionalEncoding,
@@ -19,6 +20,7 @@ from .transformer import MaskedSelfAttention
 
 __all__ = [
     "ALIGNN",
+    "Backbone",
     "CGCNN",
     "CosineCutoff",
     "CrystalFourierTransformer",

@@ -316,7 +316,19 @@ class CrystalFourierTransformer(nn.Module):
         encoding with one) that the crystals must be featurized with."""
         return {"radius": self.radius, "cutoff": getattr(self.encoding, "cutoff", None)}
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of :meth:`crystal_features` (the backbone interface,
+        :class:`~cft_pyg.nn.Backbone`)."""
+        return self.channels
+
     def forward(self, data: Data | Batch) -> torch.Tensor:
+        out = self.head(self.crystal_features(data))
+        return out.squeeze(-1) if self.out_channels == 1 else out
+
+    def crystal_features(self, data: Data | Batch) -> torch.Tensor:
+        """``(num_graphs, channels)`` invariant features of each crystal: the mean of its
+        atoms' normalized last-block states, the input of the read-out head."""
         check_featurization(data, type(self).__name__, **self.featurization_requirements())
         batch, num_graphs, _ = graph_inputs(data)
         index = (
@@ -353,9 +365,7 @@ class CrystalFourierTransformer(nn.Module):
         for block, edge_filter, pair_bias in zip(self.blocks, filters, biases, strict=True):
             h = block(h, index, edge_index, edge_filter, weight, pair_bias)
 
-        pooled = global_mean_pool(self.norm(h), batch, size=num_graphs)
-        out = self.head(pooled)
-        return out.squeeze(-1) if self.out_channels == 1 else out
+        return global_mean_pool(self.norm(h), batch, size=num_graphs)
 
 
 class PlainPETransformer(CrystalFourierTransformer):

@@ -97,7 +97,19 @@ class CGCNN(nn.Module):
         """The neighbour ``radius`` the crystals must be featurized with."""
         return {"radius": self.radius, "cutoff": None}
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of :meth:`crystal_features` (the backbone interface,
+        :class:`~cft_pyg.nn.Backbone`)."""
+        return self.conv_to_fc.out_features
+
     def forward(self, data: Data | Batch) -> torch.Tensor:
+        out = self.fc_out(self.crystal_features(data))
+        return out.squeeze(-1) if self.out_channels == 1 else out
+
+    def crystal_features(self, data: Data | Batch) -> torch.Tensor:
+        """``(num_graphs, h_fea_len)`` invariant features of each crystal: the pooled and
+        fully connected hidden state, the input of the output layer."""
         check_featurization(data, "CGCNN", **self.featurization_requirements())
         batch, num_graphs, _ = graph_inputs(data)
         edge_attr = self.rbf(edge_distances(data, batch))
@@ -109,5 +121,4 @@ class CGCNN(nn.Module):
         crys = F.softplus(self.conv_to_fc(F.softplus(crys)))
         for fc in self.fcs:
             crys = F.softplus(fc(crys))
-        out = self.fc_out(crys)
-        return out.squeeze(-1) if self.out_channels == 1 else out
+        return crys
