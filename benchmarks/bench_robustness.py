@@ -23,8 +23,8 @@ Run (resumable: finished trainings are kept in ``--work``; about 30 min on 2 cor
     python benchmarks/bench_robustness.py --data-root ../shared/data
 
 ``--quick`` is a smoke run of a minute.  Results: ``benchmarks/results/robustness.json``;
-the tables in docs/results.md: ``python -m cft_pyg.experiments.report --write
-README.md docs/results.md``.
+the tables in studies/NOTEBOOK.md: ``python -m studies.kit.report --write
+README.md studies/NOTEBOOK.md``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
                           "embedding_features": 32}, "ALIGNN (small)"),
 }
 """Benchmark name -> (registered model, constructor arguments, label); the CFT sizes of the
-learning curves (``cft_pyg.experiments.curves``)."""
+learning curves (``studies.curves``)."""
 
 TRAINING_CHANGES: dict[str, dict[str, Any]] = {
     "cft-subgroup-aug": {"subgroup_augmentation": 0.5},
@@ -97,7 +97,7 @@ TRAINING_CHANGES: dict[str, dict[str, Any]] = {
 
 DEFAULT_MODELS: tuple[str, ...] = ("cft", "cft-no-pe", "cft-pe-only", "cgcnn", "alignn")
 """The models of a run without ``--models``; the subgroup and lattice variants (issue of
-symmetry breaking) are run by naming them, see docs/reproduce.md."""
+symmetry breaking) are run by naming them, see studies/README.md."""
 
 DATASETS: dict[str, tuple[str, str, str, str]] = {
     "carbon24": ("carbon24", "carbon_24", "energy_per_atom", "eV/atom"),
@@ -334,7 +334,7 @@ def evaluate_dataset(dataset: str, runs: list[dict[str, Any]], opts: dict[str, A
 
 # ---------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
-    from cft_pyg.experiments.jobs import read_runs, run_logged
+    from studies.kit.jobs import read_runs, run_logged
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, required=True,
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(payload, indent=2) + "\n")
-    from cft_pyg.experiments.report import robustness_markdown
+    from studies.kit.report import robustness_markdown
 
     print(robustness_markdown(payload))
     print(f"written to {args.output}")

@@ -17,12 +17,18 @@ Map of the library (data flows one way, a lower layer never imports a higher one
   an ALIGNN adapter, element descriptors, orbit-distance pretraining.
 * :mod:`cft_pyg.training` -- the Lightning engine (config, fit, evaluate, predict, model and
   dataset registry, pretraining files).
-* :mod:`cft_pyg.experiments`, :mod:`cft_pyg.viz`, :mod:`cft_pyg.cli` -- the demo, the
-  comparisons and ablation behind ``results/``, figures, and the ``cft-pyg`` command.
+* :mod:`cft_pyg.demo`, :mod:`cft_pyg.viz`, :mod:`cft_pyg.cli` -- the demo (``cft-pyg demo``),
+  figures, and the ``cft-pyg`` command.  The studies behind the published figures are not part
+  of the package: they live beside it in the source checkout (``studies/``).
 * :mod:`cft_pyg.testing` -- reusable invariance checkers; :mod:`cft_pyg.home` -- the cache root.
 
 The symmetry core is importable from the top level (``cft_pyg.SpaceGroup`` ...); it is loaded
 on first use, so ``import cft_pyg`` (and ``cft-pyg --help``) stays fast.
+
+**How to cite.** cft-pyg implements the Crystal Fourier Transformer of arXiv:2512.13989 (ICLR
+2026, https://arxiv.org/abs/2512.13989); if you use it, cite that paper (title and authors as on
+its arXiv page) and this library with its version (``cft_pyg.__version__``); the README gives a
+BibTeX entry.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.4.0"
+from ._version import __version__
 
 _FROM_SYMMETRY = (
     "FrequencySet",

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Space-group-invariant crystal property models "
         "(Crystal Fourier Transformer) on PyTorch Geometric + Lightning.")
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "all 230 space groups, evaluate it on a random split and "
                                    "zero-shot on held-out (centrosymmetric) groups, print "
                                    "tables and write plots.")
-    from .experiments.demo import DemoSettings
+    from .demo import DemoSettings
 
     _add_preset(p, DemoSettings)
     p.add_argument("--quick", dest="preset", action="store_const", const="quick",
@@ -537,7 +537,7 @@ def _layered(cls: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .experiments.demo import DemoSettings
+    from .demo import DemoSettings
 
     try:
         settings = DemoSettings().update(_layered(DemoSettings, args))
@@ -548,7 +548,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise CLIError(f"output folder {out} is not empty; use --overwrite to replace its "
                        "contents or choose another --output-dir")
     _quiet(args.verbose)
-    from .experiments.demo import run_demo
+    from .demo import run_demo
 
     run_demo(settings, overwrite=args.overwrite, echo=_print)
     return 0

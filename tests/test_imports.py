@@ -1,6 +1,7 @@
 """The import graph of the package has no circle, and data flows one way:
-symmetry -> data -> nn -> training -> pretrained/experiments/cli (no lower layer imports a
-higher one, at module level or inside functions)."""
+symmetry -> data -> nn -> training -> pretrained/demo/cli (no lower layer imports a
+higher one, at module level or inside functions).  The package is the library only: it never
+imports the studies (``studies/``, beside it in the checkout, not installed)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import networkx as nx
 
-PACKAGE = Path(__file__).resolve().parents[1] / "cft_pyg"
-LAYERS = ["home", "symmetry", "data", "nn", "training", "viz", "pretrained", "experiments",
-          "cli", "testing"]
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "cft_pyg"
+STUDIES = REPO / "studies"
+LAYERS = ["home", "symmetry", "data", "nn", "training", "viz", "pretrained", "demo", "cli",
+          "testing"]
 
 
 def _module(path: Path) -> str:
@@ -61,8 +64,65 @@ def test_no_lower_layer_imports_a_higher_one() -> None:
     assert bad == [], bad
 
 
+def _imported_names(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports (module level or inside functions)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def test_package_never_imports_the_studies() -> None:
+    bad = [(str(p.relative_to(REPO)), n) for p in PACKAGE.rglob("*.py")
+           for n in _imported_names(p) if n == "studies" or n.startswith("studies.")]
+    assert bad == [], bad
+
+
+def test_package_has_no_study_left() -> None:
+    assert not (PACKAGE / "experiments").exists()
+    assert not (PACKAGE / "pretrained" / "build.py").exists()  # a maintainer tool
+
+
 def test_studies_never_import_each_other() -> None:
-    studies = {f"cft_pyg.experiments.{s}" for s in
-               ("demo", "compare", "ablation", "curves", "transfer", "published")}
-    edges = [(a, b) for a, b in _graph().edges if a in studies and b in studies]
+    """A study is a thin module over the kit: no study imports another study."""
+    names = ("compare", "ablation", "curves", "transfer", "published")
+    edges = [(s, n) for s in names for n in _imported_names(STUDIES / f"{s}.py")
+             if n.removeprefix("studies.") in names and n != f"studies.{s}"]
+    edges += [(s, n) for s in names for n in _relative_imports(STUDIES / f"{s}.py")
+              if n in names]
     assert edges == [], edges
+
+
+def _relative_imports(path: Path) -> set[str]:
+    return {node.module.split(".")[0] for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+
+
+def test_the_kit_never_imports_a_study() -> None:
+    names = {"compare", "ablation", "curves", "transfer", "published"}
+    bad = [(str(p.relative_to(REPO)), n) for p in (STUDIES / "kit").glob("*.py")
+           for n in _imported_names(p) | {f"studies.{m}" for m in _relative_imports(p)}
+           if n.removeprefix("studies.") in names]
+    assert bad == [], bad
+
+
+def test_no_module_imports_the_package_face() -> None:
+    """The version has one owner (``cft_pyg/_version.py``): no module reads a name from the
+    package's ``__init__`` (``from .. import __version__`` would import the face)."""
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    bad = []
+    for path in PACKAGE.rglob("*.py"):
+        depth = len(path.relative_to(PACKAGE).parts)  # 1: top-level module
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            face = (node.level == 0 and node.module == "cft_pyg") or (
+                node.level == depth and node.module is None)
+            if face:
+                bad += [(str(path.relative_to(PACKAGE)), a.name) for a in node.names
+                        if a.name not in subpackages | modules]
+    assert bad == [], bad

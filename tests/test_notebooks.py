@@ -7,7 +7,7 @@ executed notebook is a passed check.  The executed copies go to a temporary fold
 ``CFT_PYG_NOTEBOOK_OUT`` to keep them.
 
 The MP-20 notebooks (02, 03) run their tiny in-notebook training (``use_saved_results``
-off, so the code path is exercised even when ``results/*.json`` exist) and need the MP-20
+off, so the code path is exercised even when ``studies/results/*.json`` exist) and need the MP-20
 files (``../shared/data/mp_20`` or ``$CFT_PYG_MP20``): without them they are skipped with
 that reason.
 """

@@ -13,12 +13,13 @@ r"""Pretrained models shipped with cft-pyg: load by name, offline, and predict.
 
 or on the command line: ``cft-pyg predict --pretrained mp20-formation-energy a.cif``.
 
-Each model is a small file in the package (``models/<name>.pt``: hyperparameters and
-weights only, read with ``torch.load(weights_only=True)``) with its model card
-(``models/<name>.json``). Both are written by :mod:`cft_pyg.pretrained.build` from the
-recipe in :mod:`cft_pyg.pretrained.recipes`; the card repeats the recipe and the command,
-and :mod:`cft_pyg.pretrained.validity` adds where the model was measured to hold and where
-it fails (``card["validity"]``).
+Each model is a small file in the package (``models/<name>.pt``: hyperparameters and weights
+only, read with ``torch.load(weights_only=True)``) with its model card
+(``models/<name>.json``). Both are written by the maintainers' builder
+(``studies/pretrained/build.py`` in the source checkout) from the recipe in
+:mod:`cft_pyg.pretrained.recipes`; the card repeats the recipe and the command, and
+:mod:`cft_pyg.pretrained.validity` adds where the model was measured to hold and where it
+fails (``card["validity"]``).
 
 **Pretrained encoders.** :func:`available_encodings` lists the positional encoders shipped
 for fine-tuning (pretrained label-free on orbit distances of all 230 groups);
@@ -93,7 +94,8 @@ def _files(name: str, models_dir: Path | None) -> tuple[Path, Path]:
         raise FileNotFoundError(
             f"pretrained model {name!r} is not in {folder} (this installation ships "
             f"{', '.join(available()) or 'none'}); build it with "
-            f"`python -m cft_pyg.pretrained.build {name} --data-root DIR`")
+            f"`python -m studies.pretrained.build {name} --data-root DIR` (from a source "
+            f"checkout)")
     return weights, card
 
 

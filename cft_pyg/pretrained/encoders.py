@@ -125,7 +125,7 @@ def build_encoding(source: str | os.PathLike, name: str, command: str,
     """
     import torch
 
-    from .. import __version__
+    from .._version import __version__
     from ..training.pretraining import FORMAT
 
     payload = torch.load(Path(source), map_location="cpu", weights_only=True)

@@ -1,19 +1,21 @@
 """How each shipped pretrained model is trained: one frozen recipe per model name.
 
-A recipe is everything :mod:`cft_pyg.pretrained.build` needs to reproduce a shipped model
-from the raw dataset: the dataset and its split, the property, the model and its arguments,
-and the optimizer settings. The model card written next to the weights repeats the recipe,
-so a card always says exactly how its weights were made.
+A recipe is everything the maintainers' builder (``studies/pretrained/build.py`` in the source
+checkout) needs to reproduce a shipped model from the raw dataset: the dataset and its split,
+the property, the model and its arguments, and the optimizer settings. The model card written
+next to the weights repeats the recipe, so a card always says exactly how its weights were
+made.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..training.config import TrainConfig
 
-__all__ = ["RECIPES", "Recipe", "recipe"]
+__all__ = ["DATASET_TARGETS", "RECIPES", "Recipe", "load_split", "recipe", "target_index"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +90,24 @@ def recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise KeyError(f"no pretrained model named {name!r}; known: {', '.join(RECIPES)}")
     return RECIPES[name]
+
+
+DATASET_TARGETS = {"mp20": ["formation_energy_per_atom", "band_gap"]}
+"""Targets each dataset is processed with (one processed cache serves every recipe)."""
+
+
+def load_split(rec: Recipe, root: str | os.PathLike, split: str, max_rows: int | None = None,
+               featurization: Any = None) -> Any:
+    """The ``project-<split>`` part of the recipe's dataset, processed with every target
+    of :data:`DATASET_TARGETS` (the recipe picks its column) and ``featurization`` (default
+    :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`)."""
+    from ..training.registry import build_dataset
+
+    return build_dataset(rec.dataset, root=str(root), split=f"project-{split}",
+                         target=DATASET_TARGETS[rec.dataset], max_rows=max_rows,
+                         featurization=featurization)
+
+
+def target_index(rec: Recipe) -> int:
+    """Column of ``data.y`` holding the recipe's target."""
+    return DATASET_TARGETS[rec.dataset].index(rec.target)

@@ -135,7 +135,7 @@ def measure_validity(name: str, data_root: str | os.PathLike,
     from ..symmetry.space_group import crystal_system
     from ..training import predict
     from . import load
-    from .build import load_split
+    from .recipes import load_split
 
     module = load(name)
     rec = recipe(name)

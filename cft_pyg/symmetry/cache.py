@@ -67,7 +67,7 @@ class CacheError(ValueError):
 
 
 def _library_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return str(__version__)
 

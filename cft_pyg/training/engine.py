@@ -30,7 +30,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from .. import __version__
+from .._version import __version__
 from ..data.featurization import Featurization, featurization_of
 from .budget import TimeBudget
 from .config import TrainConfig, save_config

@@ -21,7 +21,7 @@ import pandas as pd
 from ..symmetry.space_group import CRYSTAL_SYSTEMS, SpaceGroup, crystal_system
 
 __all__ = ["CRYSTAL_SYSTEMS", "EvaluationReport", "classification_report", "evaluation_report",
-           "format_table"]
+           "format_table", "GB_GAP_DEFINITION", "gb_gap"]
 
 
 
@@ -210,3 +210,26 @@ def format_table(df: pd.DataFrame, floatfmt: str = "{:.4f}", max_rows: int | Non
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+GB_GAP_DEFINITION = ("GB-Gap = mean over held-out groups g of |MAE_zero-shot(g) - MAE_all(g)| "
+                     "on the same held-out test crystals")
+
+
+def gb_gap(zero_shot: pd.DataFrame, all_data: pd.DataFrame) -> tuple[float, int]:
+    """GB-Gap: mean over held-out groups of ``|MAE_zero-shot(g) - MAE_all(g)|``.
+
+    Args:
+        zero_shot, all_data: per-space-group tables (``space_group``, ``mae``) of the two
+            models on the same held-out test crystals.
+
+    Returns:
+        ``(gap, number of groups)``; groups missing from either table are left out (``nan``
+        and 0 when none is common).
+    """
+    a = zero_shot.set_index("space_group")["mae"]
+    b = all_data.set_index("space_group")["mae"]
+    common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return math.nan, 0
+    return float((a[common] - b[common]).abs().mean()), len(common)

@@ -1,6 +1,6 @@
 """Figures of experiment results: parity plots, MAE per group / crystal system, few-shot curves.
 
-The inputs are plain :mod:`pandas` tables (as written by :mod:`cft_pyg.experiments.compare`
+The inputs are plain :mod:`pandas` tables (as written by :mod:`studies.compare`
 into ``results/*.json`` or produced by :func:`cft_pyg.training.evaluate`), so the same
 functions draw a notebook's tiny run and the full run.
 """

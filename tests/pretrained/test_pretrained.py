@@ -15,7 +15,8 @@ import pytest
 
 from cft_pyg import pretrained
 from cft_pyg.cli import main
-from cft_pyg.pretrained.build import bootstrap_mae, load_split, target_index
+from cft_pyg.pretrained.recipes import load_split, target_index
+from studies.pretrained.build import bootstrap_mae
 
 NAMES = ["mp20-formation-energy", "mp20-band-gap"]
 
@@ -36,7 +37,7 @@ def test_shipped_files_and_card(name: str) -> None:
 def test_unknown_and_missing_models(tmp_path: Path, capsys) -> None:
     with pytest.raises(KeyError, match="known: mp20-formation-energy"):
         pretrained.load("mp20-everything")
-    with pytest.raises(FileNotFoundError, match=r"cft_pyg\.pretrained\.build"):
+    with pytest.raises(FileNotFoundError, match=r"studies\.pretrained\.build"):
         pretrained.load("mp20-band-gap", models_dir=tmp_path)
     (tmp_path / "mp20-band-gap.pt").write_bytes(b"not a model")
     (tmp_path / "mp20-band-gap.json").write_text("{}")

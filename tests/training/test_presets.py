@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from cft_pyg.cli import _layered, build_parser, config_options
-from cft_pyg.experiments.ablation import AblationSettings
-from cft_pyg.experiments.compare import CompareSettings
-from cft_pyg.experiments.demo import DemoSettings
+from cft_pyg.demo import DemoSettings
 from cft_pyg.training import TrainConfig
 from cft_pyg.training.presets import Presets, UnknownPresetError
+from studies.ablation import AblationSettings
+from studies.compare import CompareSettings
 
 
 @pytest.mark.parametrize("cls", [TrainConfig, DemoSettings, CompareSettings, AblationSettings])

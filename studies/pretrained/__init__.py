@@ -1,0 +1,2 @@
+"""Maintainer tools behind the shipped pretrained models
+(``python -m studies.pretrained.build``)."""
