@@ -56,8 +56,11 @@ class TrainConfig(Presets):
     """All settings of one training run.
 
     Model:
-        model: registered model name (``'cft'``, ``'cft-transformer'``, ``'transformer-plain'``,
-            ``'cgcnn'``, ``'alignn'``; see :func:`cft_pyg.training.available_models`).
+        model: registered model name (``'cft-trunk'``, the default and the recommendation
+            for relaxed crystals: the CFT trunk without a positional encoding; ``'cft'``, the
+            paper's CFT with the symmetry-adapted encoding; ``'cft-transformer'``,
+            ``'transformer-plain'``, ``'cft-published'``, ``'cgcnn'``, ``'alignn'``; see
+            :func:`cft_pyg.training.available_models`).
         model_kwargs: keyword arguments passed to the model's constructor.
         pretrained_encoding: file of ``cft-pyg pretrain``
             (:func:`cft_pyg.training.pretraining.run_pretraining`), or the name of an
@@ -140,8 +143,10 @@ class TrainConfig(Presets):
     }
 
     # model
-    model: str = setting("cft", "model: cft, cft-transformer, transformer-plain, cft-published, "
-                         "cgcnn, alignn")
+    model: str = setting("cft-trunk", "model: cft-trunk (recommended: the CFT trunk without "
+                         "a positional encoding), cft (the paper's CFT with the "
+                         "symmetry-adapted encoding), cft-transformer, transformer-plain, "
+                         "cft-published, cgcnn, alignn")
     model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
     pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "

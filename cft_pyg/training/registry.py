@@ -36,8 +36,16 @@ __all__ = ["available_datasets", "available_models", "build_dataset", "build_mod
 
 ModelFactory = Callable[..., nn.Module]
 
+TRUNK_KWARGS: dict[str, Any] = {"channels": 64, "num_blocks": 2, "heads": 4,
+                                "local_channels": 32, "encoding": "none"}
+"""The recommended model for relaxed crystals (``'cft-trunk'``, the default of ``cft-pyg
+train`` and the architecture of the shipped MP-20 models): the CFT trunk (element tokens,
+attention with a pair-distance bias, gated local messages) without a positional encoding, the
+most accurate at equal training time on all three measured targets (``docs/results.md``)."""
+
 # name -> (class name in cft_pyg.nn, preset keyword arguments)
 _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
+    "cft-trunk": ("CrystalFourierTransformer", TRUNK_KWARGS),
     "cft": ("CrystalFourierTransformer", {}),
     "cft-transformer": ("CrystalFourierTransformer", {"local": False}),
     "transformer-plain": ("PlainPETransformer", {}),

@@ -191,3 +191,18 @@ def test_equal_time_rows_judge_their_own_criterion_from_the_seeds():
     assert equal_time_rows(None, "published", "published-plain", "lower mean") == []
     with pytest.raises(ValueError, match="unknown criterion"):
         equal_time_rows(curves, "published", "published-plain", "x")
+
+
+def test_every_figure_of_the_user_page_is_a_generated_one():
+    """``docs/results.md`` (the short user page) quotes figures, never makes them: each of its
+    decimal figures and counts appears in the lab notebook or the README, whose tables are
+    generated from the committed JSON (checked above)."""
+    import re
+
+    page = (REPO_ROOT / "docs" / "results.md").read_text()
+    source = "".join((REPO_ROOT / p).read_text() for p in ("studies/NOTEBOOK.md", "README.md"))
+    figures = set(re.findall(r"\d+\.\d+|\d{1,3}(?:,\d{3})+", page))
+    assert len(figures) > 30
+    missing = sorted(f for f in figures if f not in source)
+    assert missing == [], missing
+    assert len(page.splitlines()) <= 130  # a user page, not a lab notebook

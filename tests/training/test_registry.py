@@ -11,6 +11,7 @@ from torch_geometric.data import Batch
 from cft_pyg.training import available_models, build_model, register_model
 
 SMALL = {"cft": {"channels": 16, "num_blocks": 1, "heads": 2},
+         "cft-trunk": {"channels": 16, "num_blocks": 1, "heads": 2},
          "cft-transformer": {"channels": 16, "num_blocks": 1, "heads": 2},
          "transformer-plain": {"channels": 16, "num_blocks": 1, "heads": 2},
          "cgcnn": {"atom_fea_len": 16, "n_conv": 1, "h_fea_len": 16},
@@ -31,8 +32,8 @@ def batch() -> Batch:
     return Batch.from_data_list([from_structure(nacl), from_structure(tio2)])
 
 
-@pytest.mark.parametrize("name", ["cft", "cft-transformer", "transformer-plain", "cgcnn",
-                                  "alignn"])
+@pytest.mark.parametrize("name", ["cft-trunk", "cft", "cft-transformer", "transformer-plain",
+                                  "cgcnn", "alignn"])
 def test_builtin_models_predict_one_value_per_crystal(name: str, batch: Batch) -> None:
     if name == "alignn" and importlib.util.find_spec("alignn") is None:
         pytest.skip("the optional 'alignn' extra is not installed")
@@ -43,8 +44,9 @@ def test_builtin_models_predict_one_value_per_crystal(name: str, batch: Batch) -
     assert out.shape == (2,)
     assert torch.isfinite(out).all()
     if name.startswith(("cft", "transformer")):
-        assert model.local is (name == "cft")
-        assert model.encoding_kind == ("plain" if name == "transformer-plain" else "symmetry")
+        assert model.local is (name in ("cft", "cft-trunk"))
+        assert model.encoding_kind == {"transformer-plain": "plain",
+                                       "cft-trunk": "none"}.get(name, "symmetry")
 
 
 def test_unknown_names_and_custom_models() -> None:
@@ -56,3 +58,21 @@ def test_unknown_names_and_custom_models() -> None:
         register_model("cft", torch.nn.Linear)
     register_model("test-linear", lambda **kw: torch.nn.Linear(2, 1, **kw), overwrite=True)
     assert isinstance(build_model("test-linear", bias=False), torch.nn.Linear)
+
+
+def test_the_default_is_the_recommended_trunk_and_the_paper_cft_one_flag_away() -> None:
+    """``cft-pyg train`` without ``--model`` trains ``cft-trunk``: the CFT trunk without a
+    positional encoding at the sizes of the shipped models; ``--model cft`` is the paper's CFT
+    with the symmetry-adapted encoding."""
+    from cft_pyg.nn import CrystalFourierTransformer, SymmetryAdaptedFourierEncoding
+    from cft_pyg.pretrained import recipe
+    from cft_pyg.training import TrainConfig
+    from cft_pyg.training.registry import model_presets
+
+    assert TrainConfig().model == "cft-trunk"
+    trunk, paper = build_model("cft-trunk"), build_model("cft")
+    assert isinstance(trunk, CrystalFourierTransformer) and trunk.encoding is None
+    assert isinstance(paper.encoding, SymmetryAdaptedFourierEncoding)
+    shipped = recipe("mp20-formation-energy")
+    assert {**model_presets(shipped.model), **shipped.model_kwargs} == model_presets("cft-trunk")
+    assert sum(p.numel() for p in trunk.parameters()) < sum(p.numel() for p in paper.parameters())
