@@ -11,12 +11,12 @@ command line) takes its options from one :class:`Featurization`, whose defaults 
 * in every checkpoint (``module.featurization``), so that ``predict`` featurizes new
   crystals exactly as the training crystals were.
 
-A model that reads the neighbour graph or a Fourier encoding refuses a batch whose
-recorded ``radius`` or ``cutoff`` differs from its own
-(:func:`cft_pyg.nn.inputs.check_featurization`).
+A model that reads the neighbour graph refuses a batch whose recorded ``radius`` differs
+from its own (:func:`cft_pyg.nn.inputs.check_featurization`).  The frequency cutoff of a
+Fourier encoding is not a featurization option: no processed field depends on it, so the model
+owns it (``encoding_cutoff``, checked when the model is built).
 
-Conventions: lengths in Å, angles in degrees, the frequency cutoff in reciprocal units of
-the group's reference cell (``docs/conventions.md``).
+Conventions: lengths in Å, angles in degrees (``docs/conventions.md``).
 """
 
 from __future__ import annotations
@@ -27,15 +27,14 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from ..symmetry.frequencies import DEFAULT_CUTOFF
+from typing import Any, Literal, get_args
 
 __all__ = ["DEFAULT_FEATURIZATION", "GEOMETRIES", "Featurization",
-           "FeaturizationMismatchError", "featurization_of"]
+           "FeaturizationMismatchError", "Geometry", "featurization_of"]
 
 
-GEOMETRIES = ("symmetrized", "measured")
+Geometry = Literal["symmetrized", "measured"]
+GEOMETRIES: tuple[str, ...] = get_args(Geometry)
 """The sources of the neighbour graph's distances (:attr:`Featurization.geometry`)."""
 
 
@@ -71,8 +70,6 @@ class Featurization:
         radius: neighbour-graph cutoff (Å; CGCNN's 8).
         max_neighbors: nearest neighbours kept per atom, tied shells kept whole
             (CGCNN's 12); ``None`` keeps every neighbour within ``radius``.
-        cutoff: frequency cutoff ``R`` of the Fourier encodings a model reads from these
-            crystals (the ball ``|k| <= R`` in the group's reference metric).
         geometry: where the neighbour graph's distances come from. ``'symmetrized'`` (the
             default): the standardized crystal, whose atoms are moved onto the exactly
             symmetric positions of the detected group, so the distances jump (by up to
@@ -85,12 +82,17 @@ class Featurization:
             lattice features and ``pos``.  Off by default; subgroup re-descriptions
             (:func:`~cft_pyg.data.subgroup_data`) refuse it.
 
-    Example::
-
-        from cft_pyg.data import Featurization, from_structure
-
-        f = Featurization(symprec=0.01)          # stricter symmetry detection
-        data = from_structure(structure, f)      # data.featurization records it
+    Example:
+        >>> from pymatgen.core import Lattice, Structure
+        >>> from cft_pyg.data import Featurization, featurization_of, from_structure
+        >>> nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+        ...                                  [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> f = Featurization(symprec=0.01)      # stricter symmetry detection
+        >>> data = from_structure(nacl, f)
+        >>> int(data.space_group), data.num_nodes
+        (225, 8)
+        >>> featurization_of([data]) == f        # every crystal records its featurization
+        True
     """
 
     symprec: float = 0.1
@@ -100,11 +102,10 @@ class Featurization:
     canonical_handedness: bool = True
     radius: float = 8.0
     max_neighbors: int | None = 12
-    cutoff: float = DEFAULT_CUTOFF
-    geometry: str = "symmetrized"
+    geometry: Geometry = "symmetrized"
 
     def __post_init__(self) -> None:
-        for name in ("symprec", "radius", "cutoff"):
+        for name in ("symprec", "radius"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value <= 0:
@@ -182,13 +183,25 @@ class Featurization:
         """The featurization of ``values``; options it omits take this version's defaults.
 
         Raises:
-            ValueError: an unknown option name or an invalid value.
+            ValueError: an unknown option name (``cutoff``: the model's ``encoding_cutoff``)
+                or an invalid value.
         """
+        if "cutoff" in values:
+            raise ValueError("'cutoff' is not a featurization option: the frequency cutoff "
+                             "belongs to the model (model_kwargs encoding_cutoff)")
         unknown = sorted(set(values) - set(cls.field_names()))
         if unknown:
             raise ValueError(f"unknown featurization option(s) {unknown}; "
                              f"known: {list(cls.field_names())}")
         return cls(**dict(values))
+
+    @classmethod
+    def from_record(cls, values: Mapping[str, Any]) -> Featurization:
+        """The featurization of a record written by this or an earlier version (a
+        checkpoint's hyperparameters, a crystal's ``featurization`` string): the frequency
+        cutoff that earlier versions recorded with it (``cutoff``, now the model's
+        ``encoding_cutoff``, which such a checkpoint records itself) is left out."""
+        return cls.from_dict({k: v for k, v in values.items() if k != "cutoff"})
 
     def to_json(self) -> str:
         """Compact JSON with sorted keys: equal featurizations give equal strings."""
@@ -221,12 +234,12 @@ def _from_json(text: str) -> Featurization:
         raise ValueError(f"not a featurization record: {text[:80]!r}") from err
     if not isinstance(values, dict):
         raise ValueError(f"not a featurization record: {text[:80]!r}")
-    return Featurization.from_dict(values)
+    return Featurization.from_record(values)
 
 
 DEFAULT_FEATURIZATION = Featurization()
 """The one default of every entry point (symprec 0.1 Å, angle tolerance 5°, canonical origin
-and handedness, 8 Å / 12 neighbours, frequency cutoff 5)."""
+and handedness, 8 Å / 12 neighbours, symmetrized geometry)."""
 
 
 def _records(dataset: Sequence[Any]) -> set[str]:

@@ -73,8 +73,8 @@ def from_structure(
     Args:
         structure: pymatgen ``Structure``/``IStructure``, ASE ``Atoms`` (pbc in all
             directions) or ``(lattice (3, 3) rows, frac_coords (n, 3), numbers (n,))``.
-        featurization: symmetry tolerances, canonical choices, neighbour graph and
-            frequency cutoff (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`: symprec
+        featurization: symmetry tolerances, canonical choices and neighbour graph
+            (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`: symprec
             0.1 Å, angle tolerance 5°, canonical origin and handedness, 8 Å and 12
             neighbours, tied shells kept whole so that the graph respects the crystal's
             symmetry and does not depend on atom order).

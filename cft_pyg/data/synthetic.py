@@ -171,8 +171,8 @@ class SyntheticCrystals(InMemoryDataset):
         min_distance: Minimum interatomic distance (A).
         exact_symmetry: Re-draw crystals with accidental extra symmetry (see
             :func:`generate_crystal`).
-        featurization: The neighbour graph (``radius``, ``max_neighbors``) and the frequency
-            ``cutoff`` come from it (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`).
+        featurization: The neighbour graph (``radius``, ``max_neighbors``) comes from it
+            (default :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`).
             The crystals are generated exactly in the default setting of their group and
             are not re-standardized, so its symmetry options only say how *new* structures
             are featurized for a model trained on them (``predict`` uses the record).

@@ -312,9 +312,9 @@ class CrystalFourierTransformer(nn.Module):
         return atom + pos
 
     def featurization_requirements(self) -> dict[str, float | None]:
-        """The ``radius`` (when the graph is read) and encoding ``cutoff`` (when there is an
-        encoding with one) that the crystals must be featurized with."""
-        return {"radius": self.radius, "cutoff": getattr(self.encoding, "cutoff", None)}
+        """The neighbour ``radius`` the crystals must be featurized with (``None`` when the
+        graph is not read); the encoding's frequency cutoff is the model's own."""
+        return {"radius": self.radius}
 
     @property
     def feature_dim(self) -> int:

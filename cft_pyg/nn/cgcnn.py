@@ -95,7 +95,7 @@ class CGCNN(nn.Module):
 
     def featurization_requirements(self) -> dict[str, float | None]:
         """The neighbour ``radius`` the crystals must be featurized with."""
-        return {"radius": self.radius, "cutoff": None}
+        return {"radius": self.radius}
 
     @property
     def feature_dim(self) -> int:

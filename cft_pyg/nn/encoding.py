@@ -265,6 +265,21 @@ class SymmetryAdaptedFourierEncoding(nn.Module):
           atom in its crystal's standard setting (``cft_pyg.SpaceGroup(n)``).
         - space_group: ``(n_atoms,)`` integer, each atom's space-group number.
         - output: ``(n_atoms, out_dim)``, dtype and device of ``frac_coords``.
+
+    Example:
+        >>> import torch
+        >>> from cft_pyg import SpaceGroup
+        >>> from cft_pyg.nn import SymmetryAdaptedFourierEncoding
+        >>> enc = SymmetryAdaptedFourierEncoding(cutoff=5)   # one layer for all 230 groups
+        >>> x = torch.rand(10, 3, dtype=torch.float64)
+        >>> groups = torch.full((10,), 227)
+        >>> enc(x, groups).shape
+        torch.Size([10, 1028])
+        >>> G = SpaceGroup(227)                              # any operation x -> W x + w
+        >>> W = torch.tensor(G.rotations[5], dtype=torch.float64)
+        >>> w = torch.tensor(G.translations_12[5] / 12)
+        >>> torch.allclose(enc(x @ W.T + w, groups), enc(x, groups), atol=1e-10)
+        True
     """
 
     def __init__(

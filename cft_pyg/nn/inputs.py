@@ -12,9 +12,9 @@ from ..data.featurization import Featurization, FeaturizationMismatchError
 __all__ = ["check_featurization", "edge_distances", "graph_inputs"]
 
 
-def check_featurization(data: Data | Batch, model: str, *, radius: float | None = None,
-                        cutoff: float | None = None) -> None:
-    """Refuse crystals featurized with another neighbour radius or frequency cutoff.
+def check_featurization(data: Data | Batch, model: str, *, radius: float | None = None
+                        ) -> None:
+    """Refuse crystals featurized with another neighbour radius.
 
     Reads the ``featurization`` record that :func:`cft_pyg.data.from_structure` and the
     datasets put on every crystal (a JSON string; a list of them in a ``Batch``); crystals
@@ -24,23 +24,21 @@ def check_featurization(data: Data | Batch, model: str, *, radius: float | None 
         data: a crystal ``Data`` or ``Batch``.
         model: the model's name, for the message.
         radius: the model's own neighbour radius (Å), or ``None`` when it reads no graph.
-        cutoff: its encoding's frequency cutoff, or ``None`` when it has no encoding.
 
     Raises:
-        FeaturizationMismatchError: a crystal's ``radius`` or ``cutoff`` differs.
+        FeaturizationMismatchError: a crystal's ``radius`` differs.
     """
     record = getattr(data, "featurization", None)
     if record is None:
         return
     for text in {record} if isinstance(record, str) else set(record):
         f = Featurization.from_json(text)
-        for name, own, theirs in (("radius", radius, f.radius), ("cutoff", cutoff, f.cutoff)):
-            if own is not None and not math.isclose(own, theirs, rel_tol=1e-9):
-                raise FeaturizationMismatchError(
-                    f"{model} was built for {name}={own:g} but the crystals were featurized "
-                    f"with {name}={theirs:g}: featurize them with the model's own options "
-                    f"(module.featurization, e.g. from_structure(s, module.featurization)) "
-                    f"or build the model with {name}={theirs:g}")
+        if radius is not None and not math.isclose(radius, f.radius, rel_tol=1e-9):
+            raise FeaturizationMismatchError(
+                f"{model} was built for radius={radius:g} but the crystals were featurized "
+                f"with radius={f.radius:g}: featurize them with the model's own options "
+                f"(module.featurization, e.g. from_structure(s, module.featurization)) "
+                f"or build the model with radius={f.radius:g}")
 
 
 def graph_inputs(data: Data | Batch) -> tuple[torch.Tensor, int, torch.Tensor]:

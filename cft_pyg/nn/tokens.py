@@ -3,6 +3,7 @@ and conditioned on the lattice."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -35,8 +36,17 @@ def make_encoding(kind: EncodingKind | nn.Module | None,
             invariant), ``'none'``/``None`` (no positional encoding), or a module with the
             same call signature ``(frac_coords, space_group) -> (n, out_dim)`` and an
             ``out_dim`` attribute.
-        cutoff: frequency cutoff of the Fourier features.
+        cutoff: frequency cutoff ``R`` of the Fourier features (the ball ``|k| <= R`` in the
+            group's reference metric): the model's own option, checked here, when the model
+            is built.
+
+    Raises:
+        ValueError: ``cutoff`` is not a positive finite number, or an unknown ``kind``.
     """
+    if isinstance(cutoff, bool) or not isinstance(cutoff, int | float) \
+            or not math.isfinite(cutoff) or cutoff <= 0:
+        raise ValueError(f"the encoding's frequency cutoff must be a positive finite number, "
+                         f"got {cutoff!r}")
     if kind is None or kind == "none":
         return None
     if isinstance(kind, nn.Module):

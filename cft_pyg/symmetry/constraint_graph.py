@@ -158,6 +158,14 @@ def constraint_graph(
 
     Raises:
         ValueError: if the frequency set is not closed under the point group.
+
+    Example:
+        >>> from cft_pyg import constraint_graph
+        >>> g = constraint_graph(227, cutoff=5)  # Fd-3m, the ball |k| <= 5
+        >>> g.freq.shape, g.num_orbits
+        (torch.Size([514, 3]), 26)
+        >>> int(g.absent.sum())                  # forced zeros: the systematic absences
+        408
     """
     group = resolve_group(group)
     fset = group_frequencies(group, cutoff, frequencies)

@@ -97,6 +97,16 @@ class SpaceGroup:
 
     Operations act as ``x -> W x + w`` on fractional coordinates of the
     conventional cell of this setting; centring translations are separate operations.
+
+    Example:
+        >>> from cft_pyg import SpaceGroup
+        >>> G = SpaceGroup(227)                  # Fd-3m in its default ITA setting
+        >>> G.number, G.hall_number, len(G.rotations)
+        (227, 525, 192)
+        >>> G.has_inversion
+        True
+        >>> SpaceGroup.from_hall(526).number     # the other origin choice of Fd-3m
+        227
     """
 
     number: int

@@ -74,8 +74,9 @@ class TrainConfig(Presets):
         dataset_kwargs: extra keyword arguments of the dataset class.
         featurization: changes to :data:`~cft_pyg.data.DEFAULT_FEATURIZATION` for the
             dataset's crystals (e.g. ``{"symprec": 0.01}``; see
-            :class:`~cft_pyg.data.Featurization`); the model's neighbour radius and encoding
-            cutoff follow it unless ``model_kwargs`` sets them.
+            :class:`~cft_pyg.data.Featurization`); the model's neighbour radius follows it
+            unless ``model_kwargs`` sets it (the frequency cutoff is the model's own:
+            ``model_kwargs`` ``encoding_cutoff``).
         target: name of the property to learn, where the dataset has several.
         target_index: column of ``data.y`` to learn when it holds several targets.
         task: ``'regression'`` or ``'classification'`` (integer labels 0, 1, ...; binary or
@@ -117,11 +118,12 @@ class TrainConfig(Presets):
             schedule (for chunked runs on time-limited machines; continue with ``resume``).
         seed: seed of everything (weights, data order, splits).
 
-    Hardware (passed to :class:`lightning.Trainer`, so DDP over GPUs and nodes is Lightning's):
-        accelerator, devices, num_nodes, strategy, precision, num_workers; threads: torch
-        CPU threads set by :func:`~cft_pyg.training.fit` (``None``: left as they are; the
-        command line resolves ``None`` to the cores idle at the start, see
-        :mod:`cft_pyg.training.threads`, and records the number in ``config.yaml``).
+    Hardware:
+        accelerator, devices, num_nodes, strategy, precision, num_workers: passed to
+            :class:`lightning.Trainer`, so DDP over GPUs and nodes is Lightning's.
+        threads: torch CPU threads set by :func:`~cft_pyg.training.fit` (``None``: left as
+            they are; the command line resolves ``None`` to the cores idle at the start, see
+            :mod:`cft_pyg.training.threads`, and records the number in ``config.yaml``).
 
     Output:
         output_dir: run folder (checkpoints ``best.ckpt``/``last.ckpt``, ``metrics.csv``,

@@ -300,14 +300,14 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
                      val_report, test_report, extra_reports, monitor=module.monitor)
 
 
-_FEATURIZED_ARGUMENTS = (("radius", "radius"), ("encoding_cutoff", "cutoff"))
+_FEATURIZED_ARGUMENTS = (("radius", "radius"),)
 """Model constructor arguments that must equal a featurization option."""
 
 
 def model_kwargs_for(model: str, model_kwargs: dict[str, Any],
                      featurization: Featurization | None) -> dict[str, Any]:
-    """``model_kwargs`` with the neighbour ``radius`` and the encoding cutoff of
-    ``featurization`` filled in where the model takes them and the user did not set them,
+    """``model_kwargs`` with the neighbour ``radius`` of ``featurization`` filled in where
+    the model takes it and the user did not set it,
     so that a model trained on crystals featurized at 6 Å reads them at 6 Å (a value set
     explicitly is kept; the model then refuses crystals featurized otherwise)."""
     kwargs = dict(model_kwargs)

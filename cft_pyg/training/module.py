@@ -157,7 +157,7 @@ class CrystalPropertyModule(L.LightningModule):
         if isinstance(featurization, Featurization):
             featurization = featurization.to_dict()
         elif featurization is not None:
-            featurization = Featurization.from_dict(featurization).to_dict()  # validated
+            featurization = Featurization.from_record(featurization).to_dict()  # validated
         self.save_hyperparameters()
         kwargs = dict(model_kwargs or {})
         if task == "classification":
@@ -180,7 +180,7 @@ class CrystalPropertyModule(L.LightningModule):
         """How the training crystals were featurized (``None`` if they record nothing);
         options missing from an older checkpoint take this version's defaults."""
         values = self.hparams.get("featurization")
-        return None if not values else Featurization.from_dict(values)
+        return None if not values else Featurization.from_record(values)
 
     @property
     def training_groups(self) -> list[int] | None:

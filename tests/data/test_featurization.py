@@ -1,5 +1,6 @@
 """One featurization object: validated, immutable, recorded on every crystal, in processed
-datasets and checkpoints, and enforced by the models (radius, frequency cutoff)."""
+datasets and checkpoints, and enforced by the models (radius); the frequency cutoff is the
+model's own, refused at construction when bad."""
 
 from __future__ import annotations
 
@@ -37,15 +38,15 @@ def _quartz_like() -> Structure:  # P3_121 (152), a chiral structure
 def test_defaults_are_the_one_definition() -> None:
     f = Featurization()
     assert f == DEFAULT_FEATURIZATION
-    assert (f.symprec, f.angle_tolerance, f.radius, f.max_neighbors, f.cutoff) == \
-        (0.1, 5.0, 8.0, 12, 5.0)
+    assert (f.symprec, f.angle_tolerance, f.radius, f.max_neighbors) == (0.1, 5.0, 8.0, 12)
+    assert "cutoff" not in Featurization.field_names()  # the model owns the frequency cutoff
     assert f.canonical_origin and f.canonical_handedness
     with pytest.raises(dataclasses.FrozenInstanceError):
         f.radius = 6.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("bad", [
-    {"symprec": 0}, {"symprec": float("nan")}, {"radius": -1.0}, {"cutoff": True},
+    {"symprec": 0}, {"symprec": float("nan")}, {"radius": -1.0}, {"radius": True},
     {"max_neighbors": 0}, {"max_neighbors": 2.5}, {"canonical_origin": "yes"},
     {"min_distance": -0.1}, {"canonical_origin": False},  # handedness needs the origin
 ])
@@ -121,8 +122,29 @@ def test_processed_dataset_records_and_reloads_it(shared_data_dir: Path, tmp_pat
     assert other.featurization == DEFAULT_FEATURIZATION.replace(radius=5.0)
 
 
-def test_models_refuse_another_radius_or_cutoff() -> None:
-    from cft_pyg.nn import CGCNN, CrystalFourierTransformer, PlainPETransformer
+def test_the_frequency_cutoff_is_the_models_own() -> None:
+    """Not a featurization option (a clear error where one sets it there), left out of the
+    records of earlier versions, and checked when the model is built."""
+    from cft_pyg.nn import CrystalFourierTransformer, PlainPETransformer, PublishedCFT
+
+    with pytest.raises(ValueError, match="belongs to the model"):
+        Featurization.from_dict({"symprec": 0.1, "cutoff": 4.0})
+    old = {**DEFAULT_FEATURIZATION.to_dict(), "cutoff": 5.0}  # a record of version 0.4
+    assert Featurization.from_record(old) == DEFAULT_FEATURIZATION
+    assert Featurization.from_json(json.dumps(old)) == DEFAULT_FEATURIZATION
+    for bad in (0.0, -1.0, float("nan"), float("inf"), True, "5"):
+        for cls in (CrystalFourierTransformer, PlainPETransformer, PublishedCFT):
+            with pytest.raises(ValueError, match="frequency cutoff must be a positive"):
+                cls(encoding_cutoff=bad)
+    # crystals carry nothing that depends on it: any cutoff reads the default crystals
+    default = Batch.from_data_list([from_structure(_nacl()), from_structure(_quartz_like())])
+    model = CrystalFourierTransformer(channels=16, heads=2, encoding_cutoff=4.0).eval()
+    assert model.encoding.cutoff == 4.0
+    assert model(default).shape == (2,)
+
+
+def test_models_refuse_another_radius() -> None:
+    from cft_pyg.nn import CGCNN, CrystalFourierTransformer
 
     default = Batch.from_data_list([from_structure(_nacl()), from_structure(_quartz_like())])
     six = Batch.from_data_list([from_structure(_nacl(), radius=6.0)])
@@ -134,15 +156,6 @@ def test_models_refuse_another_radius_or_cutoff() -> None:
                                                              "featurized with radius=6"):
             model(six)
     CrystalFourierTransformer(channels=16, heads=2, radius=6.0).eval()(six)
-    # the frequency cutoff of the encoding
-    with pytest.raises(FeaturizationMismatchError, match="cutoff=4"):
-        CrystalFourierTransformer(channels=16, heads=2, encoding_cutoff=4.0).eval()(default)
-    four = Batch.from_data_list([from_structure(_nacl(), cutoff=4.0)])
-    CrystalFourierTransformer(channels=16, heads=2, encoding_cutoff=4.0).eval()(four)
-    plain = PlainPETransformer(channels=16, heads=2, encoding_cutoff=4.0).eval()
-    plain(four)
-    with pytest.raises(FeaturizationMismatchError, match="cutoff=4"):
-        plain(default)
     # a model that reads neither (no graph, no encoding) takes any featurization
     CrystalFourierTransformer(channels=16, heads=2, local=False, pair_bias=False,
                               encoding="none").eval()(six)
