@@ -62,13 +62,6 @@ MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
     "cft-subgroup-aug-minima": ("cft", {"channels": 64, "num_blocks": 2, "heads": 4,
                                         "local_channels": 32, "lattice": "minima"},
                                 "CFT (hybrid), subgroup augmentation 0.5, lattice minima"),
-    "cft-subgroup-consistency": ("cft", {"channels": 64, "num_blocks": 2, "heads": 4,
-                                         "local_channels": 32},
-                                 "CFT (hybrid), subgroup augmentation 0.5 + consistency 1"),
-    "cft-subgroup-all": ("cft", {"channels": 64, "num_blocks": 2, "heads": 4,
-                                 "local_channels": 32, "lattice": "minima"},
-                         "CFT (hybrid), subgroup augmentation 0.5 + consistency 1, "
-                         "lattice minima"),
     "cft-measured": ("cft", {"channels": 64, "num_blocks": 2, "heads": 4,
                              "local_channels": 32, "lattice": "minima"},
                      "CFT (hybrid), lattice minima, measured geometry"),
@@ -87,8 +80,6 @@ learning curves (``studies.curves``)."""
 TRAINING_CHANGES: dict[str, dict[str, Any]] = {
     "cft-subgroup-aug": {"subgroup_augmentation": 0.5},
     "cft-subgroup-aug-minima": {"subgroup_augmentation": 0.5},
-    "cft-subgroup-consistency": {"subgroup_augmentation": 0.5, "subgroup_consistency": 1.0},
-    "cft-subgroup-all": {"subgroup_augmentation": 0.5, "subgroup_consistency": 1.0},
     "cft-measured": {"featurization": {"geometry": "measured"}},
     "cft-no-pe-measured": {"featurization": {"geometry": "measured"}},
     "cgcnn-measured": {"featurization": {"geometry": "measured"}},

@@ -33,7 +33,6 @@ from .standardization import (
 from .structure import from_standardized, from_structure
 from .subgroup import (
     SubgroupAugmented,
-    SubgroupPairs,
     describe_in_subgroup,
     standardized_from_data,
     subgroup_data,
@@ -58,7 +57,6 @@ __all__ = [
     "from_structure",
     "measured_positions",
     "SubgroupAugmented",
-    "SubgroupPairs",
     "describe_in_subgroup",
     "standardized_from_data",
     "subgroup_data",

@@ -40,7 +40,7 @@ from .standardization import (
 )
 from .structure import from_standardized
 
-__all__ = ["SubgroupAugmented", "SubgroupPairs", "describe_in_subgroup",
+__all__ = ["SubgroupAugmented", "describe_in_subgroup",
            "standardized_from_data", "subgroup_data"]
 
 
@@ -174,7 +174,7 @@ def subgroup_data(data: Data, subgroup: Subgroup, featurization: Featurization |
         raise ValueError("subgroup re-descriptions are built from the symmetrized crystal, "
                          "which does not keep the measured geometry "
                          "(Featurization(geometry='measured')): use geometry='symmetrized' "
-                         "with subgroup augmentation, consistency or descent")
+                         "with subgroup augmentation or descent")
     std = describe_in_subgroup(standardized_from_data(data), subgroup, featurization)
     out = from_standardized(std, featurization, neighbor_graph="edge_index" in data,
                             material_id=getattr(data, "material_id", None))
@@ -244,36 +244,3 @@ class SubgroupAugmented(Sequence):
         return (f"SubgroupAugmented({len(self)} crystals, probability={self.probability}, "
                 f"seed={self.seed})")
 
-
-class SubgroupPairs(Sequence):
-    """Pairs of descriptions of each training crystal, for the subgroup consistency term.
-
-    Item ``i`` is ``(a, b)``: ``a`` is item ``i`` of ``SubgroupAugmented(dataset,
-    probability, seed)`` (the crystal itself, or with probability ``probability`` a random
-    proper t-subgroup description), ``b`` a random **proper** t-subgroup description drawn
-    independently (``SubgroupAugmented(dataset, 1.0, seed + 1)``); a crystal of ``P1``, which
-    has none, gives ``(a, a)``.  PyG's loader collates the pairs into a pair of batches that
-    hold the same crystals in the same order (:class:`~cft_pyg.training.CrystalPropertyModule`
-    with ``consistency > 0`` reads them).
-
-    Args:
-        dataset: crystals made by :func:`~cft_pyg.data.from_structure`.
-        probability: chance that the first description is a subgroup one.
-        seed: seed of the draws.
-    """
-
-    def __init__(self, dataset: Sequence[Any], probability: float = 0.0, seed: int = 0
-                 ) -> None:
-        self.dataset = dataset
-        self.first = SubgroupAugmented(dataset, probability, seed=seed)
-        self.second = SubgroupAugmented(dataset, 1.0, seed=seed + 1)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple[Data, Data]:  # type: ignore[override]
-        return self.first[index], self.second[index]
-
-    def __repr__(self) -> str:
-        return (f"SubgroupPairs({len(self)} crystals, probability={self.first.probability}, "
-                f"seed={self.first.seed})")

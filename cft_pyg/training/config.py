@@ -174,10 +174,6 @@ class TrainConfig(Presets):
     subgroup_augmentation: float = setting(0.0, "probability of showing a training crystal "
                                            "through a random proper t-subgroup description "
                                            "(exact inputs; 0: off)", "P")
-    subgroup_consistency: float = setting(0.0, "weight of a consistency term between the "
-                                          "predictions for a training crystal and for a "
-                                          "random proper t-subgroup description of it "
-                                          "(0: off)", "W")
     split: str = setting("auto", "auto (the dataset's own split, else random), dataset, random, "
                       "or hold out space groups (zero-shot)",
                       choices=SPLITS)
@@ -253,9 +249,6 @@ class TrainConfig(Presets):
         if not 0.0 <= self.subgroup_augmentation <= 1.0:
             raise ConfigError("subgroup_augmentation is a probability in [0, 1], got "
                               f"{self.subgroup_augmentation}")
-        if not self.subgroup_consistency >= 0.0:
-            raise ConfigError("subgroup_consistency is a weight >= 0, got "
-                              f"{self.subgroup_consistency}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
@@ -310,7 +303,7 @@ class TrainConfig(Presets):
             f = Featurization.from_dict(self.featurization)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"featurization: {err}") from None
-        if f.geometry == "measured" and (self.subgroup_augmentation or self.subgroup_consistency):
+        if f.geometry == "measured" and self.subgroup_augmentation:
             raise ConfigError("subgroup augmentation and consistency re-describe the symmetrized "
                               "crystal, which does not keep the measured geometry: use them "
                               "with featurization geometry 'symmetrized'")

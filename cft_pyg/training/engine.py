@@ -231,18 +231,12 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         loss=config.resolved_loss, seed=config.seed, featurization=featurization,
         library_version=__version__, task=config.task, num_classes=num_classes,
         class_counts=counts, output=config.resolved_output,
-        training_groups=training_groups_of(train, augmented=config.subgroup_augmentation > 0
-                                           or config.subgroup_consistency > 0),
-        consistency=config.subgroup_consistency)
+        training_groups=training_groups_of(train, augmented=config.subgroup_augmentation > 0))
     if config.pretrained_encoding:
         from .pretraining import load_pretrained_encoding
 
         load_pretrained_encoding(module.model, config.pretrained_encoding)
-    if config.subgroup_consistency > 0:
-        from ..data.subgroup import SubgroupPairs
-
-        train = SubgroupPairs(train, config.subgroup_augmentation, seed=config.seed)
-    elif config.subgroup_augmentation > 0:
+    if config.subgroup_augmentation > 0:
         from ..data.subgroup import SubgroupAugmented
 
         train = SubgroupAugmented(train, config.subgroup_augmentation, seed=config.seed)

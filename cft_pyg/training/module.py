@@ -105,11 +105,6 @@ class CrystalPropertyModule(L.LightningModule):
             :func:`cft_pyg.training.fit`: the training crystals' groups and, with subgroup
             augmentation, their t-subgroup types); zero-shot descent
             (:mod:`cft_pyg.training.descent`) reads it.
-        consistency: weight of the subgroup consistency term.  A training batch may then be
-            a pair ``(a, b)`` of two descriptions of the same crystals
-            (:class:`~cft_pyg.data.SubgroupPairs`); its loss is
-            ``(L(a) + L(b)) / 2 + consistency * mean((out_a - out_b) ** 2)`` on normalized
-            outputs (logits for a classification).
     """
 
     def __init__(
@@ -132,11 +127,8 @@ class CrystalPropertyModule(L.LightningModule):
         class_counts: list[int] | None = None,
         output: str = "linear",
         training_groups: list[int] | None = None,
-        consistency: float = 0.0,
     ) -> None:
         super().__init__()
-        if not consistency >= 0.0:
-            raise ValueError(f"consistency must be >= 0, got {consistency}")
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         if task == "classification" and (num_classes is None or num_classes < 2):
@@ -279,22 +271,8 @@ class CrystalPropertyModule(L.LightningModule):
         torch.manual_seed(s)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        """Loss (normalized targets / cross-entropy); logs ``train_loss`` and ``lr``.  A pair
-        of batches (two descriptions of the same crystals) adds the consistency term
-        (``consistency``), logged as ``train_consistency``."""
-        if isinstance(batch, (list, tuple)):
-            first, second = batch
-            if first.num_graphs != second.num_graphs:
-                raise ValueError("a pair of training batches must hold the same crystals")
-            out_a, out_b = self._train_output(first), self._train_output(second)
-            gap = F.mse_loss(out_a, out_b)
-            loss = (0.5 * (self._loss(first, out_a) + self._loss(second, out_b))
-                    + float(self.hparams.get("consistency", 0.0)) * gap)
-            self.log("train_consistency", gap, on_step=False, on_epoch=True,
-                     batch_size=first.num_graphs, sync_dist=True)
-            batch = first
-        else:
-            loss = self._loss(batch)
+        """Loss (normalized targets / cross-entropy); logs ``train_loss`` and ``lr``."""
+        loss = self._loss(batch)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=batch.num_graphs, sync_dist=True)
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True,

@@ -186,11 +186,6 @@ for _entry in (
     ModelEntry("cgcnn-measured", "cgcnn", {}, "CGCNN, measured geometry",
                "CGCNN on the neighbour graph of the input's own atoms",
                featurization={"geometry": "measured"}),
-    ModelEntry("cft-subgroup-all", "cft", {**_CFT, "lattice": "minima"},
-               "CFT (hybrid), subgroups + consistency + minima",
-               "+ t-subgroup augmentation (p = 0.5), consistency term (weight 1), lattice "
-               "minima", cost=4.0,
-               training={"subgroup_augmentation": 0.5, "subgroup_consistency": 1.0}),
     ModelEntry("cft-transformer", "cft-transformer",
                {"channels": 64, "num_blocks": 2, "heads": 4},
                "CFT (Transformer)", cost=1.5, studies=("compare", "curves"),
