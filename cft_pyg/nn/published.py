@@ -17,11 +17,10 @@ invariant encoding of this package.  Two modules:
    space for both families) instead of a dense :math:`N \times N` routing matrix per group
    and two separate encoders; the hexagonal family is encoded in its own fractional
    coordinates (the published code mixed Cartesian pretraining with fractional use).
-2. No space-group one-hot by default (the published encoder feeds one to both branches):
-   the group enters only through the routing, so a group never seen in training gets no
-   untrained embedding.  ``group_onehot=True`` restores it, to measure what it costs
-   (the zero-shot studies); the model stays invariant (the group is a property of the
-   crystal), but the embedding of a group absent from training is its initialization.
+2. No space-group one-hot (the published encoder feeds one to both branches): the group
+   enters only through the routing, so a group never seen in training gets no untrained
+   embedding.  (The zero-shot study measures what the one-hot costs with a subclass of its
+   own, ``studies/kit/onehot.py``.)
 3. The lattice branch reads the frame-invariant :class:`~cft_pyg.nn.LatticeFeatures`
    (lengths, angle cosines, volume per atom) instead of the raw :math:`3 \times 3` matrix,
    so a rotation of the Cartesian frame does not change the prediction.
@@ -47,19 +46,6 @@ from .lattice import LatticeFeatures, crystal_values, lattice_kind
 from .tokens import EncodingKind, EncodingRMSNorm, FamilyLinear, read_encoding
 
 __all__ = ["PublishedCFT", "PublishedPositionalEncoding", "PublishedResidualBlock"]
-
-NUM_SPACE_GROUPS = 230
-
-
-def _group_rows(out_features: int, fan_in: int) -> nn.Embedding:
-    r"""A learned row per space group: the one-hot columns of a first layer with ``fan_in``
-    inputs, initialized like :class:`torch.nn.Linear` (uniform in
-    :math:`\pm 1/\sqrt{fan_{in}}`)."""
-    rows = nn.Embedding(NUM_SPACE_GROUPS, out_features)
-    bound = 1.0 / fan_in ** 0.5
-    nn.init.uniform_(rows.weight, -bound, bound)
-    return rows
-
 
 class PublishedResidualBlock(nn.Module):
     r"""The residual block of the published encoder.
@@ -102,11 +88,9 @@ class PublishedPositionalEncoding(nn.Module):
     its frequency family (:class:`FamilyLinear`), :math:`\ell_b` the
     :class:`LatticeFeatures` of its crystal and :math:`\mathrm{Res}^3` three
     :class:`PublishedResidualBlock`.  Widths as published: ``initial_dim`` 512, ``hidden``
-    256, output ``channels`` 128.  With ``group_onehot`` the first layer of each branch also
-    reads the one-hot of the space group, as in the published code
-    (:math:`W[x; e_G] = W_x x + E_G`, a learned row :math:`E_G` per group).
-    :math:`p_i` is a function of :math:`\phi_G(x_i)`, of the group and of frame-invariant
-    lattice features only, so it is invariant whenever :math:`\phi_G` is.
+    256, output ``channels`` 128.  :math:`p_i` is a function of :math:`\phi_G(x_i)`, of the
+    group and of frame-invariant lattice features only, so it is invariant whenever
+    :math:`\phi_G` is.
     With ``encoding=None`` the position branch is absent (:math:`u_i = 1`), with
     ``lattice=False`` the lattice branch (:math:`v_b = 1`).
 
@@ -120,8 +104,6 @@ class PublishedPositionalEncoding(nn.Module):
         hidden: width of both branches and their residual blocks.
         initial_dim: width of the first layer of the position branch.
         num_blocks: residual blocks per branch.
-        group_onehot: add the published space-group one-hot to both branches (off: see
-            difference 2 of :mod:`cft_pyg.nn.published`).
 
     Shapes:
         - input: ``frac_coords`` ``(N, 3)``, ``space_group`` ``(N,)`` long, ``cell``
@@ -139,7 +121,6 @@ class PublishedPositionalEncoding(nn.Module):
         hidden: int = 256,
         initial_dim: int = 512,
         num_blocks: int = 3,
-        group_onehot: bool = False,
     ) -> None:
         super().__init__()
         if encoding is None and not lattice:
@@ -163,13 +144,6 @@ class PublishedPositionalEncoding(nn.Module):
             nn.Linear(self.lattice.num_features, hidden), nn.ReLU(),
             *(PublishedResidualBlock(hidden) for _ in range(num_blocks)),
         ) if lattice else None
-        self.group_pos = self.group_lat = None
-        if group_onehot:  # one-hot columns of the first layers, initialized as nn.Linear
-            dim = int(encoding.out_dim) if encoding is not None else 0
-            self.group_pos = (_group_rows(initial_dim, dim + NUM_SPACE_GROUPS)
-                              if encoding is not None else None)
-            self.group_lat = (_group_rows(hidden, self.lattice.num_features
-                                          + NUM_SPACE_GROUPS) if lattice else None)
         self.out = nn.Sequential(nn.Linear(hidden, 2 * channels), nn.ReLU(),
                                  nn.Linear(2 * channels, channels))
 
@@ -183,18 +157,24 @@ class PublishedPositionalEncoding(nn.Module):
     ) -> torch.Tensor:
         h = None
         if self.encoding is not None:
-            first = read_encoding(self, frac_coords, space_group)
-            if self.group_pos is not None:
-                first = first + self.group_pos(space_group - 1)
-            h = self.pos_mlp(first)
+            h = self.pos_mlp(self.first_position_layer(frac_coords, space_group))
         if self.lat_mlp is not None:
             group = crystal_values(space_group, batch, cell.shape[0])
-            lat = self.lat_mlp[0](self.lattice(cell, natoms, group))
-            if self.group_lat is not None:
-                lat = lat + self.group_lat(group - 1)
+            lat = self.first_lattice_layer(cell, natoms, group)
             lat = self.lat_mlp[1:](lat)[batch]
             h = lat if h is None else h * lat
         return self.out(h)
+
+    def first_position_layer(self, frac_coords: torch.Tensor, space_group: torch.Tensor
+                             ) -> torch.Tensor:
+        """``(N, initial_dim)``: the first layer of the position branch on the encoding."""
+        return read_encoding(self, frac_coords, space_group)
+
+    def first_lattice_layer(self, cell: torch.Tensor, natoms: torch.Tensor,
+                            group: torch.Tensor) -> torch.Tensor:
+        """``(B, hidden)``: the first layer of the lattice branch on the lattice features
+        (``group``: ``(B,)`` the space group of each crystal)."""
+        return self.lat_mlp[0](self.lattice(cell, natoms, group))
 
 
 class PublishedCFT(CrystalFourierTransformer):
@@ -234,8 +214,6 @@ class PublishedCFT(CrystalFourierTransformer):
         encoder_initial: first layer of the position branch (published 512).
         encoder_blocks: residual blocks per encoder branch (published 3).
         head_hidden: widths of the head (published ``(2048, 256)``).
-        group_onehot: feed the space-group one-hot to the encoder, as the published code does
-            (off by default: difference 2).
         attention_buckets, dropout, out_channels: see :class:`CrystalFourierTransformer`.
 
     Shapes:
@@ -261,7 +239,6 @@ class PublishedCFT(CrystalFourierTransformer):
         encoder_initial: int = 512,
         encoder_blocks: int = 3,
         head_hidden: tuple[int, int] | list[int] = (2048, 256),
-        group_onehot: bool = False,
         attention_buckets: int = 4,
         dropout: float = 0.0,
         out_channels: int = 1,
@@ -270,7 +247,6 @@ class PublishedCFT(CrystalFourierTransformer):
             raise ValueError(f"head_hidden must give two widths, got {head_hidden!r}")
         self._encoder_sizes = (int(encoder_hidden), int(encoder_initial), int(encoder_blocks))
         self._head_hidden = tuple(int(w) for w in head_hidden)
-        self._group_onehot = bool(group_onehot)
         super().__init__(
             channels=channels, num_blocks=num_blocks, heads=heads, ffn_ratio=ffn_ratio,
             local=False, attention=True, encoding=encoding, encoding_cutoff=encoding_cutoff,
@@ -287,7 +263,7 @@ class PublishedCFT(CrystalFourierTransformer):
         return PublishedPositionalEncoding(channels, encoding, lattice=lattice,
                                            normalize=normalize, family_inputs=family_inputs,
                                            hidden=hidden, initial_dim=initial,
-                                           num_blocks=blocks, group_onehot=self._group_onehot)
+                                           num_blocks=blocks)
 
     def _readout_modules(self, channels: int, out_channels: int) -> tuple[nn.Module, nn.Module]:
         first, second = self._head_hidden

@@ -207,7 +207,7 @@ for _entry in (
                "symmetry-adapted encoding, started from the shipped pretrained encoder "
                "`cft-published-r5`", cost=2.5, shipped_encoding="cft-published-r5",
                studies=("published", "transfer")),
-    ModelEntry("published-onehot", "cft-published", {"group_onehot": True},
+    ModelEntry("published-onehot", "cft-published-onehot", {},
                "CFT (published architecture), group one-hot",
                "symmetry-adapted encoding + the published code's space-group one-hot "
                "(a defect: an unseen group gets an untrained embedding)", cost=2.5),

@@ -80,6 +80,9 @@ def train(name: str, target: TargetEntry, train_set: Sequence[Any], val_set: Seq
     from cft_pyg.data import Featurization, FeaturizationMismatchError, featurization_of
     from cft_pyg.training import TimeBudget, TrainConfig, fit
 
+    from .onehot import register as register_onehot
+
+    register_onehot()  # the study-only models of the catalog
     if (epochs is None) == (budget_seconds is None):
         raise ValueError("give exactly one of epochs and budget_seconds")
     torch.set_num_threads(1)

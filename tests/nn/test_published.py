@@ -143,31 +143,3 @@ def test_its_encoder_is_what_pretraining_trains():
     assert history[-1] < history[0]
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith("positional.") for k in changed)
-
-
-def test_group_one_hot_option_is_invariant_and_leaves_unseen_groups_untrained():
-    """``group_onehot=True`` (the published code's input, off by default) keeps every
-    invariance, gives each group a learned row in both branches, and a group absent from a
-    batch gets no gradient: its row stays at its initialization (what a zero-shot model
-    then uses)."""
-    model = small(group_onehot=True)
-    pe = model.positional
-    assert pe.group_pos.weight.shape == (230, SMALL["encoder_initial"])
-    assert pe.group_lat.weight.shape == (230, SMALL["encoder_hidden"])
-    data = without_graph(crystal("C2/c", num_atoms=4, seed=5))
-    assert_invariant(lambda x: model(with_frac_coords(data, x)), data.frac_coords, 15,
-                     wrap=True)
-    before = predict(model, data)
-    with torch.no_grad():  # the rows of the crystal's group are read
-        pe.group_pos.weight[14].zero_()
-    assert not torch.allclose(predict(model, data), before)
-    model.train()
-    batch = Batch.from_data_list([without_graph(crystal(n, num_atoms=3, seed=i))
-                                  for i, n in enumerate(["P2_1/c", "Pnma"])])
-    model(batch).square().sum().backward()
-    for rows in (pe.group_pos, pe.group_lat):
-        seen = torch.zeros(230, dtype=torch.bool)
-        seen[batch.space_group - 1] = True
-        norms = rows.weight.grad.norm(dim=1)
-        assert (norms[seen] > 0).all() and (norms[~seen] == 0).all()
-    assert small().positional.group_pos is None  # off by default
