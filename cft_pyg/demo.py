@@ -166,10 +166,10 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
     """
     import pandas as pd
 
-    from .data.splits import centrosymmetric_groups
+    from .data.splits import centrosymmetric_groups, space_groups_of
     from .data.synthetic import SyntheticCrystals
     from .training import epoch_metrics, evaluate, fit
-    from .training.data import space_groups_of, subset
+    from .training.data import subset
     from .training.evaluation import evaluation_report, format_table, gb_gap
 
     s = settings or DemoSettings()

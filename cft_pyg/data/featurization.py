@@ -136,6 +136,14 @@ class Featurization:
             raise ValueError(f"Featurization.max_neighbors must be a positive integer or None, "
                              f"got {m!r}")
 
+    @property
+    def symmetrization_tolerance(self) -> float:
+        """The largest distance (Å) an atom moves when symmetrized onto its site, and so the
+        largest distance of an input atom from the site it stands for:
+        ``max(4 * symprec, 1e-6)`` (one definition for the standardization and the measured
+        geometry)."""
+        return max(4.0 * self.symprec, 1e-6)
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

@@ -60,7 +60,8 @@ def measured_positions(std: StandardizedCrystal, lattice: np.ndarray, frac: np.n
         frac: ``(m, 3)`` the input's fractional coordinates.
         numbers: ``(m,)`` the input's atomic numbers.
         tolerance: the largest distance (Å) of an input atom from the site it stands for
-            (the symmetrization's: ``4 * symprec``).
+            (:attr:`Featurization.symmetrization_tolerance
+            <cft_pyg.data.Featurization.symmetrization_tolerance>`).
 
     Returns:
         ``(frac_m, lattice_m)``: ``(n, 3)`` float64 fractional coordinates in the standard

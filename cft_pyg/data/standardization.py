@@ -275,7 +275,7 @@ def _standardize_pass(
     std_numbers = np.array(dataset.std_types, dtype=np.int64)
     std_frac = _measured_std_positions(dataset, frac_reduced, std_lattice, group)
     std_frac = symmetrize_frac_coords(
-        std_frac, std_numbers, std_lattice, group, tolerance=max(4.0 * f.symprec, 1e-6)
+        std_frac, std_numbers, std_lattice, group, tolerance=f.symmetrization_tolerance
     )
     return number, std_lattice, std_frac, std_numbers, P, p, R
 

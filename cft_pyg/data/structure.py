@@ -105,7 +105,7 @@ def from_structure(
     measured = None
     if neighbor_graph and f.geometry == "measured":
         measured = measured_positions(std, *to_cell(structure),
-                                      tolerance=max(4.0 * f.symprec, 1e-6))
+                                      tolerance=f.symmetrization_tolerance)
     return from_standardized(std, f, neighbor_graph=neighbor_graph, y=y, material_id=material_id,
                              measured=measured)
 

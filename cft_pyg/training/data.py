@@ -24,8 +24,7 @@ from ..data.crystal_dataset import sample_indices
 from .config import ConfigError, TrainConfig
 from .registry import build_dataset, dataset_accepts
 
-__all__ = ["DataSplits", "PROJECT_SPLIT_NAMES", "build_splits", "load_dataset", "subset",
-           "space_groups_of"]
+__all__ = ["DataSplits", "PROJECT_SPLIT_NAMES", "build_splits", "load_dataset", "subset"]
 
 PROJECT_SPLIT_NAMES = ("project-train", "project-val", "project-test")
 """Default parts of datasets with their own split (the locally available rows)."""
@@ -184,9 +183,3 @@ def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> D
     return DataSplits(subset(ds, pick(tr)), subset(ds, pick(va)), subset(ds, pick(te)),
                       subset(ds, held_idx), tuple(held))
 
-
-def space_groups_of(dataset: Sequence[Any]) -> torch.Tensor:
-    """``(len(dataset),)`` space-group number of every crystal."""
-    from ..data.splits import space_groups_of as _sg
-
-    return _sg(dataset)

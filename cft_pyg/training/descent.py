@@ -37,6 +37,7 @@ import warnings
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from ..data.splits import space_groups_of
 from ..symmetry.subgroups import Subgroup, t_subgroups
 
 __all__ = ["DESCENT_MODES", "descent_plan", "descent_subgroups", "training_groups_of"]
@@ -102,9 +103,7 @@ def descent_plan(groups: Sequence[int], seen: Collection[int] | None, mode: str
 def training_groups_of(dataset: Sequence[Any], augmented: bool = False) -> list[int]:
     """The space groups of the crystals of ``dataset`` (sorted); with ``augmented``, also
     every t-subgroup type of them (what subgroup augmentation can show the model)."""
-    groups: set[int] = set()
-    for i in range(len(dataset)):
-        groups.add(int(dataset[i].space_group.reshape(-1)[0]))
+    groups = {int(g) for g in space_groups_of(dataset).unique()}
     if augmented:
         groups |= {s.number for g in list(groups) for s in t_subgroups(g)}
     return sorted(groups)
