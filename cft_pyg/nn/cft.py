@@ -13,6 +13,7 @@ from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .conv import DistanceFilterConv, GatedDistanceConv, envelope_weights
 from .elements import NUM_ELEMENTS, AtomEmbedding
 from .inputs import check_featurization, edge_distances, graph_inputs
+from .lattice import LatticeOption
 from .radial import CosineCutoff, GaussianExpansion
 from .tokens import (
     CrystalPositionalEncoding,
@@ -172,10 +173,10 @@ class CrystalFourierTransformer(nn.Module):
         encoding: ``'symmetry'``, ``'plain'``, ``'none'`` or a module, see
             :func:`make_encoding`.
         encoding_cutoff: frequency cutoff of the encoding.
-        lattice: use the frame-invariant lattice features: ``True`` (those of the
+        lattice: the frame-invariant lattice features: ``'conventional'`` (those of the
             conventional cell), ``'minima'`` (the successive minima of the translation lattice:
             they do not jump when the detected group changes, see
-            :class:`~cft_pyg.nn.LatticeFeatures`) or ``False``.
+            :class:`~cft_pyg.nn.LatticeFeatures`) or ``'none'``.
         element_features: atom tokens from physical element descriptors (``False``: a
             learned embedding of the atomic number only).
         normalize_encoding: RMS-normalize the encoding per atom (:class:`EncodingRMSNorm`).
@@ -227,7 +228,7 @@ class CrystalFourierTransformer(nn.Module):
         attention: bool = True,
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = DEFAULT_CUTOFF,
-        lattice: bool | str = True,
+        lattice: LatticeOption = "conventional",
         element_features: bool = True,
         normalize_encoding: bool = True,
         family_inputs: bool = True,
@@ -276,7 +277,7 @@ class CrystalFourierTransformer(nn.Module):
         self.norm, self.head = self._readout_modules(channels, out_channels)
 
     def _positional_module(self, channels: int, encoding: nn.Module | None,
-                           lattice: bool | str, normalize: bool, family_inputs: bool
+                           lattice: LatticeOption, normalize: bool, family_inputs: bool
                            ) -> nn.Module:
         """The module of the positional tokens (a subclass may build another one with the
         same call signature, see :class:`~cft_pyg.nn.published.PublishedCFT`)."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-__all__ = ["LATTICE_KINDS", "LatticeFeatures", "centring_table", "crystal_values",
+__all__ = ["LatticeOption", "LATTICE_KINDS", "LatticeFeatures", "centring_table", "crystal_values",
            "lattice_kind", "lattice_parameters", "successive_minima"]
 
 LATTICE_KINDS = ("conventional", "minima")
@@ -41,16 +42,23 @@ def lattice_parameters(cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     return lengths, cosines, volume
 
 
-def lattice_kind(lattice: bool | str) -> str | None:
-    """The :class:`LatticeFeatures` kind of a model's ``lattice`` argument: ``True`` is
-    ``'conventional'``, ``False`` none, a string one of :data:`LATTICE_KINDS`."""
-    if lattice is False or lattice is None:
+LatticeOption = Literal["conventional", "minima", "none"]
+"""A model's ``lattice`` argument: the lattice features of the conventional cell, of the
+translation lattice itself (its successive minima), or none."""
+
+
+def lattice_kind(lattice: LatticeOption) -> str | None:
+    """The :class:`LatticeFeatures` kind of a model's ``lattice`` argument (``None`` for
+    ``'none'``).
+
+    Raises:
+        ValueError: anything but ``'conventional'``, ``'minima'`` or ``'none'``.
+    """
+    if lattice == "none":
         return None
-    kind = "conventional" if lattice is True else str(lattice)
-    if kind not in LATTICE_KINDS:
-        raise ValueError(f"lattice must be True, False or one of {LATTICE_KINDS}, got "
-                         f"{lattice!r}")
-    return kind
+    if isinstance(lattice, bool) or lattice not in LATTICE_KINDS:
+        raise ValueError(f"lattice must be one of {get_args(LatticeOption)}, got {lattice!r}")
+    return str(lattice)
 
 
 def crystal_values(per_atom: torch.Tensor, batch: torch.Tensor, num_crystals: int

@@ -42,7 +42,7 @@ from torch import nn
 
 from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .cft import CrystalFourierTransformer
-from .lattice import LatticeFeatures, crystal_values, lattice_kind
+from .lattice import LatticeFeatures, LatticeOption, crystal_values, lattice_kind
 from .tokens import EncodingKind, EncodingRMSNorm, FamilyLinear, read_encoding
 
 __all__ = ["PublishedCFT", "PublishedPositionalEncoding", "PublishedResidualBlock"]
@@ -92,13 +92,14 @@ class PublishedPositionalEncoding(nn.Module):
     group and of frame-invariant lattice features only, so it is invariant whenever
     :math:`\phi_G` is.
     With ``encoding=None`` the position branch is absent (:math:`u_i = 1`), with
-    ``lattice=False`` the lattice branch (:math:`v_b = 1`).
+    ``lattice='none'`` the lattice branch (:math:`v_b = 1`).
 
     Args:
         channels: output width.
         encoding: the Fourier encoding module (``None``: lattice branch only).
-        lattice: use the lattice branch (``True``: features of the conventional cell;
-            ``'minima'``: of the lattice itself, see :class:`LatticeFeatures`).
+        lattice: the lattice branch: ``'conventional'`` (features of the conventional
+            cell), ``'minima'`` (of the lattice itself, see :class:`LatticeFeatures`) or
+            ``'none'``.
         normalize: RMS-normalize the encoding per atom (learned gain per slot).
         family_inputs: separate first-layer weights for the hexagonal family.
         hidden: width of both branches and their residual blocks.
@@ -115,7 +116,7 @@ class PublishedPositionalEncoding(nn.Module):
         self,
         channels: int,
         encoding: nn.Module | None,
-        lattice: bool | str = True,
+        lattice: LatticeOption = "conventional",
         normalize: bool = True,
         family_inputs: bool = True,
         hidden: int = 256,
@@ -123,7 +124,8 @@ class PublishedPositionalEncoding(nn.Module):
         num_blocks: int = 3,
     ) -> None:
         super().__init__()
-        if encoding is None and not lattice:
+        kind = lattice_kind(lattice)
+        if encoding is None and kind is None:
             raise ValueError("PublishedPositionalEncoding needs the encoding, the lattice or "
                              "both")
         self.channels = channels
@@ -138,12 +140,11 @@ class PublishedPositionalEncoding(nn.Module):
                 nn.ReLU(), nn.Linear(initial_dim, hidden), nn.ReLU(),
                 *(PublishedResidualBlock(hidden) for _ in range(num_blocks)),
             )
-        kind = lattice_kind(lattice)
         self.lattice = LatticeFeatures(kind) if kind else None
         self.lat_mlp = nn.Sequential(
             nn.Linear(self.lattice.num_features, hidden), nn.ReLU(),
             *(PublishedResidualBlock(hidden) for _ in range(num_blocks)),
-        ) if lattice else None
+        ) if kind else None
         self.out = nn.Sequential(nn.Linear(hidden, 2 * channels), nn.ReLU(),
                                  nn.Linear(2 * channels, channels))
 
@@ -206,7 +207,8 @@ class PublishedCFT(CrystalFourierTransformer):
         encoding: ``'symmetry'`` (the CFT), ``'plain'`` (the "Transformer, plain PE" of the
             paper's Table 1, not invariant), ``'none'`` or a module.
         encoding_cutoff: frequency cutoff of the encoding (published 5).
-        lattice: use the lattice branch of the encoder (``True`` or ``'minima'``: see
+        lattice: the lattice branch of the encoder (``'conventional'``, ``'minima'`` or
+            ``'none'``: see
             :class:`PublishedPositionalEncoding`).
         element_features, normalize_encoding, family_inputs, balance_tokens: see
             :class:`CrystalFourierTransformer` (differences 4 and 5).
@@ -230,7 +232,7 @@ class PublishedCFT(CrystalFourierTransformer):
         ffn_ratio: float = 4.0,
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = DEFAULT_CUTOFF,
-        lattice: bool | str = True,
+        lattice: LatticeOption = "conventional",
         element_features: bool = True,
         normalize_encoding: bool = True,
         family_inputs: bool = True,
@@ -257,7 +259,7 @@ class PublishedCFT(CrystalFourierTransformer):
         )
 
     def _positional_module(self, channels: int, encoding: nn.Module | None,
-                           lattice: bool | str,
+                           lattice: LatticeOption,
                            normalize: bool, family_inputs: bool) -> nn.Module:
         hidden, initial, blocks = self._encoder_sizes
         return PublishedPositionalEncoding(channels, encoding, lattice=lattice,

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..symmetry.frequencies import DEFAULT_CUTOFF
 from .encoding import is_hexagonal_family
-from .lattice import LatticeFeatures, crystal_values, lattice_kind
+from .lattice import LatticeFeatures, LatticeOption, crystal_values, lattice_kind
 
 __all__ = [
     "CrystalPositionalEncoding",
@@ -166,8 +166,8 @@ class CrystalPositionalEncoding(nn.Module):
     Args:
         channels: output width.
         encoding: the Fourier encoding module (``None``: lattice part only).
-        lattice: use the lattice features (``True``: of the conventional cell; ``'minima'``:
-            of the lattice itself, :class:`LatticeFeatures`).
+        lattice: the lattice features: ``'conventional'`` (of the conventional cell),
+            ``'minima'`` (of the lattice itself, :class:`LatticeFeatures`) or ``'none'``.
         normalize: RMS-normalize the encoding per atom (learned gain per slot).
         family_inputs: separate first-layer weights for the hexagonal family.
 
@@ -181,7 +181,7 @@ class CrystalPositionalEncoding(nn.Module):
         self,
         channels: int,
         encoding: nn.Module | None,
-        lattice: bool | str = True,
+        lattice: LatticeOption = "conventional",
         normalize: bool = True,
         family_inputs: bool = True,
     ) -> None:
@@ -204,7 +204,7 @@ class CrystalPositionalEncoding(nn.Module):
                 nn.SiLU(),
                 nn.Linear(channels, 2 * channels),
             )
-            if lattice
+            if kind
             else None
         )
 

@@ -56,11 +56,8 @@ class TrainConfig(Presets):
     """All settings of one training run.
 
     Model:
-        model: registered model name (``'cft-trunk'``, the default and the recommendation
-            for relaxed crystals: the CFT trunk without a positional encoding; ``'cft'``, the
-            paper's CFT with the symmetry-adapted encoding; ``'cft-transformer'``,
-            ``'transformer-plain'``, ``'cft-published'``, ``'cgcnn'``, ``'alignn'``; see
-            :func:`cft_pyg.training.available_models`).
+        model: registered model name (:func:`cft_pyg.training.available_models`): the
+            default ``'cft-trunk'`` (recommended), ``'cft'`` (the paper's CFT) and others.
         model_kwargs: keyword arguments passed to the model's constructor.
         pretrained_encoding: file of ``cft-pyg pretrain``
             (:func:`cft_pyg.training.pretraining.run_pretraining`), or the name of an
@@ -75,8 +72,7 @@ class TrainConfig(Presets):
         featurization: changes to :data:`~cft_pyg.data.DEFAULT_FEATURIZATION` for the
             dataset's crystals (e.g. ``{"symprec": 0.01}``; see
             :class:`~cft_pyg.data.Featurization`); the model's neighbour radius follows it
-            unless ``model_kwargs`` sets it (the frequency cutoff is the model's own:
-            ``model_kwargs`` ``encoding_cutoff``).
+            unless ``model_kwargs`` sets it.
         target: name of the property to learn, where the dataset has several.
         target_index: column of ``data.y`` to learn when it holds several targets.
         task: ``'regression'`` or ``'classification'`` (integer labels 0, 1, ...; binary or

@@ -176,6 +176,7 @@ def test_time_budget_counts_the_time_spent_fetching_batches(tmp_path) -> None:
     assert budget.steps == 3 and budget.train_seconds == 3 * 41.0
 
 
+@pytest.mark.slow  # processes real crystals and trains
 def test_a_model_with_its_own_featurization_gets_its_crystals(tmp_path, shared_data_dir
                                                                ) -> None:
     """A catalog entry's featurization: the study loader featurizes the crystals so (its

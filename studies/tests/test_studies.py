@@ -110,6 +110,7 @@ def _close(a: Any, b: Any) -> bool:
     return a == b
 
 
+@pytest.mark.slow  # trains every model of the study's quick preset
 def test_demo_quick_matches_the_reference(tmp_path: Path) -> None:
     s = DemoSettings.from_preset("quick", output_dir=str(tmp_path / "demo"),
                                  data_root=str(tmp_path / "synth"), progress_bar=False)
@@ -118,6 +119,7 @@ def test_demo_quick_matches_the_reference(tmp_path: Path) -> None:
     assert _matches(got, REFERENCE["demo"]), (got, REFERENCE["demo"])
 
 
+@pytest.mark.slow  # trains every model of the study's quick preset
 def test_ablation_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> None:
     old = {"none": "cft-no-encoding", "plain": "cft-plain", "symmetry-raw": "cft-raw-tokens",
            "symmetry": "cft", "symmetry-pre": "cft-pretrained", "cgcnn": "cgcnn"}
@@ -157,6 +159,7 @@ def test_ablation_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> No
     assert "Incomplete run" in ablation_markdown({**partial, "total_seconds": 1.0})
 
 
+@pytest.mark.slow  # trains every model of the study's quick preset
 def test_compare_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> None:
     s = compare.CompareSettings.from_preset(
         "quick", data_root=roots["mp20"], output_dir=str(tmp_path / "cmp"), n_train=48,
@@ -177,6 +180,7 @@ def test_compare_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> Non
     assert (tmp_path / "cmp" / "fewshot_mp20.png").is_file()
 
 
+@pytest.mark.slow  # trains every model of the study's quick preset
 def test_transfer_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> None:
     s = transfer.TransferSettings.from_preset(
         "quick", mp20_root=roots["mp20"], output_dir=str(tmp_path / "out"),
@@ -209,6 +213,7 @@ def test_transfer_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> No
     assert (tmp_path / "out" / "transfer_fewshot.png").is_file()
 
 
+@pytest.mark.slow  # trains every model of the study's quick preset
 def test_curves_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> None:
     s = curves.CurveSettings.from_preset("quick", mp20_root=roots["mp20"],
                                          carbon_root=roots["carbon24"],
@@ -247,6 +252,7 @@ def test_study_jobs_reach_the_worker_pool(module: Any) -> None:
     assert back.settings == job.settings
 
 
+@pytest.mark.slow  # trains every model of the study's quick preset
 def test_published_quick(roots: dict[str, str], dummy: str, tmp_path: Path) -> None:
     """The published architecture's claims: its three encodings (and the dummy) on two
     targets, the paper's claims judged per target, the generated block lists them."""

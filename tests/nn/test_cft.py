@@ -150,7 +150,7 @@ def test_rotation_of_cartesian_frame(model64):
         {"encoding": "plain"},
         {"encoding": "none"},
         {"attention": False},
-        {"lattice": False},
+        {"lattice": "none"},
         {"out_channels": 3},
     ],
     ids=["hybrid", "pure-transformer", "plain-pe", "no-pe", "pure-mp", "no-lattice", "3-targets"],
@@ -299,7 +299,7 @@ def test_pretrain_encoding_learns_orbit_distance():
     model.eval()
     assert_invariant(lambda x: model(with_frac_coords(data, x)), data.frac_coords, 194)
     with pytest.raises(ValueError, match="no positional encoding"):
-        pretrain_encoding(small_cft(encoding="none", lattice=False), groups=[1], epochs=1)
+        pretrain_encoding(small_cft(encoding="none", lattice="none"), groups=[1], epochs=1)
 
 
 # ---------------------------------------------------------------- real crystals

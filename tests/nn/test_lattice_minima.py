@@ -113,8 +113,9 @@ def test_bad_kind_and_missing_group():
         LatticeFeatures("niggli")
     with pytest.raises(ValueError, match="space_group"):
         LatticeFeatures("minima")(torch.eye(3)[None], torch.tensor([1]))
-    with pytest.raises(ValueError, match="lattice must be"):
-        CrystalFourierTransformer(channels=16, heads=2, lattice="reduced")
+    for bad in ("reduced", True, False):  # a Literal, not a bool
+        with pytest.raises(ValueError, match="lattice must be one of"):
+            CrystalFourierTransformer(channels=16, heads=2, lattice=bad)
 
 
 @pytest.mark.parametrize("cls", [CrystalFourierTransformer, PublishedCFT])

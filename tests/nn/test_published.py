@@ -130,7 +130,7 @@ def test_forward_backward_and_bad_arguments():
     with pytest.raises(ValueError, match="two widths"):
         PublishedCFT(head_hidden=(64,))
     with pytest.raises(ValueError, match="encoding, the lattice or both"):
-        PublishedCFT(encoding="none", lattice=False)
+        PublishedCFT(encoding="none", lattice="none")
     with pytest.raises(TypeError):
         PublishedCFT(local=True)  # the published model has no local branch
 

@@ -188,7 +188,7 @@ def test_pair_geometry_model_invariant_and_uses_distances():
                            data.batch, data.space_group)
     torch.manual_seed(0)
     pure = CrystalFourierTransformer(channels=32, heads=4, local=False, encoding="none",
-                                     lattice=False, radius=RADIUS).double().eval()
+                                     lattice="none", radius=RADIUS).double().eval()
     with torch.no_grad():
         squeezed = data.clone()
         squeezed.edge_dist = data.edge_dist * 0.9
