@@ -250,6 +250,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _check_names(config)
     if config.resume is not None:
         _check_readable(config.resume, "checkpoint to resume from")
+        from .training.checkpoints import check_resume
+
+        check_resume(config.resume, config, check_data=False)  # before the data are loaded
     out = Path(config.output_dir)
     if (out / "checkpoints").exists() and not args.overwrite and config.resume is None:
         raise CLIError(f"output folder {out} already holds a run; use --overwrite to replace "

@@ -129,7 +129,7 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     import torch
 
     from ..training import CrystalPropertyModule
-    from ..training.engine import check_library_version
+    from ..training.checkpoints import check_library_version
 
     weights, _ = _files(name, None if models_dir is None else Path(models_dir))
     try:
