@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "probability of every class).")
     p.add_argument("items", nargs="+", metavar="CHECKPOINT INPUT",
                    help="checkpoint file (.ckpt; omitted with --pretrained), then structure "
-                        "files or folders (taking every *.cif, POSCAR*, CONTCAR*, *.vasp, "
+                        "files or folders (taking every *.cif, *POSCAR*, *CONTCAR*, *.vasp, "
                         "*.xyz, *.extxyz, ... file in them)")
     p.add_argument("--pretrained", metavar="NAME", default=None,
                    help="use a pretrained model shipped with cft-pyg instead of a checkpoint "
@@ -377,17 +377,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _structure_files(inputs: Sequence[str]) -> list[Path]:
-    """The structure files of the inputs: files as given, folders' known structure files."""
+    """The structure files of the inputs: files as given, folders' known structure files.
+    The other files of a folder are listed on stderr (never dropped without a word)."""
     files: list[Path] = []
     for item in inputs:
         p = _check_readable(item, "input")
         if p.is_dir():
-            from .data.readers import STRUCTURE_FILE_PATTERNS, structure_files
+            from .data.readers import STRUCTURE_FILE_PATTERNS, other_files, structure_files
 
-            found = structure_files(p)
+            found, others = structure_files(p), other_files(p)
             if not found:
                 raise CLIError(f"no structure files in folder {p} (looked for "
                                f"{', '.join(STRUCTURE_FILE_PATTERNS)})")
+            if others:
+                names = ", ".join(q.name for q in others[:20])
+                more = f" and {len(others) - 20} more" if len(others) > 20 else ""
+                print(f"{PROG}: note: not read in {p}: {len(others)} file(s) whose names are "
+                      f"not of a structure file ({names}{more}); name a file explicitly to "
+                      "read it", file=sys.stderr)
             files.extend(found)
         else:
             files.append(p)
