@@ -270,7 +270,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _print(f"loading dataset {config.dataset!r} ...")
     splits = build_splits(config)
     _print(f"crystals: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
-           + (f", zero-shot {len(splits.zeroshot)}" if splits.zeroshot is not None else ""))
+           + (f", zero-shot {len(splits.zeroshot)}" if splits.zeroshot is not None else "")
+           + (f" (--max-crystals {config.max_crystals}: a seeded sample of every part)"
+              if config.max_crystals else ""))
     extra = {"zeroshot": splits.zeroshot} if splits.zeroshot is not None else None
     result = fit(config, splits.train, splits.val, splits.test, extra_eval=extra,
                  overwrite=args.overwrite)

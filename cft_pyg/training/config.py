@@ -83,9 +83,10 @@ class TrainConfig(Presets):
             else ``get_home_dir()``, i.e. ``$CFT_PYG_HOME`` or ``~/.cache/cft_pyg``).
         download: fetch missing MP-20 / Perov-5 files from the CDVAE repository (off: a
             data root without the files is an error listing what was looked for).
-        max_crystals: use at most this many crystals (a seeded random subset, of the
-            training part for ``split='dataset'``), ``None`` for all. The real datasets
-            choose it before processing, so only the chosen crystals are converted.
+        max_crystals: use at most this many crystals (a seeded random subset; for
+            ``split='dataset'`` this many training crystals, and validation and test parts in
+            the proportions of the fractions), ``None`` for all. The real datasets choose it
+            before processing, so only the chosen crystals are converted.
         split: ``'auto'`` (the dataset's own split where it has one, else random),
             ``'dataset'``, ``'random'`` (seeded train/val/test), ``'holdout-centrosymmetric'``
             (every group with inversion held out as a zero-shot set) or ``'holdout'``
