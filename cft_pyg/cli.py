@@ -139,9 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the pretrained models shipped with cft-pyg (name, "
                                    "property, test MAE of the model card) and the pretrained "
                                    "positional encoders (held-out orbit-distance MAE); with a "
-                                   "NAME, print its whole card as JSON.")
+                                   "NAME, print its card (--json: the raw record).")
     p.add_argument("name", nargs="?", default=None,
                    help="print this model's (or pretrained encoder's) card")
+    p.add_argument("--json", action="store_true",
+                   help="with NAME: print the card's whole record as JSON")
     _add_common(p, config=False)
 
     p = sub.add_parser("pretrain", help="pretrain the positional encoding on orbit distances",
@@ -201,9 +203,11 @@ def _quiet(verbose: bool) -> None:
     the commands that use Lightning, after their cheap checks, so that the others (and every
     argument error) never import it."""
     if not verbose:
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # DDP's C++ advice, per rank
         from .training.quiet import silence_lightning
 
         silence_lightning()
+    _quiet_warnings()  # Lightning installs its own warning format on import
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -211,6 +215,13 @@ def _train_config(args: argparse.Namespace) -> Any:
     from .training import ConfigError, TrainConfig
 
     values = _layered(TrainConfig, args)
+    default_warmup = TrainConfig.__dataclass_fields__["warmup_epochs"].default
+    epochs = values.get("epochs", TrainConfig.__dataclass_fields__["epochs"].default)
+    if "warmup_epochs" not in values and isinstance(epochs, int) and 0 < epochs <= \
+            default_warmup:
+        values["warmup_epochs"] = epochs / 2  # the default warm-up would outlast the run
+        _print(f"warm-up: {epochs / 2:g} epochs (half of --epochs {epochs}; the default "
+               f"{default_warmup:g} is longer than the run; --warmup-epochs sets it)")
     try:
         return TrainConfig.from_dict(values)
     except ConfigError:
@@ -240,8 +251,32 @@ def _check_readable(path: str, what: str) -> Path:
     return p
 
 
+def _is_rank_zero() -> bool:
+    """Whether this process is the first of a data-parallel run (or the only process).
+
+    Lightning starts the other processes of ``--strategy ddp`` by running the same command
+    with ``LOCAL_RANK`` (and ``NODE_RANK`` on other nodes) set; they print nothing."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def _print(msg: str = "") -> None:
-    print(msg, flush=True)
+    if _is_rank_zero():
+        print(msg, flush=True)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, line: str | None = None) -> str:
+    """``cft-pyg: warning: <message>``: no file name and no line of source code."""
+    return f"{PROG}: warning: {message}\n"
+
+
+def _quiet_warnings() -> None:
+    """Warnings as one line each; none at all on the other processes of a DDP run."""
+    import warnings
+
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    if not _is_rank_zero():
+        warnings.simplefilter("ignore")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -483,10 +518,16 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
 
     encoders = pretrained.available_encodings()
     if args.name is not None:
-        card = (pretrained.encoding_card(args.name) if args.name in encoders
-                else pretrained.model_card(args.name))
-        _print(json.dumps(card, indent=2))
+        from .pretrained.cards import format_encoding_card, format_model_card
+
+        encoder = args.name in encoders
+        card = pretrained.encoding_card(args.name) if encoder else \
+            pretrained.model_card(args.name)
+        _print(json.dumps(card, indent=2) if args.json else
+               format_encoding_card(card) if encoder else format_model_card(card))
         return 0
+    if args.json:
+        raise UsageError("--json prints one card: give its NAME")
     names = pretrained.available()
     if not names and not encoders:
         _print("no pretrained model is shipped with this installation")
@@ -579,6 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from .training import ConfigError
 
+    _quiet_warnings()
     try:
         return _COMMANDS[args.command](args)
     except (ConfigError, UsageError) as err:

@@ -56,11 +56,15 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
 
 def _first_line(err: BaseException) -> str:
     """One line of an error, never PyTorch's advice to load with ``weights_only=False``."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    line = lines[0] if lines else type(err).__name__
-    if "weights_only" in line or "Weights only load failed" in line:
+    text = str(err)
+    if "Unsupported global" in text:  # a pickled object: reading it could run code
         return "it holds objects other than tensors, containers and numbers"
-    return line[:200]
+    if "weights_only" in text or "WeightsUnpickler" in text:
+        return "corrupt, truncated, or not a PyTorch checkpoint file"
+    if "PytorchStreamReader" in text or isinstance(err, EOFError):
+        return "corrupt or truncated (an incomplete or empty file)"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return (lines[0].split(". ")[0] if lines else type(err).__name__)[:160]
 
 
 def read_checkpoint(checkpoint: str | Path) -> dict[str, Any]:
@@ -107,6 +111,15 @@ def _recorded_run(path: Path, payload: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _epochs_done(payload: dict[str, Any]) -> int:
+    """Epochs a checkpoint has completed (Lightning's fit-loop progress; its ``epoch`` field
+    counts differently depending on when the checkpoint was written)."""
+    try:
+        return int(payload["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return int(payload.get("epoch", -1)) + 1
+
+
 def check_resume(checkpoint: str | Path, config: TrainConfig,
                  featurization: Featurization | None = None,
                  target_statistics: tuple[float, float] | None = None, *,
@@ -141,10 +154,10 @@ def check_resume(checkpoint: str | Path, config: TrainConfig,
         raise differ("model", hp.get("model"), config.model)
     if hp.get("task", "regression") != config.task:
         raise differ("task", hp.get("task", "regression"), config.task)
-    done = int(payload.get("epoch", -1)) + 1
+    done = _epochs_done(payload)
     if config.epochs < done:
         raise ValueError(f"cannot resume: {there} already run {done} epochs, more than "
-                         f"--epochs {config.epochs} (give --epochs above {done - 1})")
+                         f"--epochs {config.epochs} (give --epochs {done} or more)")
     recorded = _recorded_run(path, payload)
     if recorded is not None:
         for name, ours in run_record(config).items():

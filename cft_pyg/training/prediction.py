@@ -127,7 +127,7 @@ def _descent_items(dataset: Sequence[Any], plan: list[Any], progress: bool | Non
     owner: list[int] = []
     show = progress if progress is not None else sum(p is not None for p in plan) >= 200
     for i in tqdm(range(len(dataset)), desc="subgroup descriptions", unit="crystal",
-                  disable=not show):
+                  disable=None if show else True):  # None: only on a terminal
         subs = plan[i]
         data = dataset[i]
         for sub in subs or [None]:

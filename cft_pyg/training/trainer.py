@@ -18,8 +18,8 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from .config import TrainConfig
 
-__all__ = ["RunCheckpoint", "RunRecord", "StopAfterEpochs", "TrainingClock", "epoch_metrics",
-           "make_trainer", "resolve_strategy"]
+__all__ = ["EpochLine", "RunCheckpoint", "RunRecord", "StopAfterEpochs", "TrainingClock",
+           "epoch_metrics", "make_trainer", "on_terminal", "resolve_strategy"]
 
 
 class StopAfterEpochs(Callback):
@@ -56,6 +56,30 @@ class TrainingClock(Callback):
 
     def load_state_dict(self, state_dict: dict[str, float]) -> None:
         self.total = float(state_dict.get("total", 0.0))
+
+
+def on_terminal() -> bool:
+    """Whether standard output is a terminal (where Lightning draws its progress bars)."""
+    import sys
+
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
+class EpochLine(Callback):
+    """One plain line per finished epoch (``epoch 3/100  train_loss ...  val_mae ...  12 s``)
+    on the first process: the progress report of a run whose output is not a terminal."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        shown = {k: float(v) for k, v in trainer.callback_metrics.items()
+                 if k in ("train_loss", "val_mae", "val_loss", "val_accuracy")}
+        values = "  ".join(f"{k} {v:.4g}" for k, v in sorted(shown.items()))
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {values}  "
+              f"{time.perf_counter() - self._start:.0f} s", flush=True)
 
 
 class RunRecord(Callback):
@@ -131,7 +155,12 @@ def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
     the single-process batch), so Lightning's distributed sampler is off; validation and test
     sets are evaluated whole on every process. ``validate=False`` turns Lightning's validation
     loop off (a :class:`~cft_pyg.training.budget.TimeBudget` validates on its own clock).
+    ``config.progress_bar`` shows Lightning's bars on a terminal, and one line per epoch
+    (:class:`EpochLine`) where the output goes elsewhere (a log file, a pipe).
     """
+    bars = config.progress_bar and on_terminal()
+    if config.progress_bar and not bars:  # a log file: one plain line per epoch instead
+        callbacks = [*callbacks, EpochLine()]
     return L.Trainer(
         accelerator=config.accelerator,
         devices=config.devices,
@@ -144,7 +173,7 @@ def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
         gradient_clip_algorithm="norm",
         callbacks=list(callbacks),
         logger=logger,
-        enable_progress_bar=config.progress_bar,
+        enable_progress_bar=bars,
         enable_model_summary=config.progress_bar,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         num_sanity_val_steps=0,
