@@ -148,4 +148,6 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     from .validity import trained_on
 
     module.trained_on = trained_on(name)  # predict() warns on parts holding these crystals
+    module.training_domain = (model_card(name, models_dir).get("validity") or {}).get(
+        "training_domain")  # predict() warns once for crystals outside it
     return module

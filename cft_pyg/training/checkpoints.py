@@ -50,6 +50,8 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     except Exception as err:  # weights that do not fit the recorded model, ...
         raise ValueError(f"{path} is not a usable cft-pyg checkpoint: {_first_line(err)}"
                          ) from None
+    if hparams.get("domain") is not None:  # recorded by fit, not a constructor argument
+        module.hparams["domain"] = hparams["domain"]
     module.eval()
     return module
 

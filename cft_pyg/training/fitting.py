@@ -30,6 +30,7 @@ from .checkpoints import check_resume, load_model, run_record
 from .config import TrainConfig, save_config
 from .datamodule import CrystalDataModule, class_statistics, target_statistics
 from .descent import training_groups_of
+from .domain import domain_of
 from .evaluation import EvaluationReport
 from .module import CrystalPropertyModule
 from .prediction import evaluate
@@ -200,6 +201,7 @@ def _build_module(config: TrainConfig, train: Sequence[Any],
         training_groups=training_groups_of(train, augmented=config.subgroup_augmentation > 0
                                            or config.subgroup_consistency > 0),
         consistency=config.subgroup_consistency)
+    module.hparams["domain"] = domain_of(train)  # cell sizes and elements (predict warns)
     if config.pretrained_encoding:
         from .pretraining import load_pretrained_encoding
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .datamodule import CrystalDataModule
+from .domain import warn_outside
 from .evaluation import EvaluationReport, classification_report, evaluation_report
 from .module import CrystalPropertyModule
 from .quiet import quiet_lightning
@@ -64,6 +65,9 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
     classifier), ``prob_<c>`` for every class ``c`` of a classifier, and ``y_true`` when the
     data has targets.
 
+    One warning (:func:`~cft_pyg.training.domain.warn_outside`) names the crystals outside
+    the model's measured domain (larger cells, elements absent from its training crystals).
+
     Lightning's banners are kept off the terminal
     (:func:`~cft_pyg.training.quiet.quiet_lightning`); its warnings still pass.
 
@@ -93,6 +97,7 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
 
     _warn_if_trained_on(module, dataset)
     dataset = as_crystals(dataset, module)
+    warn_outside(module, dataset)
     if descent == "off":
         return _prediction_frame(module, dataset, batch_size, config, progress)
     groups = [int(dataset[i].space_group.reshape(-1)[0]) for i in range(len(dataset))]
