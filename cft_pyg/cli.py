@@ -3,7 +3,7 @@ and ``demo``.
 
 Examples::
 
-    cft-pyg demo                                  # all-230-group synthetic demo, < 10 min on CPU
+    cft-pyg demo                                  # all-230-group synthetic demo on the CPU
     cft-pyg train --dataset mp20 --data-root ../shared/data --target formation_energy_per_atom \\
         --model cft --epochs 200 --output-dir runs/mp20-cft
     cft-pyg train --config run.yaml --lr 3e-4     # flags override the config file
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default: the idle cores)")
     _add_common(p, config=False)
 
-    p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (< 10 min CPU)",
+    p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (synthetic data)",
                        description="Train a CFT on the built-in synthetic dataset that covers "
                                    "all 230 space groups, evaluate it on a random split and "
                                    "zero-shot on held-out (centrosymmetric) groups, print "
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_preset(p, DemoSettings)
     p.add_argument("--quick", dest="preset", action="store_const", const="quick",
-                   help="the same as --preset quick (seconds; for tests)")
+                   help="the same as --preset quick (a small run, for tests)")
     add_config_options(p, DemoSettings)
     _add_common(p)
     return parser
