@@ -3,7 +3,7 @@ and ``demo``.
 
 Examples::
 
-    cft-pyg demo                                  # all-230-group synthetic demo, < 10 min on CPU
+    cft-pyg demo                                  # all-230-group synthetic demo on the CPU
     cft-pyg train --dataset mp20 --data-root ../shared/data --target formation_energy_per_atom \\
         --model cft --epochs 200 --output-dir runs/mp20-cft
     cft-pyg train --config run.yaml --lr 3e-4     # flags override the config file
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "probability of every class).")
     p.add_argument("items", nargs="+", metavar="CHECKPOINT INPUT",
                    help="checkpoint file (.ckpt; omitted with --pretrained), then structure "
-                        "files or folders (taking every *.cif, POSCAR*, CONTCAR*, *.vasp, "
+                        "files or folders (taking every *.cif, *POSCAR*, *CONTCAR*, *.vasp, "
                         "*.xyz, *.extxyz, ... file in them)")
     p.add_argument("--pretrained", metavar="NAME", default=None,
                    help="use a pretrained model shipped with cft-pyg instead of a checkpoint "
@@ -139,9 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the pretrained models shipped with cft-pyg (name, "
                                    "property, test MAE of the model card) and the pretrained "
                                    "positional encoders (held-out orbit-distance MAE); with a "
-                                   "NAME, print its whole card as JSON.")
+                                   "NAME, print its card (--json: the raw record).")
     p.add_argument("name", nargs="?", default=None,
                    help="print this model's (or pretrained encoder's) card")
+    p.add_argument("--json", action="store_true",
+                   help="with NAME: print the card's whole record as JSON")
     _add_common(p, config=False)
 
     p = sub.add_parser("pretrain", help="pretrain the positional encoding on orbit distances",
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default: the idle cores)")
     _add_common(p, config=False)
 
-    p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (< 10 min CPU)",
+    p = sub.add_parser("demo", help="train + evaluate a CFT on all 230 groups (synthetic data)",
                        description="Train a CFT on the built-in synthetic dataset that covers "
                                    "all 230 space groups, evaluate it on a random split and "
                                    "zero-shot on held-out (centrosymmetric) groups, print "
@@ -183,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_preset(p, DemoSettings)
     p.add_argument("--quick", dest="preset", action="store_const", const="quick",
-                   help="the same as --preset quick (seconds; for tests)")
+                   help="the same as --preset quick (a small run, for tests)")
     add_config_options(p, DemoSettings)
     _add_common(p)
     return parser
@@ -201,9 +203,11 @@ def _quiet(verbose: bool) -> None:
     the commands that use Lightning, after their cheap checks, so that the others (and every
     argument error) never import it."""
     if not verbose:
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # DDP's C++ advice, per rank
         from .training.quiet import silence_lightning
 
         silence_lightning()
+    _quiet_warnings()  # Lightning installs its own warning format on import
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -211,6 +215,13 @@ def _train_config(args: argparse.Namespace) -> Any:
     from .training import ConfigError, TrainConfig
 
     values = _layered(TrainConfig, args)
+    default_warmup = TrainConfig.__dataclass_fields__["warmup_epochs"].default
+    epochs = values.get("epochs", TrainConfig.__dataclass_fields__["epochs"].default)
+    if "warmup_epochs" not in values and isinstance(epochs, int) and 0 < epochs <= \
+            default_warmup:
+        values["warmup_epochs"] = epochs / 2  # the default warm-up would outlast the run
+        _print(f"warm-up: {epochs / 2:g} epochs (half of --epochs {epochs}; the default "
+               f"{default_warmup:g} is longer than the run; --warmup-epochs sets it)")
     try:
         return TrainConfig.from_dict(values)
     except ConfigError:
@@ -240,8 +251,32 @@ def _check_readable(path: str, what: str) -> Path:
     return p
 
 
+def _is_rank_zero() -> bool:
+    """Whether this process is the first of a data-parallel run (or the only process).
+
+    Lightning starts the other processes of ``--strategy ddp`` by running the same command
+    with ``LOCAL_RANK`` (and ``NODE_RANK`` on other nodes) set; they print nothing."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def _print(msg: str = "") -> None:
-    print(msg, flush=True)
+    if _is_rank_zero():
+        print(msg, flush=True)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, line: str | None = None) -> str:
+    """``cft-pyg: warning: <message>``: no file name and no line of source code."""
+    return f"{PROG}: warning: {message}\n"
+
+
+def _quiet_warnings() -> None:
+    """Warnings as one line each; none at all on the other processes of a DDP run."""
+    import warnings
+
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    if not _is_rank_zero():
+        warnings.simplefilter("ignore")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -250,6 +285,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _check_names(config)
     if config.resume is not None:
         _check_readable(config.resume, "checkpoint to resume from")
+        from .training.checkpoints import check_resume
+
+        check_resume(config.resume, config, check_data=False)  # before the data are loaded
     out = Path(config.output_dir)
     if (out / "checkpoints").exists() and not args.overwrite and config.resume is None:
         raise CLIError(f"output folder {out} already holds a run; use --overwrite to replace "
@@ -267,7 +305,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _print(f"loading dataset {config.dataset!r} ...")
     splits = build_splits(config)
     _print(f"crystals: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
-           + (f", zero-shot {len(splits.zeroshot)}" if splits.zeroshot is not None else ""))
+           + (f", zero-shot {len(splits.zeroshot)}" if splits.zeroshot is not None else "")
+           + (f" (--max-crystals {config.max_crystals}: a seeded sample of every part)"
+              if config.max_crystals else ""))
     extra = {"zeroshot": splits.zeroshot} if splits.zeroshot is not None else None
     result = fit(config, splits.train, splits.val, splits.test, extra_eval=extra,
                  overwrite=args.overwrite)
@@ -374,17 +414,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _structure_files(inputs: Sequence[str]) -> list[Path]:
-    """The structure files of the inputs: files as given, folders' known structure files."""
+    """The structure files of the inputs: files as given, folders' known structure files.
+    The other files of a folder are listed on stderr (never dropped without a word)."""
     files: list[Path] = []
     for item in inputs:
         p = _check_readable(item, "input")
         if p.is_dir():
-            from .data.readers import STRUCTURE_FILE_PATTERNS, structure_files
+            from .data.readers import STRUCTURE_FILE_PATTERNS, other_files, structure_files
 
-            found = structure_files(p)
+            found, others = structure_files(p), other_files(p)
             if not found:
                 raise CLIError(f"no structure files in folder {p} (looked for "
                                f"{', '.join(STRUCTURE_FILE_PATTERNS)})")
+            if others:
+                names = ", ".join(q.name for q in others[:20])
+                more = f" and {len(others) - 20} more" if len(others) > 20 else ""
+                print(f"{PROG}: note: not read in {p}: {len(others)} file(s) whose names are "
+                      f"not of a structure file ({names}{more}); name a file explicitly to "
+                      "read it", file=sys.stderr)
             files.extend(found)
         else:
             files.append(p)
@@ -471,10 +518,16 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
 
     encoders = pretrained.available_encodings()
     if args.name is not None:
-        card = (pretrained.encoding_card(args.name) if args.name in encoders
-                else pretrained.model_card(args.name))
-        _print(json.dumps(card, indent=2))
+        from .pretrained.cards import format_encoding_card, format_model_card
+
+        encoder = args.name in encoders
+        card = pretrained.encoding_card(args.name) if encoder else \
+            pretrained.model_card(args.name)
+        _print(json.dumps(card, indent=2) if args.json else
+               format_encoding_card(card) if encoder else format_model_card(card))
         return 0
+    if args.json:
+        raise UsageError("--json prints one card: give its NAME")
     names = pretrained.available()
     if not names and not encoders:
         _print("no pretrained model is shipped with this installation")
@@ -567,6 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from .training import ConfigError
 
+    _quiet_warnings()
     try:
         return _COMMANDS[args.command](args)
     except (ConfigError, UsageError) as err:

@@ -123,7 +123,8 @@ class CDVAEDataset(CrystalDataset):
     def _read(self, split: str) -> pd.DataFrame:
         path = Path(self.raw_dir) / self.raw_file_names[self._files_needed().index(split)]
         frame = pd.read_csv(path)
-        missing = [c for c in ["material_id", "cif", *self.targets] if c not in frame.columns]
+        missing = [c for c in ["material_id", "cif", *self.stored_targets]
+                   if c not in frame.columns]
         if missing:
             raise ValueError(f"{path}: missing column(s) {missing}; columns are "
                              f"{list(frame.columns)}")
@@ -146,7 +147,7 @@ class CDVAEDataset(CrystalDataset):
         column = self.declared_group_column
         for record in frame.to_dict("records"):
             targets = [float(record[t]) if is_number(record[t]) else float("nan")
-                       for t in self.targets]
+                       for t in self.stored_targets]
             cif = record["cif"] if isinstance(record["cif"], str) else ""
             declared = None
             if column is not None and column in record and is_number(record[column]):

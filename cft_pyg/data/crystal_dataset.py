@@ -33,9 +33,12 @@ crystal.  Where a file declares a group (MP-20's ``spacegroup.number``),
 
 **Caching.**  Processed data live in ``<processed_root>/processed/<split>_<key>/`` with
 ``data.pt``, ``skipped.csv``, ``space_group_disagreements.csv`` and ``meta.json``.
-``key`` hashes every option that changes the result (split, targets, tolerances, graph
-options, ``max_rows``, ``sample``, the size and modification time of the raw files), so
-changing any of them re-processes while unchanged options load from disk.
+``key`` hashes every option that changes the result (split, tolerances, graph options,
+``max_rows``, ``sample``, the size and modification time of the raw files), so changing any
+of them re-processes while unchanged options load from disk.  The target is not part of it:
+a dataset with named targets (``available_targets``) stores them all, and the chosen ones
+are selected on loading, so a second target on the same crystals reuses the cache (crystals
+whose chosen target is missing are then left out and listed in ``dataset.skipped``).
 ``processed_root`` defaults to ``root`` when it is writable and to
 ``get_home_dir()/<name>/<hash of root>`` otherwise (e.g. the read-only ``shared/data``;
 :mod:`cft_pyg.home`, ``$CFT_PYG_HOME``).
@@ -204,6 +207,31 @@ class CrystalDataset(InMemoryDataset):
                                  f"available: {list(self.available_targets)}")
         return names
 
+    @property
+    def stored_targets(self) -> list[str]:
+        """The targets kept in the processed data: every one of ``available_targets`` (so
+        that the cache serves each of them), else the chosen ones."""
+        return list(self.available_targets) if self.available_targets else list(self.targets)
+
+    def _select_targets(self) -> None:
+        """Keep the chosen targets' columns of ``y`` (of :attr:`stored_targets`) and leave
+        out the crystals where one of them is missing (listed in ``skipped``; the processed
+        cache's ``skipped.csv`` and ``meta`` describe the cache, made for every target)."""
+        stored, y = self.stored_targets, getattr(self._data, "y", None)
+        if not self.available_targets or y is None or y.ndim != 2:
+            return
+        if stored != self.targets:
+            y = y[:, [stored.index(t) for t in self.targets]]
+            self._data.y = y[:, 0] if len(self.targets) == 1 else y
+        missing = ~y.isfinite().all(dim=1)
+        if bool(missing.any()):
+            ids = self._data.material_id if hasattr(self._data, "material_id") else None
+            gone = missing.nonzero().flatten().tolist()
+            self.skipped += [(str(ids[i]) if ids is not None else str(i),
+                              f"missing_target: no {', '.join(self.targets)} value")
+                             for i in gone]
+            self._indices = (~missing).nonzero().flatten().tolist()
+
     def _choose_processed_root(self, processed_root: str | os.PathLike | None) -> Path:
         if processed_root is not None:
             return Path(processed_root).expanduser().resolve()
@@ -227,8 +255,9 @@ class CrystalDataset(InMemoryDataset):
         raw = [_file_signature(Path(p)) for p in self.raw_paths if Path(p).exists()]
         key: dict[str, Any] = {
             "class": type(self).__name__, "v": self.VERSION, "split": self.split_name,
-            "targets": self.targets, "options": self.options, "max_rows": self.max_rows,
-            "raw": raw, "pre_transform": _stable_repr(self.pre_transform),
+            "targets": self.stored_targets, "options": self.options,
+            "max_rows": self.max_rows, "raw": raw,
+            "pre_transform": _stable_repr(self.pre_transform),
         }
         if self.sample is not None:  # absent otherwise: existing caches keep their key
             key["sample"] = [self.sample, self.sample_seed]
@@ -296,7 +325,9 @@ class CrystalDataset(InMemoryDataset):
             entries = [entries[i] for i in sample_indices(len(entries), self.sample,
                                                           self.sample_seed)]
         check = self.options["space_group_check"]
-        jobs = [Job(i, entry, self.featurization, check) for i, entry in enumerate(entries)]
+        every = bool(self.available_targets)  # the cache serves every target
+        jobs = [Job(i, entry, self.featurization, check, every)
+                for i, entry in enumerate(entries)]
         label = f"{type(self).__name__}({self.split_name})"
         results = list(parallel_map(
             convert_entry, jobs, num_workers=self.num_workers,
@@ -337,7 +368,8 @@ class CrystalDataset(InMemoryDataset):
             writer.writerow(["id", "declared", "detected"])
             writer.writerows(disagreements)
         meta = {
-            "dataset": type(self).__name__, "split": self.split_name, "targets": self.targets,
+            "dataset": type(self).__name__, "split": self.split_name,
+            "targets": self.stored_targets,
             "options": self.options, "max_rows": self.max_rows,
             "sample": None if self.sample is None else [self.sample, self.sample_seed],
             "entries": len(jobs),
@@ -366,8 +398,9 @@ class CrystalDataset(InMemoryDataset):
                                   for r in csv.DictReader(f)]
         with open(self.processed_paths[2]) as f:
             self.meta = json.load(f)
+        self._select_targets()
         if self.skipped:
-            counts = Counter(r["reason"] for r in rows)
+            counts = Counter(reason.split(":")[0] for _, reason in self.skipped)
             summary = ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
             warnings.warn(
                 f"{type(self).__name__}({self.split_name}): skipped {len(self.skipped)} of "

@@ -45,6 +45,9 @@ class Job(NamedTuple):
     featurization: Featurization
     space_group_check: str
     """``'strict'`` passes the declared group as ``expected_space_group``."""
+    any_target: bool = False
+    """Keep an entry with at least one finite target (a cache of every target, whose users
+    select theirs); ``False``: every target must be finite."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,9 @@ def convert_entry(job: Job) -> Converted | Skipped:
     from .cif import parse_cif_text
     from .structure import from_structure
 
-    index, (entry_id, cif, cif_path, y, declared), featurization, check = job
+    index, (entry_id, cif, cif_path, y, declared), featurization, check, any_target = job
     try:
-        if y is not None and not all(math.isfinite(v) for v in y):
+        if y is not None and not (any if any_target else all)(math.isfinite(v) for v in y):
             return Skipped(index, entry_id, SkipReason.MISSING_TARGET,
                            f"target value missing or not finite: {y}")
         if cif is not None and not cif.strip():

@@ -62,7 +62,7 @@ def parallel_map(
         The results.
     """
     bar = tqdm(total=len(tasks) if total is None else total, desc=desc, unit="crystal",
-               disable=not log)
+               disable=None if log else True)  # None: only on a terminal
     try:
         if use_pool:
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"

@@ -38,6 +38,7 @@ __all__ = [
     "from_file",
     "from_object",
     "is_structure_file",
+    "other_files",
     "read_structure",
     "structure_files",
     "to_data",
@@ -45,7 +46,7 @@ __all__ = [
 
 STRUCTURE_FILE_PATTERNS: tuple[str, ...] = (
     "*.cif", "*.mcif", "*.cif.gz",
-    "POSCAR*", "CONTCAR*", "*.vasp", "*.poscar", "vasprun*.xml*",
+    "*POSCAR*", "*CONTCAR*", "*.vasp", "vasprun*.xml*",
     "*.xyz", "*.extxyz",
     "*.xsf", "*.cssr", "*.res", "*.cell", "*.gen", "*.pwi", "geometry.in",
 )
@@ -86,6 +87,13 @@ def structure_files(folder: str | os.PathLike[str]) -> list[Path]:
         Every regular file whose name matches :data:`STRUCTURE_FILE_PATTERNS`.
     """
     return sorted(q for q in Path(folder).iterdir() if q.is_file() and is_structure_file(q))
+
+
+def other_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The files of a folder that :func:`structure_files` leaves out (names that match no
+    pattern of :data:`STRUCTURE_FILE_PATTERNS`), sorted by name, so that a caller can say
+    which files it did not read."""
+    return sorted(q for q in Path(folder).iterdir() if q.is_file() and not is_structure_file(q))
 
 
 def _is_cif_name(name: str) -> bool:

@@ -131,7 +131,7 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     import torch
 
     from ..training import CrystalPropertyModule
-    from ..training.engine import check_library_version
+    from ..training.checkpoints import check_library_version
 
     weights, _ = _files(name, None if models_dir is None else Path(models_dir))
     try:
@@ -150,4 +150,6 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     from .validity import trained_on
 
     module.trained_on = trained_on(name)  # predict() warns on parts holding these crystals
+    module.training_domain = (model_card(name, models_dir).get("validity") or {}).get(
+        "training_domain")  # predict() warns once for crystals outside it
     return module

@@ -45,16 +45,15 @@ HELDOUT_SEED = 10_000
 
 
 def _dir() -> Path:
-    from ..training.pretraining import SHIPPED_ENCODINGS_DIR
-
-    return SHIPPED_ENCODINGS_DIR
+    """The shipped encoders' folder (the one of
+    :data:`cft_pyg.training.pretraining.SHIPPED_ENCODINGS_DIR`, named here without importing
+    torch, so that listing the cards stays light)."""
+    return Path(__file__).resolve().parent / "encoders"
 
 
 def available_encodings() -> list[str]:
     """Names of the encoders shipped in this installation."""
-    from ..training.pretraining import shipped_encodings
-
-    return shipped_encodings()
+    return sorted(p.stem for p in _dir().glob("*.pt"))
 
 
 def encoding_card(name: str) -> dict[str, Any]:

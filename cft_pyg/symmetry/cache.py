@@ -111,7 +111,7 @@ def _build_routings(
     bar = tqdm(
         numbers,
         desc=f"cft_pyg: space-group bases R={cutoff:g}",
-        disable=not progress,
+        disable=None if progress else True,  # None: only on a terminal
         unit="group",
         leave=False,
     )

@@ -23,7 +23,6 @@ from .presets import Presets, setting
 __all__ = ["LOSSES", "NON_NEGATIVE_TARGETS", "OUTPUTS", "SPLITS", "TASKS", "ConfigError",
            "TrainConfig", "load_config_file", "save_config"]
 
-
 TASKS = ("regression", "classification")
 """Accepted values of :attr:`TrainConfig.task`."""
 LOSSES = {"regression": ("mse", "l1", "huber"), "classification": ("cross_entropy",)}
@@ -32,7 +31,6 @@ _ALL_LOSSES = tuple(dict.fromkeys(sum(LOSSES.values(), ())))
 
 SPLITS = ("auto", "dataset", "random", "holdout-centrosymmetric", "holdout")
 """Accepted values of :attr:`TrainConfig.split`."""
-
 
 OUTPUTS = ("linear", "softplus")
 """Regression outputs of :class:`~cft_pyg.training.CrystalPropertyModule`."""
@@ -83,9 +81,9 @@ class TrainConfig(Presets):
             else ``get_home_dir()``, i.e. ``$CFT_PYG_HOME`` or ``~/.cache/cft_pyg``).
         download: fetch missing MP-20 / Perov-5 files from the CDVAE repository (off: a
             data root without the files is an error listing what was looked for).
-        max_crystals: use at most this many crystals (a seeded random subset, of the
-            training part for ``split='dataset'``), ``None`` for all. The real datasets
-            choose it before processing, so only the chosen crystals are converted.
+        max_crystals: use at most this many crystals (a seeded subset, chosen before
+            processing; ``split='dataset'``: this many training crystals, val and test parts
+            in the proportions of the fractions), ``None`` for all.
         split: ``'auto'`` (the dataset's own split where it has one, else random),
             ``'dataset'``, ``'random'`` (seeded train/val/test), ``'holdout-centrosymmetric'``
             (every group with inversion held out as a zero-shot set) or ``'holdout'``

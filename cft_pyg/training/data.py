@@ -13,6 +13,7 @@ subsampled (seeded), and split by :mod:`cft_pyg.data.splits`:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,8 @@ from ..data.crystal_dataset import sample_indices
 from .config import ConfigError, TrainConfig
 from .registry import build_dataset, dataset_accepts
 
-__all__ = ["DataSplits", "PROJECT_SPLIT_NAMES", "build_splits", "load_dataset", "subset"]
+__all__ = ["DataSplits", "PROJECT_SPLIT_NAMES", "build_splits", "evaluation_sizes",
+           "load_dataset", "subset"]
 
 PROJECT_SPLIT_NAMES = ("project-train", "project-val", "project-test")
 """Default parts of datasets with their own split (the locally available rows)."""
@@ -134,13 +136,27 @@ def _subsample(ds: Sequence[Any], n: int | None, seed: int) -> Sequence[Any]:
     return subset(ds, sample_indices(len(ds), n, seed))
 
 
+def evaluation_sizes(config: TrainConfig) -> tuple[int | None, int | None]:
+    """Crystals of the validation and test parts of a ``split='dataset'`` run with
+    ``max_crystals``: ``ceil(max_crystals * f / (1 - val_fraction - test_fraction))`` for
+    ``f`` = ``val_fraction``, ``test_fraction`` (the proportions of a random split, at least
+    one crystal each); ``(None, None)`` (the whole parts) without ``max_crystals``."""
+    n = config.max_crystals
+    if n is None:
+        return None, None
+    train = 1.0 - config.val_fraction - config.test_fraction
+    return tuple(max(1, math.ceil(n * f / train - 1e-9))  # type: ignore[return-value]
+                 for f in (config.val_fraction, config.test_fraction))
+
+
 def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> DataSplits:
     """Subsample and split the dataset as ``config`` says.
 
     ``split='auto'`` is ``'dataset'`` (the dataset's own train/val/test) for datasets that
     have one and ``'random'`` otherwise. With ``'dataset'``, ``max_crystals`` limits the
-    training set only. The subset is chosen before processing where the dataset allows
-    (see :func:`load_dataset`).
+    training part to that many crystals and the validation and test parts in proportion
+    (:func:`evaluation_sizes`), so that no part is processed whole. The subsets are chosen
+    before processing where the dataset allows (see :func:`load_dataset`).
 
     Args:
         config: run settings (``dataset``, ``max_crystals``, ``split``, fractions, ``seed``).
@@ -157,8 +173,10 @@ def build_splits(config: TrainConfig, dataset: Sequence[Any] | None = None) -> D
         if not own:
             raise ConfigError(f"dataset {config.dataset!r} has no predefined split; use "
                               "split 'random' or a hold-out split")
+        val_n, test_n = evaluation_sizes(config)
         train = load_dataset(config, "train", sample=config.max_crystals)
-        return DataSplits(train, load_dataset(config, "val"), load_dataset(config, "test"))
+        return DataSplits(train, load_dataset(config, "val", sample=val_n),
+                          load_dataset(config, "test", sample=test_n))
 
     if dataset is None:
         ds = load_dataset(config, sample=config.max_crystals)

@@ -95,6 +95,7 @@ def as_crystals(inputs: Any, module: Any) -> Any:
             files: list[Any] = list(structure_files(item))
             if not files:
                 raise StructureError(f"no structure files in folder {item}", "unsupported_input")
+            _note_other_files(item)
         else:
             files = [item]
         for x in files:
@@ -108,3 +109,15 @@ def as_crystals(inputs: Any, module: Any) -> Any:
                 what = str(x) if _is_path(x) else f"input {k} ({type(x).__name__})"
                 raise StructureError(f"{what}: {exc}", exc.reason) from exc
     return out
+
+
+def _note_other_files(folder: Any) -> None:
+    """Warn (once per folder) about the files of ``folder`` that are not read."""
+    from ..data.readers import other_files
+
+    others = other_files(folder)
+    if others:
+        warnings.warn(f"not read in {folder}: {len(others)} file(s) whose names are not of a "
+                      f"structure file ({', '.join(q.name for q in others[:20])}"
+                      f"{', ...' if len(others) > 20 else ''}); pass a file explicitly to "
+                      "read it", UserWarning, stacklevel=4)

@@ -20,7 +20,8 @@ __all__ = ["LIGHTNING_LOGGERS", "LIGHTNING_NOISE", "quiet_lightning", "silence_l
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 """Loggers Lightning configures on import (their INFO lines are the banners)."""
 
-LIGHTNING_NOISE = (r".*LeafSpec.*", r".*treespec.*", r".*does not have many workers.*")
+LIGHTNING_NOISE = (r".*LeafSpec.*", r".*treespec.*", r".*does not have many workers.*",
+                   r".*log\('train_seconds'.*sync_dist.*")
 """Messages of warnings about Lightning's internals that a user cannot act on."""
 
 

@@ -21,6 +21,7 @@ from .distance import (
 from .graphs import (
     absences_vs_gemmi,
     constraint_graph_networkx,
+    largest_orbit_colors,
     orbit_colors,
     plot_constraint_graph_3d,
     plot_constraint_graph_networkx,
@@ -42,6 +43,7 @@ __all__ = [
     "constraint_graph_networkx",
     "encoding_orbit_distances",
     "group_summary",
+    "largest_orbit_colors",
     "orbit_colors",
     "plot_basis_functions",
     "plot_basis_sizes",

@@ -31,6 +31,7 @@ __all__ = [
     "PHASE_CMAP",
     "absences_vs_gemmi",
     "constraint_graph_networkx",
+    "largest_orbit_colors",
     "orbit_colors",
     "plot_constraint_graph_3d",
     "plot_constraint_graph_networkx",
@@ -78,6 +79,33 @@ def orbit_colors(orbit: torch.Tensor | np.ndarray, seed: int = 0) -> np.ndarray:
     return palette[inverse]
 
 
+OTHER_ORBITS_COLOR = (0.78, 0.78, 0.78, 1.0)
+"""Colour of the orbits left uncoloured by :func:`largest_orbit_colors` (light grey)."""
+
+
+def largest_orbit_colors(orbit: torch.Tensor | np.ndarray, k: int = 10) -> np.ndarray:
+    """Colours that tell the ``k`` largest orbits apart at a glance: matplotlib's ``tab10``
+    qualitative palette (distinct hues, at most 10) for the largest orbits (ties: lower id
+    first), light grey (:data:`OTHER_ORBITS_COLOR`) for every other orbit.
+
+    Args:
+        orbit: ``(N,)`` integer orbit id of every node.
+        k: orbits to colour, 1-10.
+
+    Returns:
+        ``(N, 4)`` float RGBA colours.
+    """
+    if not 1 <= k <= 10:
+        raise ValueError(f"k must be 1-10 (the distinct colours of tab10), got {k}")
+    orbit = np.asarray(orbit, dtype=np.int64).reshape(-1)
+    ids, inverse, counts = np.unique(orbit, return_inverse=True, return_counts=True)
+    ranked = np.lexsort((ids, -counts))[:k]
+    palette = np.tile(np.asarray(OTHER_ORBITS_COLOR), (ids.shape[0], 1))
+    tab10 = np.asarray(plt.get_cmap("tab10").colors)[:len(ranked)]
+    palette[ranked] = np.concatenate([tab10, np.ones((len(ranked), 1))], axis=1)
+    return palette[inverse]
+
+
 def undirected_edges(graph: Data) -> tuple[np.ndarray, np.ndarray]:
     """Distinct node pairs ``i < j`` joined by an operation, with one phase per pair.
 
@@ -118,8 +146,12 @@ def plot_constraint_graph_3d(
     max_edges: int | None = 3000,
     seed: int = 0,
     ax: Any | None = None,
+    colored_orbits: int | None = 8,
 ) -> Figure:
     """3D scatter of a constraint graph: frequencies coloured by orbit, absences as crosses.
+
+    The slice and network views (:func:`plot_constraint_graph_slice`,
+    :func:`plot_constraint_graph_networkx`) read more easily; this view shows the whole ball.
 
     Args:
         group: a :class:`~cft_pyg.SpaceGroup` or number 1-230 (default setting).
@@ -130,6 +162,9 @@ def plot_constraint_graph_3d(
             the title says when edges were left out.
         seed: seed of the orbit colours and of the edge subset.
         ax: a 3D axes to draw into (default: a new figure).
+        colored_orbits: colour only this many of the largest orbits, with distinct colours
+            (:func:`largest_orbit_colors`; the others grey); ``None``: one colour per orbit
+            (:func:`orbit_colors`, hard to tell apart beyond ten or so).
 
     Returns:
         The figure.  Its artists carry gids: ``'nodes'`` (consistent frequencies),
@@ -146,7 +181,14 @@ def plot_constraint_graph_3d(
     fig = ax.get_figure()
     freq = graph.freq.numpy().astype(float)
     absent = graph.absent.numpy()
-    colors = orbit_colors(graph.orbit.numpy(), seed)
+    orbit = graph.orbit.numpy()
+    n_orbits = len(np.unique(orbit[~absent]))
+    if colored_orbits is None:
+        colors = orbit_colors(orbit, seed)
+    else:
+        colors = np.tile(np.asarray(OTHER_ORBITS_COLOR), (orbit.shape[0], 1))
+        if (~absent).any():
+            colors[~absent] = largest_orbit_colors(orbit[~absent], min(colored_orbits, 10))
     extra = ""
     pairs, phase = undirected_edges(graph)
     if show_edges and pairs.shape[0]:
@@ -155,14 +197,16 @@ def plot_constraint_graph_3d(
             extra = f" ({idx.shape[0]} of {pairs.shape[0]} edges)"
         segments = np.stack([freq[pairs[idx, 0]], freq[pairs[idx, 1]]], axis=1)
         lines = Line3DCollection(segments, cmap=PHASE_CMAP, norm=Normalize(0, 1),
-                                 linewidths=0.4, alpha=0.35)
+                                 linewidths=0.8, alpha=0.6)
         lines.set_array(phase[idx] / TRANSLATION_DENOMINATOR)
         lines.set_gid("edges")
         ax.add_collection3d(lines)
         fig.colorbar(lines, ax=ax, shrink=0.6, pad=0.1, label="edge phase k.w (turns)")
-    sc = ax.scatter(*freq[~absent].T, c=colors[~absent], s=14, depthshade=False,
-                    label=f"{int((~absent).sum())} frequencies, "
-                          f"{len(np.unique(graph.orbit.numpy()[~absent]))} orbits")
+    shown = "" if colored_orbits is None or n_orbits <= colored_orbits else \
+        f" ({min(colored_orbits, 10)} largest coloured, the rest grey)"
+    sc = ax.scatter(*freq[~absent].T, c=colors[~absent], s=18, depthshade=False,
+                    edgecolors="k", linewidths=0.2,
+                    label=f"{int((~absent).sum())} frequencies, {n_orbits} orbits{shown}")
     sc.set_gid("nodes")
     sa = ax.scatter(*freq[absent].T, c=[ABSENT_COLOR], marker="x", s=18, depthshade=False,
                     label=f"{int(absent.sum())} systematic absences")

@@ -85,7 +85,7 @@ def test_cli_lists_the_models(capsys) -> None:
     assert main(["pretrained"]) == 0
     text = capsys.readouterr().out
     assert all(name in text for name in NAMES)
-    assert main(["pretrained", "mp20-band-gap"]) == 0
+    assert main(["pretrained", "mp20-band-gap", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "mp20-band-gap"
 
 

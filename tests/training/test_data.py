@@ -33,9 +33,13 @@ def test_dataset_split_uses_the_predefined_parts() -> None:
     assert _ids(s.val) == {f"test-11-{i}" for i in range(40)}
     assert _ids(s.test) == {f"test-12-{i}" for i in range(40)}
     assert s.zeroshot is None
-    # max_crystals limits the training part only, seeded
+    # max_crystals limits the training part, and the others in proportion, seeded
     s2 = build_splits(TrainConfig(dataset="test-split-crystals", max_crystals=10))
-    assert len(s2.train) == 10 and len(s2.val) == 40
+    assert len(s2.train) == 10 and len(s2.val) == len(s2.test) == 2  # ceil(10 * 0.1 / 0.8)
+    assert _ids(s2.val) < _ids(s.val) and _ids(s2.test) < _ids(s.test)
+    s4 = build_splits(TrainConfig(dataset="test-split-crystals", max_crystals=24,
+                                  val_fraction=0.2, test_fraction=0.2))
+    assert (len(s4.train), len(s4.val), len(s4.test)) == (24, 8, 8)
     assert _ids(s2.train) == _ids(build_splits(TrainConfig(dataset="test-split-crystals",
                                                            max_crystals=10)).train)
     # pinning one part makes it a plain dataset, split at random

@@ -14,12 +14,13 @@ from cft_pyg import SpaceGroup, constraint_graph
 from cft_pyg.viz import (
     absences_vs_gemmi,
     constraint_graph_networkx,
+    largest_orbit_colors,
     orbit_colors,
     plot_constraint_graph_3d,
     plot_constraint_graph_networkx,
     plot_constraint_graph_slice,
 )
-from cft_pyg.viz.graphs import undirected_edges
+from cft_pyg.viz.graphs import OTHER_ORBITS_COLOR, undirected_edges
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,7 @@ def test_orbit_colors_one_distinct_colour_per_orbit():
 @pytest.mark.parametrize("number", [14, 227])
 def test_3d_view_plots_every_frequency_once_with_absences_marked(number):
     graph = constraint_graph(number, 3.0)
-    fig = plot_constraint_graph_3d(number, graph=graph, max_edges=None)
+    fig = plot_constraint_graph_3d(number, graph=graph, max_edges=None, colored_orbits=None)
     nodes, absent = _by_gid(fig, "nodes"), _by_gid(fig, "absent")
     freq = graph.freq.numpy()
     mask = graph.absent.numpy()
@@ -72,6 +73,24 @@ def test_3d_view_plots_every_frequency_once_with_absences_marked(number):
     pairs, phase = undirected_edges(graph)
     assert len(edges._segments3d) == pairs.shape[0] > 0
     np.testing.assert_allclose(edges.get_array(), phase / 12)
+
+
+def test_3d_view_colours_the_largest_orbits_distinctly():
+    """Default 3D view: the 8 largest orbits in 8 distinct tab10 colours, the others grey."""
+    graph = constraint_graph(14, 3.0)
+    fig = plot_constraint_graph_3d(14, graph=graph)
+    fig.canvas.draw()
+    fc = np.unique(np.asarray(_by_gid(fig, "nodes").get_facecolors()), axis=0)
+    orbit = graph.orbit.numpy()[~graph.absent.numpy()]
+    assert len(np.unique(orbit)) > 9
+    assert fc.shape[0] == 9  # 8 colours and grey
+    expected = largest_orbit_colors(orbit, 8)
+    np.testing.assert_allclose(np.unique(expected, axis=0), fc)
+    ids, counts = np.unique(orbit, return_counts=True)
+    biggest = ids[np.argmax(counts)]
+    assert tuple(expected[orbit == biggest][0]) != OTHER_ORBITS_COLOR
+    with pytest.raises(ValueError, match="1-10"):
+        largest_orbit_colors(orbit, 11)
 
 
 def test_3d_view_of_p1_has_no_absences_and_no_edges():
