@@ -12,6 +12,7 @@ from .cgcnn import CGCNN
 from .conv import DistanceFilterConv
 from .encoding import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
 from .lattice import LatticeFeatures
+from .matgl import M3GNet, MEGNet, TensorNet
 from .pretrain import orbit_distance, pretrain_encoding
 from .published import PublishedCFT, PublishedPositionalEncoding
 from .radial import CosineCutoff, GaussianExpansion
@@ -29,6 +30,9 @@ __all__ = [
     "GaussianExpansion",
     "HybridBlock",
     "LatticeFeatures",
+    "M3GNet",
+    "MEGNet",
+    "TensorNet",
     "MaskedSelfAttention",
     "PlainPETransformer",
     "PublishedCFT",

@@ -11,6 +11,10 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
                           standard (non-symmetrized) Fourier PE
 ``cgcnn``                 :class:`~cft_pyg.nn.CGCNN`
 ``alignn``                :class:`~cft_pyg.nn.ALIGNN` (needs the ``alignn`` extra)
+``m3gnet``                :class:`~cft_pyg.nn.M3GNet`, matgl's M3GNet from scratch (needs
+                          the ``matgl`` extra)
+``megnet``                :class:`~cft_pyg.nn.MEGNet`, matgl's MEGNet (``matgl`` extra)
+``tensornet``             :class:`~cft_pyg.nn.TensorNet`, matgl's TensorNet (``matgl`` extra)
 ========================  ==========================================================
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
@@ -44,6 +48,9 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "cft-published": ("PublishedCFT", {}),
     "cgcnn": ("CGCNN", {}),
     "alignn": ("ALIGNN", {}),
+    "m3gnet": ("M3GNet", {}),
+    "megnet": ("MEGNet", {}),
+    "tensornet": ("TensorNet", {}),
 }
 
 _CUSTOM: dict[str, ModelFactory] = {}
