@@ -9,8 +9,10 @@ from .cft import (
     PlainPETransformer,
 )
 from .cgcnn import CGCNN
+from .chgnet import CHGNetBackbone, CHGNetRegressor
 from .conv import DistanceFilterConv
 from .encoding import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+from .heads import BackboneModel, ScalarHead
 from .lattice import LatticeFeatures
 from .matgl import M3GNet, MEGNet, TensorNet
 from .pretrain import orbit_distance, pretrain_encoding
@@ -22,7 +24,10 @@ from .transformer import MaskedSelfAttention
 __all__ = [
     "ALIGNN",
     "Backbone",
+    "BackboneModel",
     "CGCNN",
+    "CHGNetBackbone",
+    "CHGNetRegressor",
     "CosineCutoff",
     "CrystalFourierTransformer",
     "CrystalPositionalEncoding",
@@ -37,6 +42,7 @@ __all__ = [
     "PlainPETransformer",
     "PublishedCFT",
     "PublishedPositionalEncoding",
+    "ScalarHead",
     "orbit_distance",
     "pretrain_encoding",
     "DenseRoutingEncoding",

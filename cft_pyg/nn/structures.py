@@ -20,12 +20,12 @@ from torch_geometric.data import Batch, Data
 
 from .inputs import graph_inputs
 
-__all__ = ["CrystalCache", "crystal_key", "structures_of"]
+__all__ = ["CrystalCache", "crystal_key", "crystals_of", "structures_of"]
 
 T = TypeVar("T")
 
 
-def _crystals(data: Data | Batch) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def crystals_of(data: Data | Batch) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(z, pos, cell)`` of each crystal of ``data`` (cell ``(3, 3)``, rows are vectors)."""
     _, num_graphs, natoms = graph_inputs(data)
     cells = data.cell.reshape(-1, 3, 3)
@@ -54,7 +54,7 @@ def _structure(z: torch.Tensor, pos: torch.Tensor, cell: torch.Tensor) -> Any:
 def structures_of(data: Data | Batch) -> list[Any]:
     """Each crystal of ``data`` as a :class:`pymatgen.core.Structure` (float64 coordinates,
     the stored cell and Cartesian positions, nothing wrapped or reordered)."""
-    return [_structure(*crystal) for crystal in _crystals(data)]
+    return [_structure(*crystal) for crystal in crystals_of(data)]
 
 
 class CrystalCache(Generic[T]):
@@ -84,7 +84,7 @@ class CrystalCache(Generic[T]):
     def __call__(self, data: Data | Batch) -> list[T]:
         """The built input of each crystal of ``data``, in order."""
         out: list[T] = []
-        for z, pos, cell in _crystals(data):
+        for z, pos, cell in crystals_of(data):
             key = crystal_key(z, pos, cell) if self.size else ""
             if self.size and key in self._store:
                 self._store.move_to_end(key)

@@ -352,6 +352,9 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     try:
         module = CrystalPropertyModule.load_from_checkpoint(str(path), map_location=map_location,
                                                             weights_only=True)
+    except ImportError as err:  # a model of an optional extra (alignn, matgl, chgnet)
+        raise ImportError(f"{path} holds a model that needs an optional package: {err}") \
+            from err
     except (KeyError, RuntimeError, EOFError, OSError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a readable cft-pyg checkpoint: {err}") from err
     except Exception as err:  # unpickling garbage raises assorted errors

@@ -15,6 +15,9 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
                           the ``matgl`` extra)
 ``megnet``                :class:`~cft_pyg.nn.MEGNet`, matgl's MEGNet (``matgl`` extra)
 ``tensornet``             :class:`~cft_pyg.nn.TensorNet`, matgl's TensorNet (``matgl`` extra)
+``chgnet``                :class:`~cft_pyg.nn.CHGNetRegressor`: pretrained CHGNet backbone
+                          (MPtrj) fine-tuned under a scalar head (``chgnet`` extra)
+``chgnet-frozen``         the same with CHGNet frozen, the head trained alone
 ========================  ==========================================================
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
@@ -51,6 +54,8 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "m3gnet": ("M3GNet", {}),
     "megnet": ("MEGNet", {}),
     "tensornet": ("TensorNet", {}),
+    "chgnet": ("CHGNetRegressor", {}),
+    "chgnet-frozen": ("CHGNetRegressor", {"freeze_backbone": True}),
 }
 
 _CUSTOM: dict[str, ModelFactory] = {}
