@@ -9,9 +9,12 @@ from .cft import (
     PlainPETransformer,
 )
 from .cgcnn import CGCNN
+from .chgnet import CHGNetBackbone, CHGNetRegressor
 from .conv import DistanceFilterConv
 from .encoding import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+from .heads import BackboneModel, ScalarHead
 from .lattice import LatticeFeatures
+from .matgl import M3GNet, MEGNet, TensorNet
 from .pretrain import orbit_distance, pretrain_encoding
 from .published import PublishedCFT, PublishedPositionalEncoding
 from .radial import CosineCutoff, GaussianExpansion
@@ -21,7 +24,10 @@ from .transformer import MaskedSelfAttention
 __all__ = [
     "ALIGNN",
     "Backbone",
+    "BackboneModel",
     "CGCNN",
+    "CHGNetBackbone",
+    "CHGNetRegressor",
     "CosineCutoff",
     "CrystalFourierTransformer",
     "CrystalPositionalEncoding",
@@ -29,10 +35,14 @@ __all__ = [
     "GaussianExpansion",
     "HybridBlock",
     "LatticeFeatures",
+    "M3GNet",
+    "MEGNet",
+    "TensorNet",
     "MaskedSelfAttention",
     "PlainPETransformer",
     "PublishedCFT",
     "PublishedPositionalEncoding",
+    "ScalarHead",
     "orbit_distance",
     "pretrain_encoding",
     "DenseRoutingEncoding",

@@ -208,6 +208,23 @@ class ALIGNN(nn.Module):
         lg = TorchGraph(num_nodes=j.numel(), src=lg_index[0], dst=lg_index[1])
         return g, lg, cell
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of :meth:`crystal_features` (the backbone interface,
+        :class:`cft_pyg.nn.Backbone`): ``hidden_features``."""
+        return int(self.model.fc.in_features)
+
+    def crystal_features(self, data: Data | Batch) -> torch.Tensor:
+        """``(num_graphs, feature_dim)`` mean over atoms of ALIGNN's final atom features
+        (the input of its output layer ``fc``)."""
+        seen: list[torch.Tensor] = []
+        hook = self.model.fc.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+        try:
+            self.model(self.graphs(data))
+        finally:
+            hook.remove()
+        return seen[0].reshape(data.num_graphs, self.feature_dim)
+
     def forward(self, data: Data | Batch) -> torch.Tensor:
         out = self.model(self.graphs(data))["out"]
         if self.out_channels == 1:

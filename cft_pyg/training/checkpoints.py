@@ -40,6 +40,7 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a cft-pyg checkpoint.
+        ImportError: the model needs an optional extra that is not installed.
     """
     path = Path(checkpoint)
     hparams = read_checkpoint(path).get("hyper_parameters") or {}
@@ -47,6 +48,9 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     try:
         module = CrystalPropertyModule.load_from_checkpoint(str(path), map_location=map_location,
                                                             weights_only=True)
+    except ImportError as err:  # a model of an optional extra (alignn, matgl, chgnet)
+        raise ImportError(f"{path} holds a model that needs an optional package: {err}"
+                          ) from err
     except Exception as err:  # weights that do not fit the recorded model, ...
         raise ValueError(f"{path} is not a usable cft-pyg checkpoint: {_first_line(err)}"
                          ) from None

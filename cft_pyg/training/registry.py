@@ -11,6 +11,13 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
                           standard (non-symmetrized) Fourier PE
 ``cgcnn``                 :class:`~cft_pyg.nn.CGCNN`
 ``alignn``                :class:`~cft_pyg.nn.ALIGNN` (needs the ``alignn`` extra)
+``m3gnet``                :class:`~cft_pyg.nn.M3GNet`, matgl's M3GNet from scratch (needs
+                          the ``matgl`` extra)
+``megnet``                :class:`~cft_pyg.nn.MEGNet`, matgl's MEGNet (``matgl`` extra)
+``tensornet``             :class:`~cft_pyg.nn.TensorNet`, matgl's TensorNet (``matgl`` extra)
+``chgnet``                :class:`~cft_pyg.nn.CHGNetRegressor`: pretrained CHGNet backbone
+                          (MPtrj) fine-tuned under a scalar head (``chgnet`` extra)
+``chgnet-frozen``         the same with CHGNet frozen, the head trained alone
 ========================  ==========================================================
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
@@ -52,6 +59,11 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "cft-published": ("PublishedCFT", {}),
     "cgcnn": ("CGCNN", {}),
     "alignn": ("ALIGNN", {}),
+    "m3gnet": ("M3GNet", {}),
+    "megnet": ("MEGNet", {}),
+    "tensornet": ("TensorNet", {}),
+    "chgnet": ("CHGNetRegressor", {}),
+    "chgnet-frozen": ("CHGNetRegressor", {"freeze_backbone": True}),
 }
 
 _CUSTOM: dict[str, ModelFactory] = {}
