@@ -1,6 +1,6 @@
 """The import graph of the package has no circle, and data flows one way:
-symmetry -> data -> nn -> training -> pretrained/experiments/cli (no lower layer imports a
-higher one, at module level or inside functions)."""
+symmetry -> data -> nn -> transforms -> training -> pretrained/experiments/cli (no lower layer
+imports a higher one, at module level or inside functions)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import networkx as nx
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cft_pyg"
-LAYERS = ["home", "symmetry", "data", "nn", "training", "viz", "pretrained", "experiments",
-          "cli", "testing"]
+LAYERS = ["home", "symmetry", "data", "nn", "transforms", "training", "viz", "pretrained",
+          "experiments", "cli", "testing"]
 
 
 def _module(path: Path) -> str:
