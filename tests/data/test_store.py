@@ -130,6 +130,16 @@ def test_items_equal_from_structure(clean, crystals) -> None:
                        from_structure(crystals[3], radius=5.0, max_neighbors=None).edge_index)
     with pytest.raises(FeaturizationMismatchError, match="symprec"):
         CrystalStore(clean, symprec=0.01)
+    with pytest.raises(ValueError, match="no target"):
+        CrystalStore(clean, target="band_gap")
+
+
+def test_registered_as_a_training_dataset(clean) -> None:
+    from cft_pyg.training.registry import build_dataset
+
+    store = build_dataset("store", str(clean), target="e_form")
+    assert isinstance(store, CrystalStore) and store.target_names == ["e_form"]
+    assert store[2].y.shape == (1,)
 
 
 def test_bad_rows_recorded_as_skipped(clean) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,9 @@ class CrystalStore(Dataset):
     """Crystals read from a store made by :func:`~cft_pyg.data.store.build_store`.
 
     Args:
-        folder: the store folder.
+        root: the store folder.
+        target: the stored target(s) that make ``y`` (one name: ``y`` of shape ``(1,)``,
+            several: ``(1, T)``; default: every stored target).
         featurization: the graph and encoding options of the items (``radius``,
             ``max_neighbors``, ``cutoff``); its symmetry options must be those the store
             was made with (default: the store's, with the default graph options).
@@ -51,18 +53,20 @@ class CrystalStore(Dataset):
         natoms: ``(len,)`` int64 atom counts (for :class:`AtomBalancedBatchSampler`).
         positions: ``(len,)`` int64 positions of the crystals in the input stream.
         targets: names of the stored targets.
+        target_names: the targets that make ``y``.
 
     Raises:
         FileNotFoundError: no finalized store in ``folder``.
         FeaturizationMismatchError: symmetry options other than the store's.
     """
 
-    def __init__(self, folder: str | os.PathLike[str],
+    def __init__(self, root: str | os.PathLike[str],
+                 target: str | Sequence[str] | None = None,
                  featurization: Featurization | None = None, *, neighbor_graph: bool = True,
                  transform: Callable[[Data], Data] | None = None, **options: Any) -> None:
         from ..featurization import FeaturizationMismatchError
 
-        self.folder = Path(folder)
+        self.folder = Path(root)
         self._db = open_backend(self.folder)
         config = self._db.get(b"m:config")
         index = self._db.get(b"m:index")
@@ -88,6 +92,14 @@ class CrystalStore(Dataset):
         self.positions = np.frombuffer(index, dtype="<i8").astype(np.int64)
         self.natoms = np.frombuffer(self._db.get(b"m:natoms"), dtype="<i4").astype(np.int64)
         self.targets: list[str] = list(self.config["targets"])
+        names = self.targets if target is None else [target] if isinstance(target, str) \
+            else list(target)
+        unknown = [t for t in names if t not in self.targets]
+        if unknown:
+            raise ValueError(f"the store {self.folder} holds no target(s) {unknown}; "
+                             f"stored: {self.targets}")
+        self.target_names = names
+        self._columns = np.array([self.targets.index(t) for t in names], dtype=np.int64)
         self._record = f.to_json()
         self._db.close()
         super().__init__(None, transform, log=False)
@@ -105,7 +117,7 @@ class CrystalStore(Dataset):
 
     def get(self, idx: int) -> Data:
         stored = self.read(idx)
-        t = stored.targets
+        t = stored.targets[self._columns] if stored.targets.shape[0] else stored.targets
         y = None if t.shape[0] == 0 else (t[0] if t.shape[0] == 1 else t)
         data = from_standardized(stored.crystal, self.featurization,
                                  neighbor_graph=self.neighbor_graph, y=y,
