@@ -95,8 +95,10 @@ def iter_ase_db(path: str | os.PathLike[str], targets: Sequence[str] = (), *,
         id_key: a key-value pair holding the entry id (default: ``'<row id>'``).
     """
     db = _connect(path)
-    ids = [row.id for row in db.select(columns=["id"])] if _is_sqlite(db) else \
-        [row.id for row in db.select()]
+    if not _is_sqlite(db):  # ASE-LMDB: one pass over the rows
+        yield from _iter_rows(db, targets, id_key)
+        return
+    ids = [row.id for row in db.select(columns=["id"])]
     for row_id in ids:
         entry_id = str(row_id)
         try:
@@ -107,6 +109,29 @@ def iter_ase_db(path: str | os.PathLike[str], targets: Sequence[str] = (), *,
             yield RawCrystal(entry_id, atoms, _ase_targets(row, atoms, targets))
         except Exception as exc:  # a corrupt row: recorded, never fatal
             yield RawCrystal(entry_id, None, None, f"row {row_id}: {type(exc).__name__}: {exc}")
+
+
+def _iter_rows(db: Any, targets: Sequence[str], id_key: str | None) -> Iterator[RawCrystal]:
+    rows = db.select()
+    k = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # the database itself cannot be read further
+            yield RawCrystal(f"row-after-{k}", None, None,
+                             f"{type(exc).__name__}: {exc} (rest of the database unread)")
+            return
+        k += 1
+        entry_id = str(row.id)
+        try:
+            if id_key is not None and row.get(id_key) is not None:
+                entry_id = str(row.get(id_key))
+            atoms = row.toatoms()
+            yield RawCrystal(entry_id, atoms, _ase_targets(row, atoms, targets))
+        except Exception as exc:  # a corrupt row: recorded, never fatal
+            yield RawCrystal(entry_id, None, None, f"row {row.id}: {type(exc).__name__}: {exc}")
 
 
 def _is_sqlite(db: Any) -> bool:

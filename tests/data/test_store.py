@@ -288,3 +288,25 @@ def test_extxyz_and_structure_folder_streams(tmp_path, crystals) -> None:
     for k, a in enumerate(frames):
         name = f"c{k}.cif" if k % 2 else f"POSCAR_{k}"
         assert int(by_id[name].space_group) == int(from_structure(a).space_group)
+
+
+def test_ase_lmdb_stream(tmp_path, crystals) -> None:
+    """fairchem's ASE-LMDB format (through ase-db-backends), streamed into a store."""
+    pytest.importorskip("ase_db_backends", reason="ASE-LMDB needs the ase-db-backends package")
+    import ase.db
+
+    path = tmp_path / "omat.aselmdb"
+    db = ase.db.connect(str(path), type="aselmdb")
+    for k, a in enumerate(crystals[:5]):
+        db.write(a, e_form=0.5 * k)
+    if hasattr(db, "close"):  # flush the LMDB environment
+        db.close()
+    store_dir = tmp_path / "store"
+    build_store_from(str(path), store_dir, targets=["e_form"], num_workers=0, chunk_size=2,
+                     log=False)
+    store = CrystalStore(store_dir)
+    assert len(store) == 5
+    for k in range(5):
+        ref = from_structure(crystals[k], y=0.5 * k, material_id=store[k].material_id)
+        assert torch.equal(store[k].frac_coords, ref.frac_coords)
+        assert torch.equal(store[k].y, ref.y)
