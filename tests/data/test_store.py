@@ -310,3 +310,18 @@ def test_ase_lmdb_stream(tmp_path, crystals) -> None:
         ref = from_structure(crystals[k], y=0.5 * k, material_id=store[k].material_id)
         assert torch.equal(store[k].frac_coords, ref.frac_coords)
         assert torch.equal(store[k].y, ref.y)
+
+
+def test_graph_of_a_batch_on_its_device_equals_per_crystal(clean) -> None:
+    from torch_geometric.loader import DataLoader
+
+    from cft_pyg.data.store import add_neighbor_graph
+
+    bare = CrystalStore(clean, neighbor_graph=False)
+    full = CrystalStore(clean)
+    assert "edge_index" not in bare[0]
+    batch = next(iter(DataLoader(bare, batch_size=7)))
+    expected = next(iter(DataLoader(full, batch_size=7)))
+    add_neighbor_graph(batch, full.featurization)
+    for key in ("edge_index", "cell_offsets", "edge_dist"):
+        assert torch.equal(batch[key], expected[key]), key

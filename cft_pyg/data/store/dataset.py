@@ -9,8 +9,8 @@ featurization's radius and neighbour cap).  Nothing but the index (8 + 4 bytes p
 is held in memory, so memory does not grow with the store; every worker opens its own
 read-only handle.
 
-With ``neighbor_graph=False`` items carry no graph: build it on the device for a whole
-batch with :func:`~cft_pyg.data.radius_graph_pbc` (``natoms=batch.natoms``).
+With ``neighbor_graph=False`` items carry no graph: build it for a whole batch on its device
+with :func:`~cft_pyg.data.store.add_neighbor_graph` (the same edges, collated).
 """
 
 from __future__ import annotations
