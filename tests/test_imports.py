@@ -1,7 +1,7 @@
 """The import graph of the package has no circle, and data flows one way:
-symmetry -> data -> nn -> training -> pretrained/demo/cli (no lower layer imports a
-higher one, at module level or inside functions).  The package is the library only: it never
-imports the studies (``studies/``, beside it in the checkout, not installed)."""
+symmetry -> data -> nn -> transforms -> training -> pretrained/demo/cli (no lower layer
+imports a higher one, at module level or inside functions).  The package is the library only: it
+never imports the studies (``studies/``, beside it in the checkout, not installed)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import networkx as nx
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "cft_pyg"
 STUDIES = REPO / "studies"
-LAYERS = ["home", "symmetry", "data", "nn", "training", "viz", "pretrained", "demo", "cli",
-          "testing"]
+LAYERS = ["home", "symmetry", "data", "nn", "transforms", "training", "viz", "pretrained", "demo",
+          "store_cli", "cli", "testing"]
 
 
 def _module(path: Path) -> str:

@@ -15,6 +15,7 @@ from .featurization import (
 from .geometry import measured_positions
 from .neighbors import num_images, radius_graph_pbc
 from .readers import from_file, from_object, read_structure
+from .sampler import AtomBalancedBatchSampler
 from .splits import (
     Split,
     centrosymmetric_groups,
@@ -30,6 +31,7 @@ from .standardization import (
     std_to_input_frac,
     symmetrize_frac_coords,
 )
+from .store import CrystalStore, build_store, merge_stores
 from .structure import from_standardized, from_structure
 from .subgroup import (
     SubgroupAugmented,
@@ -84,4 +86,9 @@ __all__ = [
     "few_shot_split",
     "centrosymmetric_groups",
     "space_groups_of",
+    # datasets of any size
+    "AtomBalancedBatchSampler",
+    "CrystalStore",
+    "build_store",
+    "merge_stores",
 ]

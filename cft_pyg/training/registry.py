@@ -151,6 +151,7 @@ _BUILTIN_DATASETS: dict[str, tuple[str, str]] = {
     "perov5": ("Perov5", "cdvae"),
     "carbon24": ("Carbon24", "cdvae"),
     "cif-folder": ("CIFFolder", "cif_folder"),
+    "store": ("CrystalStore", "store"),
 }
 _CUSTOM_DATASETS: dict[str, Callable[..., Any]] = {}
 

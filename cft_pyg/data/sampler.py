@@ -1,0 +1,168 @@
+"""Atom-balanced batches for data-parallel training: at most ``max_atoms`` atoms per batch,
+every crystal exactly once per epoch across all processes, deterministic per epoch and
+resumable in the middle of an epoch.
+
+Use as the ``batch_sampler`` of a ``DataLoader`` (one per process)::
+
+    sampler = AtomBalancedBatchSampler(store.natoms, max_atoms=2048, seed=0)
+    loader = torch_geometric.loader.DataLoader(store, batch_sampler=sampler, num_workers=2)
+
+With Lightning, give the ``Trainer`` ``use_distributed_sampler=False`` (the sampler shares
+the batches out over the processes itself; Lightning would otherwise wrap it) and call
+:meth:`set_epoch` at the start of each epoch (a ``Callback`` or the module's
+``on_train_epoch_start``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+__all__ = ["AtomBalancedBatchSampler", "atom_balanced_batches"]
+
+
+def atom_balanced_batches(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
+                          num_replicas: int = 1) -> list[list[int]]:
+    """Cut ``order`` greedily into batches of at most ``max_atoms`` atoms.
+
+    A crystal larger than ``max_atoms`` forms a batch of its own.  The number of batches is
+    then made a multiple of ``num_replicas`` (every process takes the same number of steps)
+    by halving the batch with the most crystals (the first of equals) as often as needed:
+    no crystal is repeated or dropped.
+
+    Args:
+        natoms: ``(n,)`` atom counts.
+        order: the crystals in the order to pack them.
+        max_atoms: the atom budget of a batch.
+        num_replicas: data-parallel processes.
+
+    Raises:
+        ValueError: fewer crystals than processes.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    atoms = 0
+    for i in order.tolist():
+        a = int(natoms[i])
+        if current and atoms + a > max_atoms:
+            batches.append(current)
+            current, atoms = [], 0
+        current.append(i)
+        atoms += a
+    if current:
+        batches.append(current)
+    while len(batches) % num_replicas:
+        k = max(range(len(batches)), key=lambda j: (len(batches[j]), -j))
+        if len(batches[k]) < 2:
+            raise ValueError(f"{len(order)} crystals cannot be shared out over "
+                             f"{num_replicas} processes (fewer crystals than processes)")
+        half = len(batches[k]) // 2
+        batches[k:k + 1] = [batches[k][:half], batches[k][half:]]
+    return batches
+
+
+class AtomBalancedBatchSampler(Sampler[list[int]]):
+    """Batches of at most ``max_atoms`` atoms (from the stored atom counts), shared out over
+    data-parallel processes.
+
+    Each epoch the crystals are permuted by ``(seed, epoch)`` (the same permutation on every
+    process), cut into batches by :func:`atom_balanced_batches`, and process ``rank`` takes
+    batches ``rank, rank + R, rank + 2R, ...`` of ``R = num_replicas``: every crystal once
+    per epoch over all processes, the same number of batches on each.
+
+    **Resuming.**  :meth:`state_dict` records ``(epoch, batches done)``;
+    :meth:`load_state_dict` makes the next iteration continue the same epoch after those
+    batches.  A ``DataLoader`` draws batches ahead of the training step (prefetching), so
+    pass the training loop's own count: ``state_dict(batches_done=step_in_epoch)``.
+
+    Args:
+        natoms: ``(n,)`` atom counts of the dataset's crystals
+            (:attr:`~cft_pyg.data.store.CrystalStore.natoms`, or ``[d.num_nodes for d in
+            dataset]`` for an in-memory dataset).
+        max_atoms: atom budget of a batch (a larger crystal is a batch on its own).
+        shuffle: permute every epoch (``False``: dataset order).
+        seed: seed of the permutations.
+        num_replicas, rank: processes and this one's index (default: from
+            ``torch.distributed`` when initialized, else 1 and 0).
+    """
+
+    def __init__(self, natoms: Sequence[int] | np.ndarray | torch.Tensor, max_atoms: int, *,
+                 shuffle: bool = True, seed: int = 0, num_replicas: int | None = None,
+                 rank: int | None = None) -> None:
+        if max_atoms < 1:
+            raise ValueError(f"max_atoms must be >= 1, got {max_atoms}")
+        dist = torch.distributed
+        active = dist.is_available() and dist.is_initialized()
+        self.num_replicas = int(num_replicas if num_replicas is not None
+                                else dist.get_world_size() if active else 1)
+        self.rank = int(rank if rank is not None else dist.get_rank() if active else 0)
+        if not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"rank must be in [0, {self.num_replicas}), got {self.rank}")
+        self.natoms = np.asarray(torch.as_tensor(natoms).cpu().numpy(), dtype=np.int64)
+        if self.natoms.ndim != 1 or (self.natoms.size and self.natoms.min() < 1):
+            raise ValueError("natoms must be a 1-D sequence of positive atom counts")
+        self.max_atoms = int(max_atoms)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.epoch = 0
+        self._start = 0
+        self._yielded = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of ``epoch`` (from its first batch)."""
+        if int(epoch) != self.epoch:
+            self._start = 0
+        self.epoch = int(epoch)
+
+    def _all_batches(self) -> list[list[int]]:
+        n = self.natoms.shape[0]
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(n, generator=g).numpy()
+        else:
+            order = np.arange(n)
+        return atom_balanced_batches(self.natoms, order, self.max_atoms, self.num_replicas)
+
+    def batches(self) -> list[list[int]]:
+        """This process's batches of the current epoch (all of them, from the first)."""
+        return self._all_batches()[self.rank::self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        mine = self.batches()
+        start, self._start = self._start, 0
+        self._yielded = start
+        for batch in mine[start:]:
+            self._yielded += 1
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self._all_batches()) // self.num_replicas
+
+    def state_dict(self, batches_done: int | None = None) -> dict[str, Any]:
+        """``{'epoch', 'batches_done', 'seed', 'max_atoms', 'num_replicas'}``.
+
+        Args:
+            batches_done: batches of this epoch already trained on (default: those this
+                sampler has yielded, which runs ahead of training under prefetching).
+        """
+        return {"epoch": self.epoch,
+                "batches_done": self._yielded if batches_done is None else int(batches_done),
+                "seed": self.seed, "max_atoms": self.max_atoms,
+                "num_replicas": self.num_replicas}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the recorded epoch after its done batches.
+
+        Raises:
+            ValueError: a state of another seed, budget or number of processes.
+        """
+        for key in ("seed", "max_atoms", "num_replicas"):
+            if int(state[key]) != getattr(self, key):
+                raise ValueError(f"sampler state of {key}={state[key]}, this sampler has "
+                                 f"{getattr(self, key)}")
+        self.epoch = int(state["epoch"])
+        self._start = int(state["batches_done"])
