@@ -19,13 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_tensor_parser", "run_tensor_command"]
+__all__ = ["TARGET_NAMES", "add_tensor_parser", "run_tensor_command"]
+
+TARGET_NAMES = ("dielectric", "dielectric-electronic", "elastic", "piezoelectric")
+"""The names of :data:`cft_pyg.data.tensors.TENSOR_TARGETS`, spelled out so that
+``cft-pyg --help`` imports no torch (a test checks that they agree)."""
 
 
 def add_tensor_parser(sub: Any) -> None:
     """Add the ``tensor`` command (with ``train``, ``evaluate``, ``predict``) to ``sub``."""
-    from .data.tensors import TENSOR_TARGETS
-
     p = sub.add_parser("tensor", help="tensor properties (dielectric, piezoelectric, elastic)",
                        description="Train, evaluate and predict Cartesian tensor properties "
                                    "with exact crystal symmetry (Neumann's principle) and "
@@ -33,7 +35,7 @@ def add_tensor_parser(sub: Any) -> None:
     tsub = p.add_subparsers(dest="tensor_command", metavar="SUBCOMMAND")
     tsub.required = True
     t = tsub.add_parser("train", help="train a tensor model on the Materials Project tensors")
-    t.add_argument("--target", required=True, choices=sorted(TENSOR_TARGETS))
+    t.add_argument("--target", required=True, choices=TARGET_NAMES)
     t.add_argument("--data-root", default=None, help="folder of the *.json.gz files "
                    "(default ../shared/data/tensors or $CFT_PYG_SHARED_DATA/tensors)")
     t.add_argument("--model", default="cgcnn", help="registered backbone (default cgcnn)")

@@ -67,6 +67,12 @@ def test_dataset_frames(tensor_root, tmp_path_factory, target: str) -> None:
     assert np.median(wrong) > 10 * np.median(good) + 1e-3 or np.max(wrong) > 1e-2
 
 
+def test_cli_target_names() -> None:
+    from cft_pyg.cli_tensors import TARGET_NAMES
+
+    assert tuple(sorted(TENSOR_TARGETS)) == TARGET_NAMES
+
+
 def test_records(tensor_root) -> None:
     records = read_tensor_records(tensor_root, "dielectric")
     assert len(records) > 800
