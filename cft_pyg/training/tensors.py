@@ -68,7 +68,9 @@ class TensorPropertyModule(L.LightningModule):
     Args:
         target: ``'dielectric'``, ``'dielectric-electronic'``, ``'piezoelectric'`` or
             ``'elastic'`` (:data:`cft_pyg.data.tensors.TENSOR_TARGETS`).
-        model: registered backbone name (``'cgcnn'``, ``'cft'``, ...).
+        model: registered backbone name (``'cgcnn'``, ``'cft'``, ...), or ``'e3nn'`` for the
+            E(3)-equivariant baseline :class:`~cft_pyg.nn.e3nn_tensor.E3nnTensorModel`
+            (its own Cartesian output, no head; ``mode`` is ignored).
         model_kwargs: its constructor's keyword arguments.
         mode: ``'symmetric'`` (exact, default) or ``'raw'`` (baseline: components in the
             input frame, no projection).
@@ -93,9 +95,14 @@ class TensorPropertyModule(L.LightningModule):
         if isinstance(featurization, Featurization):
             featurization = featurization.to_dict()
         self.save_hyperparameters()
-        backbone = build_model(model, **dict(model_kwargs or {}))
-        self.model = TensorModel(backbone, TENSOR_KIND[target], hidden=hidden,
-                                 num_layers=num_layers, mode=mode)
+        if model == "e3nn":  # the E(3)-equivariant baseline: its own Cartesian output
+            from ..nn.e3nn_tensor import E3nnTensorModel
+
+            self.model = E3nnTensorModel(TENSOR_KIND[target], **dict(model_kwargs or {}))
+        else:
+            backbone = build_model(model, **dict(model_kwargs or {}))
+            self.model = TensorModel(backbone, TENSOR_KIND[target], hidden=hidden,
+                                     num_layers=num_layers, mode=mode)
 
     @property
     def rank(self) -> int:
@@ -121,6 +128,9 @@ class TensorPropertyModule(L.LightningModule):
         centred = (y - mean).reshape(batch.num_graphs, -1)
         m = TENSOR_TYPES[self.kind].symmetric_dimension
         scale = float(torch.sqrt((centred ** 2).sum(dim=1).mean() / m))
+        if self.hparams.model == "e3nn":
+            self.model.set_scale(max(scale, 1e-12))
+            return
         self.model.head.set_normalization(mean.numpy(), max(scale, 1e-12))
 
     def forward(self, batch: Data | Batch) -> Tensor:
@@ -130,8 +140,11 @@ class TensorPropertyModule(L.LightningModule):
     def _loss(self, batch: Batch) -> Tensor:
         pred = self(batch).reshape(batch.num_graphs, -1)
         target = batch.y.reshape(batch.num_graphs, -1).to(pred.dtype)
-        scale = self.model.head.scale.to(pred.dtype)
+        scale = self._scale().to(pred.dtype)
         return ((pred - target) / scale).pow(2).sum(dim=1).mean()
+
+    def _scale(self) -> Tensor:
+        return self.model.scale if self.hparams.model == "e3nn" else self.model.head.scale
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self._loss(batch)

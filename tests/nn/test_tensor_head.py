@@ -197,3 +197,23 @@ def _tiny(number: int):
 
     return Data(z=torch.tensor([14]), space_group=torch.tensor([number]),
                 std_rotation=torch.eye(3, dtype=torch.float64).unsqueeze(0), num_nodes=1)
+
+
+def test_e3nn_baseline_is_equivariant() -> None:
+    """The e3nn baseline rotates with the input (its own O(3) equivariance), mirrors
+    included: the comparison model of the study is a fair equivariant one."""
+    pytest.importorskip("e3nn")
+    from cft_pyg.nn.e3nn_tensor import E3nnTensorModel
+
+    rng = np.random.default_rng(3)
+    L, x, z = generate_crystal(160, rng, max_atoms=12, max_orbits=2)
+    base = from_structure((L, x, z))
+    torch.manual_seed(0)
+    model = E3nnTensorModel("piezoelectric", mul=4, num_layers=1).eval()
+    T = _predict(model, [base])[0]
+    assert np.abs(T).max() > 0
+    for proper in (True, False):
+        Q = _orthogonal(rng, proper)
+        moved = from_structure((L @ Q.T, x, z))
+        np.testing.assert_allclose(_predict(model, [moved])[0], rotate_tensor(T, Q),
+                                   atol=RTOL * np.abs(T).max())
