@@ -217,3 +217,28 @@ def test_e3nn_baseline_is_equivariant() -> None:
         moved = from_structure((L @ Q.T, x, z))
         np.testing.assert_allclose(_predict(model, [moved])[0], rotate_tensor(T, Q),
                                    atol=RTOL * np.abs(T).max())
+
+
+@pytest.mark.parametrize("backbone", ["cft", "cft-published"])
+def test_other_backbones(backbone: str) -> None:
+    """The head works on the CFT trunk and the published CFT (registry models): exact form
+    and rotation/mirror equivariance on crystals of five systems."""
+    from cft_pyg.training.registry import build_model
+
+    torch.manual_seed(0)
+    model = TensorModel(build_model(backbone, channels=32, num_blocks=1, heads=2)
+                        if backbone == "cft" else build_model(backbone), "elastic",
+                        hidden=16).eval()
+    rng = np.random.default_rng(5)
+    for number in (2, 14, 62, 166, 225):
+        L, x, z = generate_crystal(number, rng, max_atoms=12, max_orbits=1)
+        data = from_structure((L, x, z))
+        T = _predict(model, [data])[0]
+        tol = RTOL * np.linalg.norm(T)
+        R = data.std_rotation[0].numpy()
+        ops = cartesian_rotations(SpaceGroup(int(data.space_group)), data.cell[0].double().numpy())
+        assert neumann_violation(rotate_tensor(T, R), ops) * np.linalg.norm(T) <= tol
+        for proper in (True, False):
+            Q = _orthogonal(rng, proper)
+            moved = _predict(model, [from_structure((L @ Q.T, x, z))])[0]
+            assert np.abs(moved - rotate_tensor(T, Q)).max() <= tol, (number, proper)
