@@ -57,7 +57,7 @@ from .registry import build_model
 __all__ = ["TensorPropertyModule", "derived_scalars", "equivariance_errors",
            "evaluate_tensor_model", "fit_tensor_model", "load_tensor_model",
            "neumann_violations", "predict_structures",
-           "predict_tensors", "split_indices", "tensor_metrics", "tensor_split"]
+           "predict_tensors", "rotated_inputs", "split_indices", "tensor_metrics", "tensor_split"]
 
 Mode = Literal["symmetric", "raw"]
 
@@ -392,20 +392,22 @@ def _symmetric_cell(data: Data) -> np.ndarray:
     return np.linalg.cholesky(G)
 
 
-def equivariance_errors(module: TensorPropertyModule, crystals: Sequence[Data], *,
-                        seed: int = 0, batch_size: int = 64) -> np.ndarray:
-    """``(N,)`` relative equivariance error of each crystal under a random orthogonal map.
+def rotated_inputs(module: TensorPropertyModule, crystals: Sequence[Data], *, seed: int = 0,
+                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions for the crystals re-described in randomly turned frames.
 
-    Every crystal is re-described in a frame turned by a random ``Q`` (proper for even
-    indices of the list, improper for odd ones: rotations and mirrors), standardized again
-    and predicted; the error is ``||T(Q crystal) - Q.(R.T(crystal))||_F / ||T(crystal)||_F``
-    with ``R.T(crystal)`` the prediction in the standardized frame (so the input frame of
-    the original description does not matter).
+    Every crystal's standardized description is turned by a random orthogonal ``Q`` (proper
+    for even indices of the list, improper for odd ones: rotations and mirrors) and
+    standardized again.
+
+    Returns:
+        ``(pred, maps)``: ``(N, 3, ..., 3)`` predictions in the turned frames and ``(N, 3, 3)``
+        the maps ``Q R`` from each crystal's original input frame to its turned frame (so a
+        tensor ``T`` of the original frame is ``(QR).T`` there).
     """
     from ..data.structure import from_structure
 
     rng = np.random.default_rng(seed)
-    base = predict_tensors(module, crystals, batch_size)
     moved, maps = [], []
     for i, data in enumerate(crystals):
         q, r = np.linalg.qr(rng.normal(size=(3, 3)))
@@ -416,9 +418,18 @@ def equivariance_errors(module: TensorPropertyModule, crystals: Sequence[Data], 
         L = data.cell.reshape(3, 3).double().numpy()
         frac = data.frac_coords.double().numpy()
         moved.append(from_structure((L @ q.T, frac, data.z.numpy()), module.featurization))
-        R = data.std_rotation.reshape(3, 3).double().numpy()
-        maps.append(q @ R)
-    out = predict_tensors(module, moved, batch_size)
+        maps.append(q @ data.std_rotation.reshape(3, 3).double().numpy())
+    return predict_tensors(module, moved, batch_size), np.stack(maps)
+
+
+def equivariance_errors(module: TensorPropertyModule, crystals: Sequence[Data], *,
+                        seed: int = 0, batch_size: int = 64) -> np.ndarray:
+    """``(N,)`` relative equivariance error of each crystal under a random orthogonal map
+    (:func:`rotated_inputs`): ``||T(Q crystal) - (QR).T(crystal)||_F / ||T(crystal)||_F``
+    (``R.T(crystal)`` is the prediction in the standardized frame, so the input frame of the
+    original description does not matter)."""
+    base = predict_tensors(module, crystals, batch_size)
+    out, maps = rotated_inputs(module, crystals, seed=seed, batch_size=batch_size)
     err = np.empty(len(crystals))
     for i in range(len(crystals)):
         expected = rotate_tensor(base[i], maps[i])
