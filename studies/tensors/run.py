@@ -328,6 +328,31 @@ def write_readme_block(text: str) -> None:
     path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
+def combine(other: Path, main_json: Path) -> int:
+    """Append the rows of ``other`` (per target and seed) to ``main_json``, re-aggregate and
+    write the README block."""
+    result = json.loads(main_json.read_text())
+    extra = json.loads(other.read_text())
+    for target, res in extra["targets"].items():
+        if target not in result["targets"]:
+            continue
+        for run, new_run in zip(result["targets"][target]["runs"], res["runs"]):
+            if run["seed"] != new_run["seed"] or run["split"] != new_run["split"]:
+                raise ValueError(f"{target}: runs of {other} do not match (seed/split)")
+            names = {m["model"] for m in run["models"]}
+            run["models"] += [m for m in new_run["models"] if m["model"] not in names]
+    result.setdefault("merged", []).append({"file": other.name,
+                                            "conditions": extra["conditions"],
+                                            "settings": extra["settings"]})
+    result["summary"] = aggregate(result)
+    main_json.write_text(json.dumps(result, indent=1))
+    table = markdown(result)
+    print(table)
+    if set(result["targets"]) == set(TARGETS) and result["preset"] == "full":
+        write_readme_block(table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the < 1 min preset")
@@ -340,7 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", action="store_true",
                         help="add the models' rows to the existing JSON (same splits) instead "
                              "of starting a new one")
+    parser.add_argument("--combine", metavar="JSON", default=None,
+                        help="only merge the model rows of another run's JSON (same seeds and "
+                             "splits, e.g. an e3nn run written with --output) into the main "
+                             "JSON and regenerate the README block; trains nothing")
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(Path(args.combine), Path(args.output) if args.output
+                       else HERE / "results" / "tensors.json")
     torch.set_num_threads(1)
     name = "quick" if args.quick else "full"
     preset = dict(PRESETS[name])
