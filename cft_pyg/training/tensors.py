@@ -350,7 +350,10 @@ def tensor_metrics(pred: np.ndarray, target: np.ndarray, kind: str) -> dict[str,
 
     Returns:
         ``frobenius_mae`` (mean ``||T_hat - T||_F``), ``frobenius_rel`` (mean of its ratio to
-        ``||T||_F``, crystals with ``||T||_F > 0``), ``voigt_mae`` (mean absolute Voigt
+        ``||T||_F``, crystals with ``||T||_F > 0``; dominated by the smallest tensors when
+        norms span decades, as the piezoelectric ones do), ``frobenius_rel_median`` (the
+        median ratio), ``frobenius_rel_pooled`` (``sum ||T_hat - T||_F / sum ||T||_F``),
+        ``voigt_mae`` (mean absolute Voigt
         component error), and ``<scalar>_mae`` for each derived scalar (NaNs skipped).
     """
     P = np.asarray(pred, dtype=np.float64)
@@ -358,8 +361,11 @@ def tensor_metrics(pred: np.ndarray, target: np.ndarray, kind: str) -> dict[str,
     rank = T.ndim - 1
     err = np.linalg.norm((P - T).reshape(len(T), -1), axis=1)
     norm = np.linalg.norm(T.reshape(len(T), -1), axis=1)
+    ratio = err[norm > 0] / norm[norm > 0]
     out = {"frobenius_mae": float(err.mean()),
-           "frobenius_rel": float((err[norm > 0] / norm[norm > 0]).mean()),
+           "frobenius_rel": float(ratio.mean()),
+           "frobenius_rel_median": float(np.median(ratio)),
+           "frobenius_rel_pooled": float(err.sum() / norm.sum()),
            "voigt_mae": float(np.abs(to_voigt(P, rank) - to_voigt(T, rank)).mean())}
     sp, st = derived_scalars(P, kind), derived_scalars(T, kind)
     for name in sp:
