@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "that of the model's training crystals, recorded in its checkpoint)")
     _add_common(p, config=False)
 
+    from .cli_tensors import add_tensor_parser
+
+    add_tensor_parser(sub)
+
     p = sub.add_parser("pretrained", help="list the pretrained models and encoders (cards)",
                        description="List the pretrained models shipped with cft-pyg (name, "
                                    "property, test MAE of the model card) and the pretrained "
@@ -607,8 +611,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tensor(args: argparse.Namespace) -> int:
+    from .cli_tensors import run_tensor_command
+
+    return run_tensor_command(args)
+
+
 _COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-             "pretrained": _cmd_pretrained, "pretrain": _cmd_pretrain, "demo": _cmd_demo}
+             "pretrained": _cmd_pretrained, "pretrain": _cmd_pretrain, "demo": _cmd_demo,
+             "tensor": _cmd_tensor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,6 +40,7 @@ from .subgroup import (
     subgroup_data,
 )
 from .synthetic import SyntheticCrystals, morse_energy_per_atom
+from .tensors import TENSOR_TARGETS, MPTensors
 from .validation import to_cell, validate_cell
 
 __all__ = [
@@ -73,6 +74,8 @@ __all__ = [
     "validate_cell",
     # datasets, synthetic data and splits
     "MP20",
+    "MPTensors",
+    "TENSOR_TARGETS",
     "Perov5",
     "Carbon24",
     "CIFFolder",

@@ -90,7 +90,9 @@ def from_structure(
         ``Data`` with ``z`` (n,), ``frac_coords`` (n, 3) float32 in [0, 1), ``pos``
         (n, 3) float32 = ``frac_coords @ cell[0]``, ``cell`` (1, 3, 3) float32,
         ``space_group`` (1,), ``natoms`` (1,), ``transformation_matrix`` (1, 3, 3) and
-        ``origin_shift`` (1, 3) float64, ``featurization`` (the options as JSON, see
+        ``origin_shift`` (1, 3) float64, ``std_rotation`` (1, 3, 3) float64 (the
+        orthogonal Cartesian map ``r_std = R r_in`` from the input's frame to the standardized
+        one; a rotoinversion for a mirrored input), ``featurization`` (the options as JSON, see
         :meth:`Featurization.to_json`), and when requested ``edge_index`` (2, E),
         ``cell_offsets`` (E, 3), ``edge_dist`` (E,) float32, ``y``, ``material_id``.
         The graph is computed in float64 from the stored float32 ``frac_coords`` and
@@ -149,6 +151,8 @@ def from_standardized(
         natoms=torch.tensor([n], dtype=torch.long),
         transformation_matrix=torch.from_numpy(std.transformation_matrix).unsqueeze(0),
         origin_shift=torch.from_numpy(std.origin_shift).unsqueeze(0),
+        std_rotation=torch.from_numpy(np.ascontiguousarray(std.std_rotation_matrix,
+                                                           dtype=np.float64)).unsqueeze(0),
         featurization=f.to_json(),
     )
     if neighbor_graph:

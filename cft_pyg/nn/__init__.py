@@ -19,6 +19,7 @@ from .pretrain import orbit_distance, pretrain_encoding
 from .published import PublishedCFT, PublishedPositionalEncoding
 from .radial import CosineCutoff, GaussianExpansion
 from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
+from .tensor_head import TensorHead, TensorModel
 from .transformer import MaskedSelfAttention
 
 __all__ = [
@@ -49,4 +50,6 @@ __all__ = [
     "OrbitAveragingEncoding",
     "PlainFourierFeatures",
     "SymmetryAdaptedFourierEncoding",
+    "TensorHead",
+    "TensorModel",
 ]

@@ -1,5 +1,6 @@
 """The exact symmetry core: space groups, frequency sets, constraint graphs and bases,
-the affine normalizer, group-compatible lattices and the orbit distance."""
+the affine normalizer, group-compatible lattices, the orbit distance and the
+symmetry-allowed forms of property tensors."""
 
 from .basis import OrbitRouting, SymmetryAdaptedBasis, check_frac_coords
 from .cache import load_bases
@@ -15,6 +16,7 @@ from .space_group import (
     default_hall_number,
 )
 from .subgroups import Subgroup, maximal_subgroups, point_subgroups, t_subgroups
+from .tensors import TENSOR_TYPES, TensorType, independent_components, invariant_basis
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
@@ -25,11 +27,15 @@ __all__ = [
     "SpaceGroup",
     "Subgroup",
     "SymmetryAdaptedBasis",
+    "TENSOR_TYPES",
+    "TensorType",
     "ball_frequencies",
     "check_frac_coords",
     "connected_components",
     "constraint_graph",
     "crystal_system",
+    "independent_components",
+    "invariant_basis",
     "default_hall_number",
     "load_bases",
     "maximal_subgroups",

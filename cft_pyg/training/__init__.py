@@ -10,6 +10,8 @@
   descent='unseen')``).
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
+* :class:`TensorPropertyModule`, :func:`fit_tensor_model`, :func:`evaluate_tensor_model` -
+  tensor properties with exact symmetry (:mod:`cft_pyg.training.tensors`).
 * :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
   by name.
 
@@ -56,6 +58,14 @@ _EXPORTS = {
     "model_presets": "registry",
     "register_dataset": "registry",
     "register_model": "registry",
+    "TensorPropertyModule": "tensors",
+    "evaluate_tensor_model": "tensors",
+    "fit_tensor_model": "tensors",
+    "load_tensor_model": "tensors",
+    "predict_structures": "tensors",
+    "predict_tensors": "tensors",
+    "tensor_metrics": "tensors",
+    "tensor_split": "tensors",
 }
 
 
