@@ -10,6 +10,8 @@
   descent='unseen')``).
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
+* :func:`screen_report` - per-composition screen metrics (relative-energy MAE, ranking,
+  ground-state hits) of candidate structures.
 * :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
   by name.
 
@@ -55,6 +57,8 @@ _EXPORTS = {
     "model_presets": "registry",
     "register_dataset": "registry",
     "register_model": "registry",
+    "ScreenReport": "screening",
+    "screen_report": "screening",
 }
 
 

@@ -18,8 +18,9 @@ custom models; a checkpoint of such a model loads where the same name is registe
 
 Datasets (classes of :mod:`cft_pyg.data`, constructed with ``root`` and the run's
 ``dataset_kwargs``): ``synthetic`` (:class:`~cft_pyg.data.SyntheticCrystals`, all 230
-groups, no download), ``mp20``, ``perov5``, ``carbon24`` and ``cif-folder``
-(:class:`~cft_pyg.data.CIFFolder`); :func:`register_dataset` adds names.
+groups, no download), ``mp20``, ``perov5``, ``carbon24``, ``cif-folder``
+(:class:`~cft_pyg.data.CIFFolder`) and ``nrel-hypothetical``
+(:class:`~cft_pyg.data.NRELHypothetical`); :func:`register_dataset` adds names.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ _BUILTIN_DATASETS: dict[str, tuple[str, str]] = {
     "perov5": ("Perov5", "cdvae"),
     "carbon24": ("Carbon24", "cdvae"),
     "cif-folder": ("CIFFolder", "cif_folder"),
+    "nrel-hypothetical": ("NRELHypothetical", "nrel"),
 }
 _CUSTOM_DATASETS: dict[str, Callable[..., Any]] = {}
 
