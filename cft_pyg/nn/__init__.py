@@ -17,6 +17,7 @@ from .published import PublishedCFT, PublishedPositionalEncoding
 from .radial import CosineCutoff, GaussianExpansion
 from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 from .transformer import MaskedSelfAttention
+from .wyckoff import WyckoffTransformer
 
 __all__ = [
     "ALIGNN",
@@ -33,6 +34,7 @@ __all__ = [
     "PlainPETransformer",
     "PublishedCFT",
     "PublishedPositionalEncoding",
+    "WyckoffTransformer",
     "orbit_distance",
     "pretrain_encoding",
     "DenseRoutingEncoding",

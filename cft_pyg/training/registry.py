@@ -11,6 +11,9 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
                           standard (non-symmetrized) Fourier PE
 ``cgcnn``                 :class:`~cft_pyg.nn.CGCNN`
 ``alignn``                :class:`~cft_pyg.nn.ALIGNN` (needs the ``alignn`` extra)
+``wyckoff``               :class:`~cft_pyg.nn.WyckoffTransformer`: coordinate-free, reads
+                          elements, space group and Wyckoff letters (Wren-like)
+``composition``           the same with elements only (a composition-only model)
 ========================  ==========================================================
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
@@ -45,6 +48,8 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "cft-published": ("PublishedCFT", {}),
     "cgcnn": ("CGCNN", {}),
     "alignn": ("ALIGNN", {}),
+    "wyckoff": ("WyckoffTransformer", {}),
+    "composition": ("WyckoffTransformer", {"inputs": "composition"}),
 }
 
 _CUSTOM: dict[str, ModelFactory] = {}
