@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "energies.csv.gz").exists():
         print(f"no NREL data in {root} (see shared/data/README.md section 7)", file=sys.stderr)
         return 2
-    jobs = [(inp, m, s) for s in preset.seeds for inp, m in preset.jobs
+    # every seed of a job before the next job: the key comparison finishes first
+    jobs = [(inp, m, s) for inp, m in preset.jobs for s in preset.seeds
             if args.only is None or f"{inp}/{m}" in args.only]
     jobs = jobs[index::count]
     data: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
