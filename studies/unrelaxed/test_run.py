@@ -26,10 +26,12 @@ def _load(name: str):
 
 
 run = _load("run")
+report = _load("report")
 needs_data = pytest.mark.skipif(not (run.DEFAULT_ROOT / "energies.csv.gz").exists(),
                                 reason="shared/data/nrel_hypothetical is absent")
 
 
+@pytest.mark.slow  # ~20 s of CPU (data processing of 64 crystals, three 1-s trainings)
 @needs_data
 def test_quick_preset(tmp_path: Path, capsys) -> None:
     args = ["--quick", "--results", str(tmp_path / "results"), "--processed-root",
@@ -52,3 +54,14 @@ def test_quick_preset(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert run.main(args) == 0  # a rerun skips every finished run
     assert capsys.readouterr().out.count("done, skipped") == 3
+
+    # the report: summary JSON, the generated block between the markers, the figure
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{report.BEGIN}\nold\n{report.END}\ntail\n")
+    assert report.main(["--results", str(tmp_path / "results"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.endswith(f"{report.END}\ntail\n")
+    assert "composition only (floor)" in text and "| unrelaxed | CFT" in text
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert {r["model"] for r in summary["rows"]} == {"cft", "wyckoff", "composition"}
+    assert (tmp_path / "results" / "ranking.png").stat().st_size > 0
