@@ -141,14 +141,15 @@ class TrainConfig(Presets):
 
     # model
     model: str = setting("cft", "model: cft, cft-transformer, transformer-plain, cft-published, "
-                         "cgcnn, alignn")
+                         "cgcnn, alignn, wyckoff, composition")
     model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
     pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "
                                            "of `cft-pyg pretrain` or a shipped encoder's name",
                                            "FILE_OR_NAME")
     # data
-    dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
+    dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder, "
+                           "nrel-hypothetical")
     data_root: str | None = setting(None, "dataset folder", "DIR")
     dataset_kwargs: dict[str, Any] = setting(dict, "extra dataset arguments (JSON object)", "JSON")
     featurization: dict[str, Any] = setting(dict, "featurization options of the crystals (JSON "
