@@ -99,7 +99,7 @@ _FULL_JOBS = (
     ("relaxed", "alignn"), ("rescaled", "alignn"), ("rescaled", "published"),
 )
 PRESETS = {
-    "full": Preset(budget=60.0, seeds=(0, 1, 2), eval_points=4,
+    "full": Preset(budget=30.0, seeds=(0, 1, 2), eval_points=3,
                    sample={"train": None, "val": None, "test": None}, jobs=_FULL_JOBS),
     "quick": Preset(budget=1.0, seeds=(0,), eval_points=2,
                     sample={"train": 32, "val": 8, "test": 24},
