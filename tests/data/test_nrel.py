@@ -135,3 +135,12 @@ def test_dataset_parts_share_no_composition() -> None:
     assert len(comps["project-test"]) == len(comps["project-val"]) == round(0.1 * n)
     assert frames["project-test"].id.tolist() == [
         i for i in clean.id if i in set(frames["project-test"].id)]
+
+
+def test_registered_for_the_command_line() -> None:
+    from cft_pyg.training.registry import available_datasets, dataset_accepts, dataset_factory
+
+    assert "nrel-hypothetical" in available_datasets()
+    assert dataset_factory("nrel-hypothetical") is NRELHypothetical
+    for option in ("split", "input", "flags", "volume_per_atom", "sample"):
+        assert dataset_accepts("nrel-hypothetical", option)
