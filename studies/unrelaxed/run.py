@@ -133,7 +133,7 @@ def load_part(root: Path, part: str, inp: str, sample: int | None,
     """The crystals of one part of the composition split and ``{id: composition}``."""
     from cft_pyg.data import NRELHypothetical
 
-    kwargs: dict[str, Any] = {"split": f"project-{part}", "log": False,
+    kwargs: dict[str, Any] = {"split": f"project-{part}", "log": False, "num_workers": 0,
                               "input": "relaxed" if inp == "relaxed" else "unrelaxed"}
     if inp == "rescaled":
         kwargs["volume_per_atom"] = training_volume_per_atom(root)
