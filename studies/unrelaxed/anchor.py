@@ -6,7 +6,9 @@ offline; model ``0.3.0``) predicts the energy per atom of
 * ``chgnet-static``: each unrelaxed test structure as it is;
 * ``chgnet-relaxed``: each unrelaxed test structure after relaxing it with CHGNet (FIRE, cell
   and positions, at most ``--steps`` steps, ``fmax`` 0.1 eV/Å), on a seeded subset of the
-  test compositions (``--relax-compositions``; every candidate of a chosen composition).
+  test compositions (every candidate of a chosen composition): compositions in a seeded
+  random order, each taken while the relaxations stay within ``--max-structures``, up to
+  ``--relax-compositions`` of them.
 
 CHGNet's energies are on the Materials Project's (corrected GGA/GGA+U) scale; the NREL
 energies are DFT totals of another setup.  Each gets a per-element linear correction fitted
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "anchor.json")
     parser.add_argument("--relax-compositions", type=int, default=3)
+    parser.add_argument("--max-structures", type=int, default=200,
+                        help="at most this many relaxations (whole compositions)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--fit-per-composition", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
@@ -128,9 +132,20 @@ def main(argv: list[str] | None = None) -> int:
                                 "energy_per_atom"].to_numpy()))),
                             "cpu_seconds_per_structure": cpu_static}
 
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))  # the static part, before the long part
+    if args.relax_compositions < 1:
+        return 0
+    # compositions in a seeded random order, taken while their candidates fit the budget
     comps = sorted(test["composition"].unique())
-    chosen = sorted(rng.choice(comps, size=min(args.relax_compositions, len(comps)),
-                               replace=False).tolist())
+    sizes = test["composition"].value_counts()
+    chosen = []
+    for c in rng.permutation(comps).tolist():
+        if len(chosen) >= args.relax_compositions:
+            break
+        if sum(sizes[x] for x in chosen) + sizes[c] <= args.max_structures:
+            chosen.append(c)
+    chosen.sort()
     mask = test["composition"].isin(chosen).to_numpy()
     optimizer = StructOptimizer(model=model, optimizer_class="FIRE", use_device="cpu")
     relaxed_e, steps, cpu_each = [], [], []
