@@ -93,9 +93,9 @@ class Preset:
 _FULL_JOBS = (
     *[("unrelaxed", m) for m in ("cft", "cft-no-encoding")],
     *[("unrelaxed", m) for m in ("cgcnn", "wyckoff", "composition")],
-    *[("unrelaxed", m) for m in ("published", "alignn")],
+    ("unrelaxed", "alignn"), ("relaxed", "cft"), ("unrelaxed", "published"),
     # the controls of the key pair first, then of the other models
-    ("relaxed", "cft"), ("rescaled", "cft"), ("relaxed", "cft-no-encoding"),
+    ("rescaled", "cft"), ("relaxed", "cft-no-encoding"),
     ("rescaled", "cft-no-encoding"), ("relaxed", "cgcnn"), ("rescaled", "cgcnn"),
     *[("relaxed", m) for m in ("wyckoff", "composition", "published", "alignn")],
     ("rescaled", "published"), ("rescaled", "alignn"),
