@@ -14,6 +14,7 @@ from .featurization import (
 )
 from .geometry import measured_positions
 from .neighbors import num_images, radius_graph_pbc
+from .nrel import NRELHypothetical, composition_split
 from .readers import from_file, from_object, read_structure
 from .sampler import AtomBalancedBatchSampler
 from .splits import (
@@ -79,6 +80,8 @@ __all__ = [
     "Perov5",
     "Carbon24",
     "CIFFolder",
+    "NRELHypothetical",
+    "composition_split",
     "SyntheticCrystals",
     "morse_energy_per_atom",
     "project_split",

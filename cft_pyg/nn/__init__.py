@@ -21,6 +21,7 @@ from .radial import CosineCutoff, GaussianExpansion
 from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 from .tensor_head import TensorHead, TensorModel
 from .transformer import MaskedSelfAttention
+from .wyckoff import WyckoffTransformer
 
 __all__ = [
     "ALIGNN",
@@ -44,6 +45,7 @@ __all__ = [
     "PublishedCFT",
     "PublishedPositionalEncoding",
     "ScalarHead",
+    "WyckoffTransformer",
     "orbit_distance",
     "pretrain_encoding",
     "DenseRoutingEncoding",

@@ -12,6 +12,8 @@
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
 * :class:`TensorPropertyModule`, :func:`fit_tensor_model`, :func:`evaluate_tensor_model` -
   tensor properties with exact symmetry (:mod:`cft_pyg.training.tensors`).
+* :func:`screen_report` - per-composition screen metrics (relative-energy MAE, ranking,
+  ground-state hits) of candidate structures.
 * :func:`build_model` / :func:`register_model` (and ``*_dataset``) - models and datasets
   by name.
 
@@ -66,6 +68,8 @@ _EXPORTS = {
     "predict_tensors": "tensors",
     "tensor_metrics": "tensors",
     "tensor_split": "tensors",
+    "ScreenReport": "screening",
+    "screen_report": "screening",
 }
 
 

@@ -139,17 +139,19 @@ class TrainConfig(Presets):
     }
 
     # model
-    model: str = setting("cft-trunk", "model: cft-trunk (recommended: the CFT trunk without "
-                         "a positional encoding), cft (the paper's CFT with the "
-                         "symmetry-adapted encoding), cft-transformer, transformer-plain, "
-                         "cft-published, cgcnn, alignn")
+    model: str = setting("cft-trunk", "model: cft-trunk (recommended for relaxed crystals: the "
+                         "CFT trunk without a positional encoding), cft (the paper's CFT with "
+                         "the symmetry-adapted encoding; recommended for unrelaxed candidates), "
+                         "cft-transformer, transformer-plain, cft-published, cgcnn, alignn, "
+                         "wyckoff, composition, m3gnet, megnet, tensornet, chgnet, chgnet-frozen")
     model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
     pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "
                                            "of `cft-pyg pretrain` or a shipped encoder's name",
                                            "FILE_OR_NAME")
     # data
-    dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
+    dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder, "
+                           "nrel-hypothetical")
     data_root: str | None = setting(None, "dataset folder", "DIR")
     dataset_kwargs: dict[str, Any] = setting(dict, "extra dataset arguments (JSON object)", "JSON")
     featurization: dict[str, Any] = setting(dict, "featurization options of the crystals (JSON "

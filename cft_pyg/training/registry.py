@@ -18,6 +18,9 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
 ``chgnet``                :class:`~cft_pyg.nn.CHGNetRegressor`: pretrained CHGNet backbone
                           (MPtrj) fine-tuned under a scalar head (``chgnet`` extra)
 ``chgnet-frozen``         the same with CHGNet frozen, the head trained alone
+``wyckoff``               :class:`~cft_pyg.nn.WyckoffTransformer`: coordinate-free, reads
+                          elements, space group and Wyckoff letters (Wren-like)
+``composition``           the same with elements only (a composition-only model)
 ========================  ==========================================================
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
@@ -25,8 +28,9 @@ custom models; a checkpoint of such a model loads where the same name is registe
 
 Datasets (classes of :mod:`cft_pyg.data`, constructed with ``root`` and the run's
 ``dataset_kwargs``): ``synthetic`` (:class:`~cft_pyg.data.SyntheticCrystals`, all 230
-groups, no download), ``mp20``, ``perov5``, ``carbon24`` and ``cif-folder``
-(:class:`~cft_pyg.data.CIFFolder`); :func:`register_dataset` adds names.
+groups, no download), ``mp20``, ``perov5``, ``carbon24``, ``cif-folder``
+(:class:`~cft_pyg.data.CIFFolder`) and ``nrel-hypothetical``
+(:class:`~cft_pyg.data.NRELHypothetical`); :func:`register_dataset` adds names.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "tensornet": ("TensorNet", {}),
     "chgnet": ("CHGNetRegressor", {}),
     "chgnet-frozen": ("CHGNetRegressor", {"freeze_backbone": True}),
+    "wyckoff": ("WyckoffTransformer", {}),
+    "composition": ("WyckoffTransformer", {"inputs": "composition"}),
 }
 
 _CUSTOM: dict[str, ModelFactory] = {}
@@ -152,6 +158,7 @@ _BUILTIN_DATASETS: dict[str, tuple[str, str]] = {
     "carbon24": ("Carbon24", "cdvae"),
     "cif-folder": ("CIFFolder", "cif_folder"),
     "store": ("CrystalStore", "store"),
+    "nrel-hypothetical": ("NRELHypothetical", "nrel"),
 }
 _CUSTOM_DATASETS: dict[str, Callable[..., Any]] = {}
 
