@@ -2,7 +2,7 @@ r"""Stronger peers at equal training time: the library's best from-scratch model
 matgl's M3GNet, MEGNet and TensorNet, and CHGNet's pretrained representation (frozen under
 the library's head, fine-tuned, or read out by ridge / kernel ridge).
 
-Protocol (that of the learning curves, :mod:`cft_pyg.experiments.curves`): every model is
+Protocol (that of the learning curves, :mod:`studies.curves`): every model is
 trained by the library's engine for the same budget of training seconds (learning rate on
 the clock, validation at ``eval_points`` moments, the best moment kept), one torch thread,
 ``seeds`` seeds, batch 64, AdamW lr 1e-3, weight decay 1e-4, 5 % warm-up.  One difference:
@@ -51,7 +51,7 @@ RESULTS = HERE / "results"
 
 BEST_FROM_SCRATCH = "cft-no-encoding"
 """The library's best from-scratch model at equal training time (the trunk without the
-encoding; catalog entry of :mod:`cft_pyg.experiments.catalog`)."""
+encoding; catalog entry of :mod:`studies.kit.catalog`)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Peer:
 
 def peers(quick: bool) -> dict[str, Peer]:
     """The compared models (smaller matgl models in the quick preset)."""
-    from cft_pyg.experiments.catalog import model_entry
+    from studies.kit.catalog import model_entry
 
     best = model_entry(BEST_FROM_SCRATCH)
     tiny = quick
@@ -132,8 +132,8 @@ PRESETS = {
 # ------------------------------------------------------------------------------ data
 def load(target: str, s: Settings) -> tuple[Any, Any, Any, Any]:
     """``(train, val, test, target entry)`` of the project split."""
-    from cft_pyg.experiments.catalog import target_entry
-    from cft_pyg.experiments.data import load_parts
+    from studies.kit.catalog import target_entry
+    from studies.kit.data import load_parts
 
     entry = target_entry(target)
     root = os.environ.get(f"CFT_PYG_{entry.dataset.upper()}", ROOTS[entry.dataset])
