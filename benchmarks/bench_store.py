@@ -247,7 +247,7 @@ def profile_standardize(db: str, n: int) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     atoms = [r.toatoms() for r in ase.db.connect(db).select(limit=n)]
-    for a in atoms[:3]:
+    for a in atoms:  # warm the per-group caches (the steady state of a long build)
         standardize(a)
     prof = cProfile.Profile()
     prof.enable()
@@ -275,8 +275,9 @@ def profile_standardize(db: str, n: int) -> dict[str, Any]:
     ms = {k: round(1e3 * v / n, 2) for k, v in parts.items()}
     ms["standardize_total_profiled"] = round(1e3 * total / n, 2)
     ms["neighbor_graph_not_profiled"] = round(1e3 * graph / n, 2)
-    return {"crystals": n, "ms_per_crystal": ms,
-            "note": "cProfile adds overhead; the parts overlap (spglib and LLL are inside "
+    return {"crystals": n, "ms_per_crystal": ms, "load": _load(),
+            "note": "second pass, per-group caches warm; cProfile adds overhead; the parts "
+                    "overlap (spglib and LLL are inside "
                     "the symmetrize/detect passes, the overlap check is a neighbour "
                     "search); the graph is what today's path adds per crystal"}
 
@@ -423,14 +424,15 @@ def docs_block(res: dict[str, Any]) -> str:
         f"| store (`build_store`, LMDB) | {new['per_core_cpu']} | {new['per_wall']} | "
         f"{new['bytes_per_crystal']} | {new['peak_mib']} |",
         "",
-        f"Speed-up per core (CPU time, cold caches, whole build): "
+        f"Speed-up per core (CPU time, whole build, each worker filling its per-group caches): "
         f"**{f['speedup_per_core_cpu']}x** (wall: {f['speedup_wall']}x)"
         + (f"; once the per-group caches are warm (one process, "
            f"{f['steady']['store']['timed_crystals']} crystals): today "
            f"{f['steady']['today']['cpu_ms_per_crystal']} ms, store "
            f"{f['steady']['store']['cpu_ms_per_crystal']} ms CPU per crystal, "
            f"**{f['steady']['speedup_per_core']}x**" if "steady" in f else "")
-        + ".  Per crystal (ms, profiled): "
+        + ".  Where the store's time goes (ms per crystal under cProfile, caches warm; parts "
+        "overlap): "
         + ", ".join(f"{k} {v}" for k, v in res["profile"]["ms_per_crystal"].items()) + ".",
         "",
         "| backend | bytes per crystal | random reads/s, 0 / 2 / 4 workers (no graph) |",
@@ -440,6 +442,12 @@ def docs_block(res: dict[str, Any]) -> str:
         r = b["reads_per_s"]
         lines.append(f"| {name} | {b['bytes_per_crystal']} | {r.get('0')} / {r.get('2')} / "
                      f"{r.get('4')} |")
+    lines.append("")
+    lines.append("Both backends hold a 20-atom crystal in well under 1 KB and read at rates "
+                 "that differ less than the noise of this shared machine; LMDB is the "
+                 "default (memory-mapped reads without locks or a query per crystal, the "
+                 "format of fairchem's datasets), SQLite (smaller here: no page slack) is "
+                 "the alternative of the standard library.")
     e = res["epoch"]
     lines += [
         "",
@@ -464,8 +472,14 @@ def docs_block(res: dict[str, Any]) -> str:
         lines.append(f"| {row['crystals']:.0e} | {row['cores']} | {row['hours']} | "
                      f"{row['disk_gb']} | {row['memory_per_rank_mib']} |")
     lines.append("")
+    t = res["targets"]
+    lines.append("Targets: " + ", ".join(f"{k.replace('_', ' ')}: "
+                                         f"{'met' if v else 'NOT met' if v is not None else '-'}"
+                                         for k, v in t.items()) + ".")
+    lines.append("")
     lines.append("Extrapolated (not measured): hours = crystals x measured CPU seconds per "
-                 "crystal / cores; disk = crystals x measured bytes per crystal; memory per "
+                 f"crystal ({1e3 * res['extrapolation_cpu_s_per_crystal']:.2f} ms, steady) / "
+                 "cores; disk = crystals x measured bytes per crystal; memory per "
                  "rank = measured streamed-epoch peak + the 12-byte index per crystal.")
     return "\n".join(lines)
 
@@ -494,7 +508,12 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--update-profile", type=int, default=None, metavar="N",
+                        help="only re-measure the profile (N crystals) of the recorded run")
     args = parser.parse_args()
+    if args.update_profile:
+        update_profile(args.out, args.update_profile, args.workers)
+        return
     if args.quick:
         args.n, args.scale, args.scale_batches = 300, [2000, 20000], 40
     baseline_repo = args.baseline_repo if Path(args.baseline_repo, "cft_pyg").is_dir() \
@@ -581,8 +600,26 @@ def main() -> None:
                     "load": _load()}
     print(json.dumps(res["scale"], indent=1), flush=True)
 
-    cpu_per_crystal = new["cpu_seconds"] / args.n
+    _finish(res, new, runs, stream)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+    print(f"wrote {args.out}")
+    if not args.no_docs and not args.quick:
+        write_docs(docs_block(res))
+        print(f"updated {README}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _finish(res: dict[str, Any], new: dict[str, Any], runs: list[dict[str, Any]],
+            stream: dict[str, Any]) -> None:
+    """Extrapolation and targets from the measured parts."""
+    steady = res["featurization"].get("steady")
+    # a long build runs at the steady rate (the per-group caches fill once per process)
+    cpu_per_crystal = steady["store"]["cpu_ms_per_crystal"] / 1e3 if steady \
+        else new["cpu_seconds"] / res["n"]
+    res["extrapolation_cpu_s_per_crystal"] = cpu_per_crystal
     rank_mib = max(r["peak_mib"] for r in runs) if runs else stream["peak_mib"]
+    flat = runs[-1]["peak_mib"] / runs[0]["peak_mib"] if runs else None
     res["extrapolation"] = extrapolate(cpu_per_crystal, new["bytes"] / new["kept"], rank_mib)
     res["targets"] = {
         "bytes_per_crystal_le_1kb_20_atoms": new["bytes_per_crystal"] /
@@ -595,13 +632,21 @@ def main() -> None:
         else res["featurization"]["steady"]["speedup_per_core"] >= 3,
     }
     res["gpu"] = "not run: no CUDA device in this run" if not _cuda() else "see gpu_check.sh"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=2))
-    print(f"wrote {args.out}")
-    if not args.no_docs and not args.quick:
-        write_docs(docs_block(res))
-        print(f"updated {README}")
+
+
+def update_profile(out: str, n: int, workers: int) -> None:
+    """Re-measure only the profile of a recorded run (a fresh database of ``n`` crystals),
+    recompute the extrapolation and targets, rewrite the JSON and the docs block."""
+    res = json.loads(Path(out).read_text())
+    work = Path(tempfile.mkdtemp(prefix="bench_store_profile_"))
+    db = work / "crystals.db"
+    make_database(n, db, workers)
+    res["profile"] = _subprocess(["_profile", str(db), str(n)], str(REPO))
+    _finish(res, res["featurization"]["store"], res["scale"]["runs"], res["epoch"]["stream"])
+    Path(out).write_text(json.dumps(res, indent=2))
+    write_docs(docs_block(res))
     shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(res["profile"], indent=1))
 
 
 def _cuda() -> bool:
