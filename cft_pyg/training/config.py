@@ -148,7 +148,8 @@ class TrainConfig(Presets):
                                            "of `cft-pyg pretrain` or a shipped encoder's name",
                                            "FILE_OR_NAME")
     # data
-    dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder")
+    dataset: str = setting("synthetic",
+                           "dataset: synthetic, mp20, perov5, carbon24, cif-folder, store")
     data_root: str | None = setting(None, "dataset folder", "DIR")
     dataset_kwargs: dict[str, Any] = setting(dict, "extra dataset arguments (JSON object)", "JSON")
     featurization: dict[str, Any] = setting(dict, "featurization options of the crystals (JSON "
