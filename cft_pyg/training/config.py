@@ -151,7 +151,7 @@ class TrainConfig(Presets):
                                            "FILE_OR_NAME")
     # data
     dataset: str = setting("synthetic", "dataset: synthetic, mp20, perov5, carbon24, cif-folder, "
-                           "nrel-hypothetical")
+                           "nrel-hypothetical, store")
     data_root: str | None = setting(None, "dataset folder", "DIR")
     dataset_kwargs: dict[str, Any] = setting(dict, "extra dataset arguments (JSON object)", "JSON")
     featurization: dict[str, Any] = setting(dict, "featurization options of the crystals (JSON "
