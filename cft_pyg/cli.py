@@ -343,8 +343,9 @@ def _headline(o: dict[str, Any]) -> str:
 
 
 def _run_dir(checkpoint: Path) -> Path:
-    """The run folder of a checkpoint (``<run>/checkpoints/x.ckpt``; else its own folder)."""
-    folder = checkpoint.resolve().parent
+    """The run folder of a checkpoint (``<run>/checkpoints/x.ckpt``; else its own folder),
+    relative when the checkpoint was given relative (paths are printed as the user gave them)."""
+    folder = checkpoint.parent
     return folder.parent if folder.name == "checkpoints" else folder
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,12 @@ HELDOUT_SEED = 10_000
 
 
 def _dir() -> Path:
-    """The shipped encoders' folder (the one of
-    :data:`cft_pyg.training.pretraining.SHIPPED_ENCODINGS_DIR`, named here without importing
-    torch, so that listing the cards stays light)."""
+    """The shipped encoders' folder: :data:`cft_pyg.training.pretraining.SHIPPED_ENCODINGS_DIR`
+    once that module is loaded, else the same folder named here, so that listing the cards
+    does not import torch."""
+    loaded = sys.modules.get("cft_pyg.training.pretraining")
+    if loaded is not None:
+        return Path(loaded.SHIPPED_ENCODINGS_DIR)
     return Path(__file__).resolve().parent / "encoders"
 
 
