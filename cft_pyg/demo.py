@@ -192,8 +192,10 @@ def run_demo(settings: DemoSettings | None = None, *, overwrite: bool = False,
     cen_idx = [i for i, h in enumerate(held) if h]
     s_tr, s_va, s_te = _split_family(seen_idx, s.val_fraction, s.test_fraction, s.seed)
     c_tr, c_va, c_te = _split_family(cen_idx, s.val_fraction, s.test_fraction, s.seed + 1)
-    echo(f"      {len(set(groups))} groups; {len(centro)} centrosymmetric groups "
-         f"({len(cen_idx)} crystals) are held out from the zero-shot model")
+    centro_present = {g for g, h in zip(groups, held) if h}
+    echo(f"      {len(set(groups))} groups; the {len(centro_present)} centrosymmetric groups "
+         f"present ({len(cen_idx)} crystals; {len(centro)} exist) are held out from the "
+         "zero-shot model")
     t_data = time.perf_counter() - t0
 
     base = s.train_config()

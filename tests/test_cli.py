@@ -7,6 +7,7 @@ Most tests call :func:`cft_pyg.cli.main` in-process with a tiny registered model
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -271,6 +272,9 @@ def test_demo_quick(tmp_path: Path, capsys) -> None:
     assert rc == 0
     text = capsys.readouterr().out
     assert "zero-shot" in text and "GB-gap" in text and "random split" in text
+    # the count printed is of the groups present, never more than their crystals
+    present = re.search(r"the (\d+) centrosymmetric groups present \((\d+) crystals", text)
+    assert present is not None and 0 < int(present[1]) <= min(int(present[2]), 92)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_centrosymmetric_groups_held_out"] == 92
     for key in ("random_split_test_mae", "gb_gap"):
