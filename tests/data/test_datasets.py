@@ -311,6 +311,7 @@ def _process_in_other_process(root: str, processed_root: str) -> list[float]:
     return [float(d.y) for d in ds]
 
 
+@pytest.mark.slow
 def test_two_processes_process_one_dataset_once(shared_data_dir: Path, tmp_path: Path) -> None:
     """Two jobs side by side (as the experiment runners start them) share one processed
     folder: under the file lock the second waits for the first and loads its files, so both
