@@ -1,4 +1,5 @@
-"""Tests of the real-data datasets (cft_pyg.data.datasets) on ../shared/data and crafted rows."""
+"""Tests of the real-data datasets (cft_pyg.data.cdvae, cft_pyg.data.cif_folder) on
+../shared/data and crafted rows."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from cft_pyg import SpaceGroup
+from cft_pyg.data import MP20, Carbon24, CIFFolder, Perov5, project_split
 from cft_pyg.data import cdvae as ds_module
-from cft_pyg.data.datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
 
 FIELDS = ("z", "frac_coords", "pos", "cell", "space_group", "natoms", "edge_index",
           "cell_offsets", "edge_dist", "y", "transformation_matrix", "origin_shift")

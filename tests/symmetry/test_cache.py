@@ -16,6 +16,7 @@ import torch
 import cft_pyg
 import cft_pyg._version
 from cft_pyg import SymmetryAdaptedBasis, load_bases
+from cft_pyg.home import get_home_dir
 from cft_pyg.symmetry import cache
 
 SMALL = 2.0  # a cheap cutoff for the file-handling tests
@@ -102,10 +103,10 @@ def test_key_includes_cutoff_version_and_format(monkeypatch: pytest.MonkeyPatch)
 def test_default_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CFT_PYG_CACHE", raising=False)
     monkeypatch.setenv("CFT_PYG_HOME", str(tmp_path / "env"))
-    assert cache.default_cache_dir() == tmp_path / "env"
+    assert get_home_dir() == tmp_path / "env"
     assert cache.cache_path(3.0).parent == tmp_path / "env"
     monkeypatch.delenv("CFT_PYG_HOME")
-    assert cache.default_cache_dir() == Path.home() / ".cache" / "cft_pyg"
+    assert get_home_dir() == Path.home() / ".cache" / "cft_pyg"
 
 
 @pytest.fixture(scope="module")
