@@ -51,7 +51,7 @@ def load_crystals(root: Path, count: int, cache: Path) -> tuple[list, str]:
     """``count`` MP-20 crystals as standardized ``Data`` (via ``cft_pyg.data.MP20`` when
     available, else ``from_structure`` on the first rows of ``val.csv.gz``)."""
     try:
-        from cft_pyg.data.datasets import MP20
+        from cft_pyg.data import MP20
 
         ds = MP20(str(root), split="val", target=TARGET, max_rows=count,
                   processed_root=str(cache), log=False)

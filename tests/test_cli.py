@@ -402,6 +402,7 @@ def test_wrong_data_root_lists_the_files_and_never_downloads(tmp_path: Path, cap
     assert "val.csv(.gz), test.csv(.gz)" in err and str(empty) in err and "--download" in err
 
 
+@pytest.mark.slow
 def test_cache_dir_keeps_processed_data_out_of_the_data_folder(tmp_path: Path) -> None:
     from pymatgen.core import Lattice, Structure
 

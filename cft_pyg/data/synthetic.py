@@ -28,7 +28,6 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from ..home import get_home_dir
-from ..home import get_home_dir as default_cache_dir  # noqa: F401  (former name)
 from ..symmetry.lattice import random_lattice, symmetric_metric
 from ..symmetry.space_group import SpaceGroup
 from .featurization import Featurization

@@ -39,13 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from ..home import get_home_dir
-from ..home import get_home_dir as default_cache_dir  # the former name
 from .basis import OrbitRouting, SymmetryAdaptedBasis, routing_from_graph
 from .constraint_graph import constraint_graph
 from .frequencies import DEFAULT_CUTOFF, FrequencySet, ball_frequencies, reference_metric
 from .space_group import NUM_SPACE_GROUPS, SpaceGroup
 
-__all__ = ["load_bases", "cache_path", "default_cache_dir", "CACHE_FORMAT_VERSION"]
+__all__ = ["load_bases", "cache_path", "CACHE_FORMAT_VERSION"]
 
 CACHE_FORMAT_VERSION = 1
 """Bump when the stored arrays or their meaning change."""

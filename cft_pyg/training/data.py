@@ -74,7 +74,7 @@ def load_dataset(config: TrainConfig, part: str | None = None,
     """The dataset of ``config`` (before splitting).
 
     For a dataset with its own splits (``mp20``, ``perov5``, ``carbon24``: the ``split``
-    argument of :class:`~cft_pyg.data.datasets.CDVAEDataset`), ``part`` (``'train'``,
+    argument of :class:`~cft_pyg.data.cdvae.CDVAEDataset`), ``part`` (``'train'``,
     ``'val'``, ``'test'``) selects one of ``split_names`` (``dataset_kwargs['split_names']``,
     default the project's ``project-train/val/test`` of the locally available rows);
     ``part=None`` concatenates the three. ``dataset_kwargs['split']`` pins one part, which

@@ -30,7 +30,6 @@ def _numeric(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return table
 
 
-CRYSTAL_SYSTEM_ORDER = CRYSTAL_SYSTEMS  # the former name
 
 
 def plot_parity(predictions: Mapping[str, pd.DataFrame], *, quantity: str = "target",

@@ -1,4 +1,5 @@
-"""Tests of the real-data datasets (cft_pyg.data.datasets) on ../shared/data and crafted rows."""
+"""Tests of the real-data datasets (cft_pyg.data.cdvae, cft_pyg.data.cif_folder) on
+../shared/data and crafted rows."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from cft_pyg import SpaceGroup
+from cft_pyg.data import MP20, Carbon24, CIFFolder, Perov5, project_split
 from cft_pyg.data import cdvae as ds_module
-from cft_pyg.data.datasets import MP20, Carbon24, CIFFolder, Perov5, project_split
 
 FIELDS = ("z", "frac_coords", "pos", "cell", "space_group", "natoms", "edge_index",
           "cell_offsets", "edge_dist", "y", "transformation_matrix", "origin_shift")
@@ -339,6 +340,7 @@ def _process_in_other_process(root: str, processed_root: str) -> list[float]:
     return [float(d.y) for d in ds]
 
 
+@pytest.mark.slow
 def test_two_processes_process_one_dataset_once(shared_data_dir: Path, tmp_path: Path) -> None:
     """Two jobs side by side (as the experiment runners start them) share one processed
     folder: under the file lock the second waits for the first and loads its files, so both

@@ -143,7 +143,7 @@ def sohncke_batches():
     return {flag: [Batch.from_data_list(d) for d in lists] for flag, lists in out.items()}
 
 
-@pytest.mark.parametrize("model_name", ["cft", "cgcnn"])
+@pytest.mark.parametrize("model_name", [pytest.param("cft", marks=pytest.mark.slow), "cgcnn"])
 def test_predictions_agree_with_mirror_images_in_every_sohncke_group(sohncke_batches,
                                                                      model_name) -> None:
     from cft_pyg.nn import CGCNN, CrystalFourierTransformer

@@ -111,7 +111,8 @@ def model():
     return CrystalFourierTransformer().eval()
 
 
-@pytest.mark.parametrize("number", (14, 62, 166, 194, 227))
+@pytest.mark.parametrize("number", (14, 62, 166, 194,
+                                    pytest.param(227, marks=pytest.mark.slow)))
 def test_cft_on_a_subgroup_description_is_invariant_under_every_operation_of_g(number, model):
     from pymatgen.core import Lattice, Structure
 

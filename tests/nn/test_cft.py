@@ -305,6 +305,7 @@ def test_pretrain_encoding_learns_orbit_distance():
 # ---------------------------------------------------------------- real crystals
 
 
+@pytest.mark.slow
 def test_invariant_on_real_mp20_crystals(shared_data_dir, model32):
     """Real MP-20 crystals through ``cft_pyg.data.from_structure`` (standardized, any
     setting problems would show here): every operation of the detected group leaves the

@@ -91,6 +91,7 @@ def test_by_name_in_python_config_and_cli(tiny, monkeypatch, tmp_path, capsys):
     assert rc == 0 and (run / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_card_reproduced_offline_in_a_fresh_process(tiny):
     folder, card = tiny
     got = _fresh_process_heldout(str(folder / "tiny.pt"))
@@ -105,6 +106,7 @@ def test_unfinished_pretraining_is_not_shipped(tmp_path):
         build_encoding(tmp_path / "part.pt", "x", "cmd", out_dir=tmp_path / "e")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", pretrained.available_encodings() or [
     pytest.param("none", marks=pytest.mark.skip(reason="this checkout ships no encoder"))])
 def test_shipped_encoder_reproduces_its_card(name):

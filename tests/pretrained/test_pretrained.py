@@ -65,6 +65,7 @@ print(predict(model, data)["y_pred"].round(6).tolist())
 """
 
 
+@pytest.mark.slow
 def test_loads_offline_in_a_fresh_process_and_cli_agrees(shared_data_dir: Path,
                                                           tmp_path: Path) -> None:
     cifs = sorted((shared_data_dir / "cgcnn_sample" / "sample-regression").glob("*.cif"))[:3]

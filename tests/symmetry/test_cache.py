@@ -14,7 +14,9 @@ import pytest
 import torch
 
 import cft_pyg
+import cft_pyg._version
 from cft_pyg import SymmetryAdaptedBasis, load_bases
+from cft_pyg.home import get_home_dir
 from cft_pyg.symmetry import cache
 
 SMALL = 2.0  # a cheap cutoff for the file-handling tests
@@ -93,7 +95,7 @@ def test_key_includes_cutoff_version_and_format(monkeypatch: pytest.MonkeyPatch)
     assert cache.cache_path(5.000000001, "/somewhere") != base
     assert cft_pyg.__version__ in base.name
     assert f"f{cache.CACHE_FORMAT_VERSION}" in base.name
-    monkeypatch.setattr(cft_pyg, "__version__", "9.9.9")
+    monkeypatch.setattr(cft_pyg._version, "__version__", "9.9.9")  # its one owner
     assert cache.cache_path(5.0, "/somewhere") != base
     assert "9.9.9" in cache.cache_path(5.0, "/somewhere").name
 
@@ -101,10 +103,10 @@ def test_key_includes_cutoff_version_and_format(monkeypatch: pytest.MonkeyPatch)
 def test_default_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CFT_PYG_CACHE", raising=False)
     monkeypatch.setenv("CFT_PYG_HOME", str(tmp_path / "env"))
-    assert cache.default_cache_dir() == tmp_path / "env"
+    assert get_home_dir() == tmp_path / "env"
     assert cache.cache_path(3.0).parent == tmp_path / "env"
     monkeypatch.delenv("CFT_PYG_HOME")
-    assert cache.default_cache_dir() == Path.home() / ".cache" / "cft_pyg"
+    assert get_home_dir() == Path.home() / ".cache" / "cft_pyg"
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +207,7 @@ def test_stale_version_is_rebuilt(
 ) -> None:
     old_dir = tmp_path / "old"
     with monkeypatch.context() as m:
-        m.setattr(cft_pyg, "__version__", "0.0.1-old")
+        m.setattr(cft_pyg._version, "__version__", "0.0.1-old")
         load_bases(SMALL, cache_dir=old_dir, progress=False)
         old_file = cache.cache_path(SMALL, old_dir)
     # a new version does not even look at the old file ...
