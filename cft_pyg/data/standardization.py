@@ -298,8 +298,22 @@ symmetric input spglib's choice is stable, so one extra pass settles it in pract
 
 
 # ---------------------------------------------------------------------------- canonical origin
+_KEY_SNAP = 10**8
+"""Coordinates are first snapped to this grid (far coarser than float noise, far finer than
+any published coordinate), so that the key's rounding to 1e-4 is decided by integers."""
+
+
 def _canonical_key(frac: np.ndarray, numbers: np.ndarray) -> tuple[int, ...]:
-    q = np.rint(frac * 1e4).astype(np.int64) % 10_000
+    """Sorted rows ``(Z, x, y, z)`` with coordinates on a 1e-4 grid.
+
+    The rounding to 1e-4 is done on integers, half up, after snapping to 1e-8: a coordinate
+    given to five decimals ending in 5 (0.08545, common in published structures) lies exactly
+    on a rounding boundary, where rounding the float directly is decided by float noise and
+    two descriptions of one crystal could get different keys (found on mp-2488, P2_13).
+    """
+    snapped = np.rint(frac * _KEY_SNAP).astype(np.int64)
+    step = _KEY_SNAP // 10_000
+    q = ((snapped + step // 2) // step) % 10_000
     rows = np.concatenate([numbers[:, None], q], axis=1)
     return tuple(rows[np.lexsort(rows.T[::-1])].ravel().tolist())
 
