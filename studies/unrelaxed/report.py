@@ -159,9 +159,12 @@ def markdown(summary: dict[str, Any], anchor: dict[str, Any] | None) -> str:
             lines.append("")
             lines.append(f"CHGNet relaxation: compositions {', '.join(rel['compositions'])} "
                          f"(FIRE, at most {rel['steps_max']} steps, mean "
-                         f"{rel['steps_mean']:.0f}, {rel['reached_max_steps']} at the cap); "
-                         "the trained models on the same compositions are in "
-                         "`results/summary.json` (`on_anchor_subset`).")
+                         f"{rel['steps_mean']:.0f}, {rel['reached_max_steps']} at the cap). "
+                         "The trained models on the same compositions (unrelaxed inputs, mean "
+                         "over seeds; relative MAE / Spearman / hits): " + "; ".join(
+                             f"{r['model']} {r['relative_mae']:.4f} / {r['spearman']:.3f} / "
+                             f"{r['hit']:.2f}" for r in summary.get("on_anchor_subset", [])
+                             if r["input"] == "unrelaxed") + ".")
     return "\n".join(lines)
 
 
