@@ -297,6 +297,21 @@ def readout_run(target: str, s: Settings) -> list[dict[str, Any]]:
     return rows
 
 
+def mean_baselines(s: Settings, targets: list[str]) -> list[dict[str, Any]]:
+    """The test MAE of predicting the training mean (what a model that learned nothing
+    scores), per target (``kind: 'reference'``)."""
+    rows = []
+    for target in targets:
+        train, _, test, entry = load(target, s)
+        ytr = np.array([float(train[i].y.reshape(-1)[entry.index]) for i in range(len(train))])
+        yte = np.array([float(test[i].y.reshape(-1)[entry.index]) for i in range(len(test))])
+        rows.append({"kind": "reference", "target": target, "model": "training-mean",
+                     "label": "training mean (no model)", "seed": None, "source": "-",
+                     "saw_test": False, "n_train": len(train), "n_test": len(test),
+                     "test_mae": float(np.abs(yte - ytr.mean()).mean())})
+    return rows
+
+
 # ------------------------------------------------------------------------------ jobs
 def jobs(s: Settings) -> list[tuple[str, str, int | None]]:
     """``(target, model or 'readout', seed)`` in order: per target its read-outs, then each
@@ -315,6 +330,8 @@ def job_key(target: str, model: str, seed: int | None) -> str:
 
 def run_key(run: dict[str, Any]) -> str:
     model = "readout" if run["kind"] == "readout" else run["model"]
+    if run["kind"] == "reference":
+        model = "reference"
     return job_key(run["target"], model, run["seed"])
 
 
@@ -394,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         run_jobs(s, (i, n), args.output_dir)
     write_summary = _summary_module().write_summary
     runs = read_runs(s, args.output_dir)
+    runs += mean_baselines(s, sorted({r["target"] for r in runs}))
     done = {run_key(r) for r in runs}
     missing = [job_key(*job) for job in jobs(s) if job_key(*job) not in done]
     payload = write_summary(runs, s.label, args.output_dir, missing=missing,
