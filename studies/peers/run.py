@@ -65,6 +65,7 @@ class Peer:
     label: str
     pretrained_on_mp: bool = False
     source: str = "cft-pyg"
+    batch_size: int | None = None
 
 
 def peers(quick: bool) -> dict[str, Peer]:
@@ -86,8 +87,10 @@ def peers(quick: bool) -> dict[str, Peer]:
              "TensorNet (matgl, from scratch)", source="matgl"),
         Peer("chgnet-frozen", "chgnet-frozen", {"head_hidden": [64]},
              "CHGNet frozen + library head", pretrained_on_mp=True, source="chgnet"),
+        # batch 16: at 64, fine-tuning on dense carbon (about 150 neighbours per atom within
+        # CHGNet's 6 Å) held 10 GB and was killed for memory
         Peer("chgnet", "chgnet", {"head_hidden": [64]}, "CHGNet fine-tuned + library head",
-             pretrained_on_mp=True, source="chgnet"),
+             pretrained_on_mp=True, source="chgnet", batch_size=16),
     ]
     return {p.name: p for p in out}
 
@@ -181,7 +184,8 @@ def train_run(peer: Peer, target: str, seed: int, s: Settings) -> dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="peers-") as work:
         config = TrainConfig(
             model=peer.model, model_kwargs=dict(peer.kwargs), target=entry.column,
-            target_index=entry.index, epochs=1, batch_size=s.batch_size, lr=s.lr,
+            target_index=entry.index, epochs=1, batch_size=peer.batch_size or s.batch_size,
+            lr=s.lr,
             weight_decay=s.weight_decay, warmup_epochs=0.0, patience=None, seed=seed,
             accelerator="cpu", devices=1, output_dir=str(Path(work) / "run"),
             progress_bar=False)
@@ -196,6 +200,7 @@ def train_run(peer: Peer, target: str, seed: int, s: Settings) -> dict[str, Any]
     return {
         "kind": "train", "target": target, "model": peer.name, "label": peer.label,
         "registry_model": peer.model, "model_kwargs": peer.kwargs, "seed": seed,
+        "batch_size": peer.batch_size or s.batch_size,
         "source": peer.source,
         "saw_test": bool(peer.pretrained_on_mp and entry.dataset == "mp20"),
         "pretrained_on_mp": peer.pretrained_on_mp,
@@ -336,12 +341,17 @@ def run_key(run: dict[str, Any]) -> str:
 
 
 def read_runs(s: Settings, results: Path = RESULTS) -> list[dict[str, Any]]:
-    """Every recorded run of the preset (all shards)."""
-    runs = []
+    """Every recorded run of the preset (all shards; a job recorded twice, by two processes
+    that both ran it, counts once: the first record)."""
+    runs, seen = [], set()
     for path in sorted(results.glob(f"runs_{s.label}*.jsonl")):
         for line in path.read_text().splitlines():
             if line.strip():
-                runs.append(json.loads(line))
+                run = json.loads(line)
+                key = (run_key(run), run["model"])
+                if key not in seen:
+                    seen.add(key)
+                    runs.append(run)
     return runs
 
 

@@ -47,6 +47,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             row.update({
                 "seeds": sorted(r["seed"] for r in rs),
                 "parameters": first["parameters"],
+                "batch_size": first.get("batch_size", 64),
                 "trainable_parameters": first["trainable_parameters"],
                 "budget_cpu_seconds": first["budget_cpu_seconds"],
                 "epochs": mean_std([r["epochs"] for r in rs]),
@@ -126,8 +127,9 @@ def markdown(table: dict[str, Any], issue: dict[str, Any], label: str) -> str:
             r = rows[m]
             mark = f" {SAW}" if r["saw_test"] else ""
             if r["kind"] == "train":
+                batch = "" if r.get("batch_size", 64) == 64 else f" (batch {r['batch_size']})"
                 lines.append(
-                    f"| {r['label']}{mark} | {_mae(r['test_mae'])} | {len(r['seeds'])} | "
+                    f"| {r['label']}{batch}{mark} | {_mae(r['test_mae'])} | {len(r['seeds'])} | "
                     f"{_fmt(r['epochs']['mean'], 2)} | "
                     f"{_fmt(r['crystals_per_cpu_second']['mean'], 0)} | "
                     f"{_fmt(r['inference_cpu_ms_per_crystal']['mean'], 1)} | "
