@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_preset(p, TrainConfig)
     _add_train_options(p)
+    p.add_argument("--subgroup-augmentation", type=float, default=0.0, metavar="P",
+                   help="experimental (cft_pyg.experimental.augmentation): probability of "
+                        "showing a training crystal through a random proper t-subgroup "
+                        "description (exact inputs); default 0: off")
 
     p = sub.add_parser("evaluate", help="MAE overall / per space group / per crystal system",
                        description="Evaluate a checkpoint on a part of a dataset. By default the "
@@ -234,6 +238,18 @@ def _train_config(args: argparse.Namespace) -> Any:
         raise ConfigError(str(err)) from err
 
 
+def _augmentation_hooks(args: argparse.Namespace, config: Any) -> dict[str, Any]:
+    """The ``fit`` hooks of ``--subgroup-augmentation`` (none when it is 0)."""
+    if not args.subgroup_augmentation:
+        return {}
+    from .experimental.augmentation import augmentation_hooks
+
+    try:
+        return augmentation_hooks(args.subgroup_augmentation, config.seed, config.featurization)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+
+
 def _check_names(config: Any) -> None:
     """Unknown model or dataset names fail before anything is loaded or written."""
     from .training import ConfigError, available_datasets, available_models
@@ -296,6 +312,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if (out / "checkpoints").exists() and not args.overwrite and config.resume is None:
         raise CLIError(f"output folder {out} already holds a run; use --overwrite to replace "
                        "it or --resume <checkpoint> to continue it")
+    hooks = _augmentation_hooks(args, config)
     _quiet(args.verbose)
     from .training import fit
     from .training.data import build_splits
@@ -314,7 +331,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
               if config.max_crystals else ""))
     extra = {"zeroshot": splits.zeroshot} if splits.zeroshot is not None else None
     result = fit(config, splits.train, splits.val, splits.test, extra_eval=extra,
-                 overwrite=args.overwrite)
+                 overwrite=args.overwrite, **hooks)
     metric = "MAE" if result.monitor == "val_mae" else "cross-entropy"
     _print(f"\nbest validation {metric} {result.best_val_score:.4f} after {result.epochs_run} "
            "epochs")
@@ -406,8 +423,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise CLIError(str(err.args[0])) from err
     if len(dataset) == 0:
         raise CLIError(f"the {args.part!r} part is empty")
-    report = evaluate(module, dataset, batch_size=args.batch_size, config=config,
-                      descent=args.descent)
+    if args.descent == "off":
+        report = evaluate(module, dataset, batch_size=args.batch_size, config=config)
+    else:
+        from .experimental.descent import evaluate_with_descent
+
+        report = evaluate_with_descent(module, dataset, batch_size=args.batch_size,
+                                       config=config, mode=args.descent)
     report.write(out, overwrite=args.overwrite)
     o = report.overall
     _print(f"{args.part}: {_headline(o)} in {o['n_space_groups']} space groups\n")
@@ -505,7 +527,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not data:
         raise CLIError("no readable crystals to predict")
-    df = predict(module, data, batch_size=args.batch_size, descent=args.descent)
+    if args.descent == "off":
+        df = predict(module, data, batch_size=args.batch_size)
+    else:
+        from .experimental.descent import predict_with_descent
+
+        df = predict_with_descent(module, data, batch_size=args.batch_size, mode=args.descent)
     df.insert(0, "file", [str(n) for n in names])
     if "material_id" in df.columns:
         df = df.drop(columns=["material_id"])

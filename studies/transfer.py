@@ -57,7 +57,7 @@ shipped pretrained encoder (the paper's Figure 3)."""
 
 DESCENT = "+descent"
 """Suffix of a model's zero-shot runs evaluated with subgroup descent
-(:mod:`cft_pyg.training.descent`): crystals of the held-out groups predicted through their
+(:mod:`cft_pyg.experimental.descent`): crystals of the held-out groups predicted through their
 largest seen t-subgroups."""
 
 
@@ -153,6 +153,7 @@ def _jobs(settings: TransferSettings) -> list[Any]:
 
 
 def _run_job(settings: TransferSettings, job: Any) -> dict[str, Any]:
+    from cft_pyg.experimental.descent import evaluate_with_descent
     from cft_pyg.training import evaluate
 
     if job == "pretrain":
@@ -177,7 +178,8 @@ def _run_job(settings: TransferSettings, job: Any) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if variant == "zero-shot" and model in settings.descent_models:
         start = time.perf_counter()
-        descended = evaluate(run.result.module, test_set, config=run.config, descent="unseen")
+        descended = evaluate_with_descent(run.result.module, test_set, config=run.config,
+                                          mode="unseen")
         extra = {"held_test_descent": {
             "overall": descended.overall,
             "per_space_group": json_records(descended.per_space_group,

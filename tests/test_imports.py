@@ -1,7 +1,8 @@
 """The import graph of the package has no circle, and data flows one way:
-symmetry -> data -> nn -> transforms -> training -> pretrained/demo/cli (no lower layer
-imports a higher one, at module level or inside functions).  The package is the library only: it
-never imports the studies (``studies/``, beside it in the checkout, not installed)."""
+symmetry -> data -> nn -> transforms -> training -> experimental -> pretrained/demo/cli (no
+lower layer imports a higher one, at module level or inside functions).  The package is the
+library only: it never imports the studies (``studies/``, beside it in the checkout, not
+installed)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import networkx as nx
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "cft_pyg"
 STUDIES = REPO / "studies"
-LAYERS = ["home", "symmetry", "data", "nn", "transforms", "training", "viz", "pretrained", "demo",
-          "store_cli", "cli", "testing"]
+LAYERS = ["home", "symmetry", "data", "nn", "transforms", "training", "experimental", "viz",
+          "pretrained", "demo", "store_cli", "cli", "testing"]
+CORE = ("symmetry", "data", "nn", "transforms", "training")
+"""The core path: it never imports :mod:`cft_pyg.experimental` (which attaches through hooks)."""
 
 
 def _module(path: Path) -> str:
@@ -62,6 +65,18 @@ def test_no_lower_layer_imports_a_higher_one() -> None:
     bad = [(a, b) for a, b in _graph().edges if layer(a) >= 0 and layer(b) > layer(a)
            and not (a.startswith("cft_pyg.viz") and layer(b) <= LAYERS.index("training"))]
     assert bad == [], bad
+
+
+def test_the_core_never_imports_the_experimental_package() -> None:
+    """Subgroup augmentation and descent attach through hooks (``fit(train_transform=...,
+    callbacks=...)``, ``evaluate(predictor=...)``) wired by the caller: no core module
+    imports ``cft_pyg.experimental``, at module level or inside a function."""
+    graph = _graph()
+    assert any(n.startswith("cft_pyg.experimental") for n in graph.nodes)
+    bad = [(a, b) for a, b in graph.edges if a.split(".")[1:2] and a.split(".")[1] in CORE
+           and b.startswith("cft_pyg.experimental")]
+    assert bad == [], bad
+    assert any(b.startswith("cft_pyg.experimental") for _, b in graph.out_edges("cft_pyg.cli"))
 
 
 def _imported_names(path: Path) -> set[str]:

@@ -34,12 +34,6 @@ from .standardization import (
 )
 from .store import CrystalStore, build_store, merge_stores
 from .structure import from_standardized, from_structure
-from .subgroup import (
-    SubgroupAugmented,
-    describe_in_subgroup,
-    standardized_from_data,
-    subgroup_data,
-)
 from .synthetic import SyntheticCrystals, morse_energy_per_atom
 from .tensors import TENSOR_TARGETS, MPTensors
 from .validation import to_cell, validate_cell
@@ -60,10 +54,6 @@ __all__ = [
     "from_standardized",
     "from_structure",
     "measured_positions",
-    "SubgroupAugmented",
-    "describe_in_subgroup",
-    "standardized_from_data",
-    "subgroup_data",
     "num_images",
     "parse_cif",
     "radius_graph_pbc",

@@ -80,7 +80,7 @@ class Featurization:
             every description of it (settings, origins, rotations, mirror images,
             supercells); the symmetrized crystal still gives the Fourier encoding, the
             lattice features and ``pos``.  Off by default; subgroup re-descriptions
-            (:func:`~cft_pyg.data.subgroup_data`) refuse it.
+            (:func:`cft_pyg.experimental.augmentation.subgroup_data`) refuse it.
 
     Example:
         >>> from pymatgen.core import Lattice, Structure

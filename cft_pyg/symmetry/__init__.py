@@ -15,7 +15,6 @@ from .space_group import (
     crystal_system,
     default_hall_number,
 )
-from .subgroups import Subgroup, maximal_subgroups, point_subgroups, t_subgroups
 from .tensors import TENSOR_TYPES, TensorType, independent_components, invariant_basis
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "FrequencySet",
     "OrbitRouting",
     "SpaceGroup",
-    "Subgroup",
     "SymmetryAdaptedBasis",
     "TENSOR_TYPES",
     "TensorType",
@@ -38,11 +36,8 @@ __all__ = [
     "invariant_basis",
     "default_hall_number",
     "load_bases",
-    "maximal_subgroups",
-    "point_subgroups",
     "orbit_distance",
     "random_lattice",
     "reference_metric",
     "symmetric_metric",
-    "t_subgroups",
 ]

@@ -6,8 +6,9 @@
   normalization, AdamW + warm-up/cosine).
 * :class:`TimeBudget` - train for a budget of seconds instead of epochs (``fit(...,
   budget=...)``).
-* :func:`descent_subgroups` - zero-shot prediction through seen subgroups (``predict(...,
-  descent='unseen')``).
+* ``fit(..., train_transform=..., callbacks=...)`` and ``evaluate(..., predictor=...)`` -
+  the hooks through which :mod:`cft_pyg.experimental` (subgroup augmentation, zero-shot
+  descent) attaches; nothing here imports it.
 * :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
 * :class:`TensorPropertyModule`, :func:`fit_tensor_model`, :func:`evaluate_tensor_model` -
@@ -43,8 +44,6 @@ _EXPORTS = {
     "predict": "prediction",
     "epoch_metrics": "trainer",
     "make_trainer": "trainer",
-    "DESCENT_MODES": "descent",
-    "descent_subgroups": "descent",
     "EvaluationReport": "evaluation",
     "classification_report": "evaluation",
     "evaluation_report": "evaluation",

@@ -20,7 +20,8 @@ import yaml
 
 from .presets import Presets, setting
 
-__all__ = ["LOSSES", "NON_NEGATIVE_TARGETS", "OUTPUTS", "SPLITS", "TASKS", "ConfigError",
+__all__ = ["LOSSES", "NON_NEGATIVE_TARGETS", "OUTPUTS", "RETIRED_OPTIONS", "SPLITS", "TASKS",
+           "ConfigError",
            "TrainConfig", "load_config_file", "save_config"]
 
 TASKS = ("regression", "classification")
@@ -43,6 +44,13 @@ NON_NEGATIVE_TARGETS = frozenset({
 energies above the hull): ``output='auto'`` predicts them through a softplus, so that a
 prediction is never negative. For a non-negative column of your own data (a modulus, a
 refractive index) pass ``output='softplus'``."""
+
+RETIRED_OPTIONS: dict[str, tuple[Any, str]] = {
+    "subgroup_augmentation": (0.0, "training-set wrappers are passed to fit(train_transform=...) "
+                              "(cft_pyg.experimental.augmentation; the CLI's "
+                              "--subgroup-augmentation)"),
+}
+"""Options of older versions: name -> (the old default, where the feature went)."""
 
 
 class ConfigError(ValueError):
@@ -167,9 +175,6 @@ class TrainConfig(Presets):
     download: bool = setting(False, "download missing MP-20 / Perov-5 files from the CDVAE "
                              "repository (otherwise a missing file is an error)")
     max_crystals: int | None = setting(None, "use a seeded random subset of N crystals", "N")
-    subgroup_augmentation: float = setting(0.0, "probability of showing a training crystal "
-                                           "through a random proper t-subgroup description "
-                                           "(exact inputs; 0: off)", "P")
     split: str = setting("auto", "auto (the dataset's own split, else random), dataset, random, "
                       "or hold out space groups (zero-shot)",
                       choices=SPLITS)
@@ -242,9 +247,6 @@ class TrainConfig(Presets):
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 0.0 <= self.subgroup_augmentation <= 1.0:
-            raise ConfigError("subgroup_augmentation is a probability in [0, 1], got "
-                              f"{self.subgroup_augmentation}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
@@ -296,13 +298,9 @@ class TrainConfig(Presets):
         from ..data.featurization import Featurization
 
         try:
-            f = Featurization.from_dict(self.featurization)
+            Featurization.from_dict(self.featurization)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"featurization: {err}") from None
-        if f.geometry == "measured" and self.subgroup_augmentation:
-            raise ConfigError("subgroup augmentation and consistency re-describe the symmetrized "
-                              "crystal, which does not keep the measured geometry: use them "
-                              "with featurization geometry 'symmetrized'")
 
     @property
     def resolved_output(self) -> str:
@@ -327,7 +325,13 @@ class TrainConfig(Presets):
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a mapping; unknown keys are an error (typos should not pass silently)."""
+        """Build from a mapping; unknown keys are an error (typos should not pass silently).
+        A retired option (:data:`RETIRED_OPTIONS`) at its old default is dropped (config
+        files of older versions still load); set otherwise, it is an error."""
+        values = dict(values)
+        for name, (default, where) in RETIRED_OPTIONS.items():
+            if name in values and values.pop(name) != default:
+                raise ConfigError(f"config option {name} was retired: {where}")
         unknown = sorted(set(values) - set(cls.field_names()))
         if unknown:
             raise ConfigError(f"unknown config option(s): {', '.join(unknown)}; "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,11 @@ from lightning.pytorch.loggers import CSVLogger
 
 from .._version import __version__
 from ..data.featurization import Featurization, featurization_of
+from ..data.splits import space_groups_of
 from .budget import TimeBudget
 from .checkpoints import check_resume, load_model, run_record
 from .config import TrainConfig, save_config
 from .datamodule import CrystalDataModule, class_statistics, target_statistics
-from .descent import training_groups_of
 from .domain import domain_of
 from .evaluation import EvaluationReport
 from .module import CrystalPropertyModule
@@ -87,7 +87,9 @@ class FitResult:
 
 def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         test: Sequence[Any] | None = None, *, extra_eval: dict[str, Sequence[Any]] | None = None,
-        overwrite: bool = False, budget: TimeBudget | None = None) -> FitResult:
+        overwrite: bool = False, budget: TimeBudget | None = None,
+        train_transform: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+        callbacks: Sequence[Callback] = ()) -> FitResult:
     """Train ``config.model`` on ``train``, select on ``val``, evaluate on ``val``/``test``.
 
     Args:
@@ -103,6 +105,11 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
             (:class:`~cft_pyg.training.budget.TimeBudget`: the learning rate follows the clock,
             validation at its moments, the best moment's weights are returned). Not with
             ``config.patience``, ``config.resume`` or several processes.
+        train_transform: maps the training set to the set the optimizer sees (a wrapper
+            such as :class:`cft_pyg.experimental.augmentation.SubgroupAugmented`); the
+            normalization, the recorded training groups and the domain come from ``train``.
+        callbacks: more Lightning callbacks for the trainer (e.g.
+            :class:`cft_pyg.experimental.augmentation.RecordTrainingGroups`).
 
     Raises:
         FileExistsError: the output folder already holds a run, and neither ``overwrite`` nor
@@ -121,13 +128,14 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         check_resume(config.resume, config, featurization,
                      (float(module.target_mean), float(module.target_std)))
     _prepare_folder(config, out, overwrite)
-    train = _training_view(config, train)
+    if train_transform is not None:
+        train = train_transform(train)
     data = CrystalDataModule(train, val, test, batch_size=config.batch_size, seed=config.seed,
                              num_workers=config.num_workers)
     best_cb = RunCheckpoint(dirpath=out / "checkpoints", filename="best",
                               monitor=module.monitor, mode="min", save_top_k=1,
                               save_last=True, enable_version_counter=False)
-    trainer = make_trainer(config, _callbacks(config, module, best_cb, budget),
+    trainer = make_trainer(config, [*_callbacks(config, module, best_cb, budget), *callbacks],
                            logger=CSVLogger(save_dir=str(out), name="logs"),
                            max_epochs=None if budget is None else 1_000_000,
                            validate=budget is None)
@@ -198,22 +206,13 @@ def _build_module(config: TrainConfig, train: Sequence[Any],
         loss=config.resolved_loss, seed=config.seed, featurization=featurization,
         library_version=__version__, task=config.task, num_classes=num_classes,
         class_counts=counts, output=config.resolved_output,
-        training_groups=training_groups_of(train, augmented=config.subgroup_augmentation > 0))
+        training_groups=sorted({int(g) for g in space_groups_of(train).unique()}))
     module.hparams["domain"] = domain_of(train)  # cell sizes and elements (predict warns)
     if config.pretrained_encoding:
         from .pretraining import load_pretrained_encoding
 
         load_pretrained_encoding(module.model, config.pretrained_encoding)
     return module
-
-
-def _training_view(config: TrainConfig, train: Sequence[Any]) -> Sequence[Any]:
-    """The training crystals as the optimizer sees them (subgroup augmentation)."""
-    if config.subgroup_augmentation > 0:
-        from ..data.subgroup import SubgroupAugmented
-
-        return SubgroupAugmented(train, config.subgroup_augmentation, seed=config.seed)
-    return train
 
 
 def _callbacks(config: TrainConfig, module: CrystalPropertyModule, best_cb: RunCheckpoint,

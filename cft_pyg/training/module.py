@@ -102,9 +102,9 @@ class CrystalPropertyModule(L.LightningModule):
         class_counts: training crystals per class (classification; gives the majority-class
             baseline of the evaluation tables).
         training_groups: space groups the model was trained on (set by
-            :func:`cft_pyg.training.fit`: the training crystals' groups and, with subgroup
-            augmentation, their t-subgroup types); zero-shot descent
-            (:mod:`cft_pyg.training.descent`) reads it.
+            :func:`cft_pyg.training.fit`: the training crystals' groups; a training-set
+            wrapper's callback may widen them, e.g.
+            :class:`cft_pyg.experimental.augmentation.RecordTrainingGroups`).
     """
 
     def __init__(

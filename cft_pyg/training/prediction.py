@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -16,7 +16,7 @@ from .evaluation import EvaluationReport, classification_report, evaluation_repo
 from .module import CrystalPropertyModule
 from .quiet import quiet_lightning
 
-__all__ = ["PROGRESS_FROM", "evaluate", "predict"]
+__all__ = ["PROGRESS_FROM", "checked_inputs", "evaluate", "predict", "prediction_frame"]
 
 
 PROGRESS_FROM = 1000
@@ -58,8 +58,8 @@ def _warn_if_trained_on(module: Any, dataset: Any) -> None:
 
 
 def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
-            config: TrainConfig | None = None, *, progress: bool | None = None,
-            descent: str = "off") -> pd.DataFrame:
+            config: TrainConfig | None = None, *, progress: bool | None = None
+            ) -> pd.DataFrame:
     """Per-crystal predictions as a DataFrame, in dataset order: ``material_id`` when known,
     ``space_group``, ``natoms``, ``y_pred`` (the value, or the most probable class of a
     classifier), ``prob_<c>`` for every class ``c`` of a classifier, and ``y_true`` when the
@@ -82,68 +82,26 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
         config: hardware settings (accelerator, precision); default CPU-or-auto, float32.
         progress: show a progress bar; ``None``: from :data:`PROGRESS_FROM` crystals on (or
             ``config.progress_bar`` when a config is given).
-        descent: zero-shot subgroup descent (:mod:`cft_pyg.training.descent`): ``'off'``,
-            ``'unseen'`` (crystals of groups not seen in training are predicted through
-            their largest seen t-subgroups, averaged over every copy) or ``'all'``.  When on,
-            the frame gains ``descent_index`` (the index ``[G:H]`` of the subgroups used, 1:
-            predicted as it is) and ``descent_types`` (their space-group numbers).
-
-    Raises:
-        ValueError: an unknown ``descent``, or descent with a checkpoint that does not record
-            its training groups.
     """
-    from .descent import descent_plan
+    dataset = checked_inputs(module, dataset)
+    return prediction_frame(module, dataset, batch_size, config, progress)
+
+
+def checked_inputs(module: CrystalPropertyModule, dataset: Sequence[Any]) -> Sequence[Any]:
+    """The crystals of :func:`predict` as ``Data`` (:func:`~cft_pyg.training.inputs.as_crystals`),
+    after its warnings: crystals the model was trained on, crystals outside its domain."""
     from .inputs import as_crystals
 
     _warn_if_trained_on(module, dataset)
     dataset = as_crystals(dataset, module)
     warn_outside(module, dataset)
-    if descent == "off":
-        return _prediction_frame(module, dataset, batch_size, config, progress)
-    groups = [int(dataset[i].space_group.reshape(-1)[0]) for i in range(len(dataset))]
-    plan = descent_plan(groups, module.training_groups, descent)
-    items, owner = _descent_items(dataset, plan, progress)
-    frame = _prediction_frame(module, items, batch_size, config, progress)
-    frame.insert(0, "_owner", owner)
-    mean_columns = [c for c in frame.columns if c.startswith("prob_")] or ["y_pred"]
-    out = frame.groupby("_owner", sort=True).first()
-    out[mean_columns] = frame.groupby("_owner", sort=True)[mean_columns].mean()
-    if module.is_classifier:
-        out["y_pred"] = out[mean_columns].to_numpy().argmax(axis=1)
-    out = out.reset_index(drop=True)
-    out["space_group"] = groups
-    if "natoms" in out.columns:
-        out["natoms"] = [int(dataset[i].num_nodes) for i in range(len(dataset))]
-    out["descent_index"] = [1 if subs is None else subs[0].index for subs in plan]
-    out["descent_types"] = ["" if subs is None else ";".join(
-        str(n) for n in sorted({s.number for s in subs})) for subs in plan]
-    return out
+    return dataset
 
 
-def _descent_items(dataset: Sequence[Any], plan: list[Any], progress: bool | None
-                   ) -> tuple[list[Any], list[int]]:
-    """The inputs of a descent: each crystal itself or its subgroup descriptions, with the
-    index of the crystal each one belongs to."""
-    from tqdm.auto import tqdm
-
-    from ..data.subgroup import subgroup_data
-
-    items: list[Any] = []
-    owner: list[int] = []
-    show = progress if progress is not None else sum(p is not None for p in plan) >= 200
-    for i in tqdm(range(len(dataset)), desc="subgroup descriptions", unit="crystal",
-                  disable=None if show else True):  # None: only on a terminal
-        subs = plan[i]
-        data = dataset[i]
-        for sub in subs or [None]:
-            items.append(data if sub is None else subgroup_data(data, sub))
-            owner.append(i)
-    return items, owner
-
-
-def _prediction_frame(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int,
+def prediction_frame(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int,
                       config: TrainConfig | None, progress: bool | None) -> pd.DataFrame:
-    """The frame of :func:`predict`, one row per item of ``dataset``."""
+    """The frame of :func:`predict`, one row per item of ``dataset`` (``Data`` already
+    checked: :func:`checked_inputs`)."""
     frames = []
     for out in _predict_rows(module, dataset, batch_size, config, progress):
         cols: dict[str, Any] = {}
@@ -169,9 +127,11 @@ def _prediction_frame(module: CrystalPropertyModule, dataset: Sequence[Any], bat
 
 
 def evaluate(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
-             config: TrainConfig | None = None, *, descent: str = "off") -> EvaluationReport:
+             config: TrainConfig | None = None, *,
+             predictor: Callable[..., pd.DataFrame] | None = None) -> EvaluationReport:
     """Metrics overall, per space group and per crystal system of ``module`` on ``dataset``
-    (``descent``: zero-shot subgroup descent, as in :func:`predict`).
+    (``predictor``: the prediction function, called as ``predictor(module, dataset,
+    batch_size=..., config=...)``; default :func:`predict`).
 
     Regression: MAE, RMSE, R²; ``overall['mae_predict_mean']`` is the MAE of predicting the
     training mean (stored in the checkpoint), the baseline every model must beat.
@@ -179,7 +139,7 @@ def evaluate(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: 
     ``overall['accuracy_majority']`` is the accuracy of always predicting the most frequent
     training class.
     """
-    df = predict(module, dataset, batch_size=batch_size, config=config, descent=descent)
+    df = (predictor or predict)(module, dataset, batch_size=batch_size, config=config)
     if "y_true" not in df.columns:
         raise ValueError("the dataset has no targets (data.y); use predict instead")
     if module.is_classifier:

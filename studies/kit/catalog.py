@@ -51,7 +51,10 @@ class ModelEntry:
             name of :func:`cft_pyg.pretrained.available_encodings`; nothing is pretrained in
             the study).
         training: changes to the training configuration (:class:`~cft_pyg.training.TrainConfig`
-            fields, for example ``{"subgroup_augmentation": 0.5}``).
+            fields, for example ``{"weight_decay": 0.0}``).
+        subgroup_augmentation: probability of showing a training crystal through a random
+            t-subgroup description (experimental, attached to ``fit`` through its hooks:
+            :func:`cft_pyg.experimental.augmentation.augmentation_hooks`); 0: off.
         featurization: changes to :data:`~cft_pyg.data.DEFAULT_FEATURIZATION` for its
             crystals (for example ``{"geometry": "measured"}``); the studies that load data
             per model (the curves) featurize them so, and the trainer refuses crystals
@@ -69,6 +72,7 @@ class ModelEntry:
     pretrained_encoding: bool = False
     shipped_encoding: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
+    subgroup_augmentation: float = 0.0
     featurization: dict[str, Any] = field(default_factory=dict)
     studies: tuple[str, ...] = ()
     quick: tuple[str, ...] = ()
@@ -165,7 +169,7 @@ for _entry in (
                studies=("ablation", "transfer"), quick=("ablation", "transfer")),
     ModelEntry("cft-subgroup-aug", "cft", _CFT, "CFT (hybrid), subgroup augmentation",
                "+ each training crystal shown through a random t-subgroup (p = 0.5)",
-               cost=3.0, training={"subgroup_augmentation": 0.5}, studies=("transfer",)),
+               cost=3.0, subgroup_augmentation=0.5, studies=("transfer",)),
     ModelEntry("cft-minima", "cft", {**_CFT, "lattice": "minima"},
                "CFT (hybrid), lattice minima",
                "+ lattice features of the lattice itself (successive minima), not of the "

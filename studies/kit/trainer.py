@@ -109,9 +109,19 @@ def train(name: str, target: TargetEntry, train_set: Sequence[Any], val_set: Seq
               TimeBudget(budget_seconds, eval_points=eval_points,
                          warmup_fraction=warmup_fraction))
     start, cpu = time.perf_counter(), time.process_time()
-    result = fit(config, train_set, val_set, test_set, overwrite=True, budget=budget)
+    result = fit(config, train_set, val_set, test_set, overwrite=True, budget=budget,
+                 **_experimental_hooks(entry, config))
     return Trained(result, config, time.perf_counter() - start, time.process_time() - cpu,
                    int(sum(p.numel() for p in result.module.model.parameters())), budget)
+
+
+def _experimental_hooks(entry: Any, config: Any) -> dict[str, Any]:
+    """The ``fit`` hooks of the entry's experimental options (subgroup augmentation)."""
+    if not entry.subgroup_augmentation:
+        return {}
+    from cft_pyg.experimental.augmentation import augmentation_hooks
+
+    return augmentation_hooks(entry.subgroup_augmentation, config.seed, config.featurization)
 
 
 def pretrain(path: Path, name: str, pairs_per_group: int, epochs: int) -> dict[str, Any]:

@@ -156,8 +156,9 @@ def test_measured_positions_are_within_the_symmetrization_of_the_sites() -> None
 
 
 def test_measured_geometry_is_refused_where_it_cannot_be_kept() -> None:
-    from cft_pyg.data import from_standardized, subgroup_data
-    from cft_pyg.symmetry import t_subgroups
+    from cft_pyg.data import from_standardized
+    from cft_pyg.experimental.augmentation import augmentation_hooks, subgroup_data
+    from cft_pyg.experimental.subgroups import t_subgroups
 
     with pytest.raises(ValueError, match="geometry must be one of"):
         Featurization(geometry="relaxed")
@@ -169,10 +170,9 @@ def test_measured_geometry_is_refused_where_it_cannot_be_kept() -> None:
     with pytest.raises(ValueError, match="symmetrized crystal"):
         subgroup_data(data, sub)
     from cft_pyg.training import TrainConfig
-    from cft_pyg.training.config import ConfigError
 
-    with pytest.raises(ConfigError, match="measured geometry"):
-        TrainConfig(featurization={"geometry": "measured"}, subgroup_augmentation=0.5).validate()
+    with pytest.raises(ValueError, match="measured geometry"):
+        augmentation_hooks(0.5, featurization={"geometry": "measured"})
     TrainConfig(featurization={"geometry": "measured"}).validate()
 
 

@@ -14,11 +14,12 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from cft_pyg.data import from_structure, subgroup_data
+from cft_pyg.data import from_structure
 from cft_pyg.data.generator import generate_crystal
+from cft_pyg.experimental.augmentation import subgroup_data
+from cft_pyg.experimental.subgroups import t_subgroups
 from cft_pyg.nn import CrystalFourierTransformer, PublishedCFT
 from cft_pyg.nn.lattice import LatticeFeatures, centring_table, successive_minima
-from cft_pyg.symmetry import t_subgroups
 from cft_pyg.testing import assert_invariant
 
 from ._crystals import CRYSTALS, cell_from_parameters, crystal, with_frac_coords

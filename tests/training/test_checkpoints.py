@@ -144,7 +144,7 @@ def test_checkpoint_records_its_training_groups(run, tmp_path, capsys):
     assert main(["predict", str(path), str(cif), "-o", str(out), "--descent", "unseen"]) == 0
     header, row = out.read_text().splitlines()[:2]
     assert "descent_index" in header and "descent_types" in header
-    from cft_pyg.training import descent_subgroups
+    from cft_pyg.experimental.descent import descent_subgroups
 
     assert 225 not in module.training_groups
     expected = descent_subgroups(225, module.training_groups)  # I4/mmm (139), index 3

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import spglib
 
-from cft_pyg.symmetry import SpaceGroup, maximal_subgroups, random_lattice, t_subgroups
+from cft_pyg.experimental.subgroups import maximal_subgroups, t_subgroups
+from cft_pyg.symmetry import SpaceGroup, random_lattice
 
 ALL = range(1, 231)
 

@@ -12,17 +12,17 @@ import torch
 from torch_geometric.data import Batch
 
 from cft_pyg import SpaceGroup
-from cft_pyg.data import (
+from cft_pyg.data import from_structure, standardize
+from cft_pyg.data.generator import generate_crystal
+from cft_pyg.experimental.augmentation import (
     SubgroupAugmented,
+    augmentation_hooks,
     describe_in_subgroup,
-    from_structure,
-    standardize,
     standardized_from_data,
     subgroup_data,
 )
-from cft_pyg.data.generator import generate_crystal
+from cft_pyg.experimental.subgroups import t_subgroups
 from cft_pyg.nn import CrystalFourierTransformer
-from cft_pyg.symmetry import t_subgroups
 from cft_pyg.testing import default_tolerance
 
 GROUPS = (2, 14, 62, 92, 123, 139, 148, 166, 194, 216, 221, 227)
@@ -201,27 +201,37 @@ def test_augmentation_draws_are_reproducible_by_seed():
 def test_training_option_is_validated():
     from cft_pyg.training import ConfigError, TrainConfig
 
-    assert TrainConfig().subgroup_augmentation == 0.0
-    with pytest.raises(ConfigError, match="subgroup_augmentation"):
-        TrainConfig(subgroup_augmentation=2.0).validate()
+    assert augmentation_hooks(0.0) == {}  # off by default: no hook at all
+    with pytest.raises(ValueError, match="subgroup_augmentation"):
+        augmentation_hooks(2.0)
+    with pytest.raises(ValueError, match="measured geometry"):
+        augmentation_hooks(0.5, featurization={"geometry": "measured"})
+    # the retired config option: old files (at its default) still load, a setting is refused
+    assert "subgroup_augmentation" not in TrainConfig.field_names()
+    TrainConfig.from_dict({"subgroup_augmentation": 0.0})
+    with pytest.raises(ConfigError, match="subgroup_augmentation was retired"):
+        TrainConfig.from_dict({"subgroup_augmentation": 0.5})
 
 
 def test_training_with_augmentation_runs_end_to_end(tmp_path, monkeypatch):
-    import cft_pyg.data.subgroup as module
+    import cft_pyg.experimental.augmentation as module
     from cft_pyg.data import SyntheticCrystals
+    from cft_pyg.experimental.descent import training_groups_of
     from cft_pyg.training import TrainConfig, fit
 
     data = SyntheticCrystals(tmp_path / "data", num_crystals=24, seed=5, num_workers=0,
                              log=False)
     cfg = TrainConfig(model="cft", model_kwargs={"channels": 16, "heads": 2}, epochs=1,
                       batch_size=8, warmup_epochs=0.0, progress_bar=False, accelerator="cpu",
-                      devices=1, subgroup_augmentation=1.0, output_dir=str(tmp_path / "run"))
+                      devices=1, output_dir=str(tmp_path / "run"))
     calls = []
     real = module.subgroup_data
     monkeypatch.setattr(module, "subgroup_data",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
-    result = fit(cfg, data[:16], data[16:])
+    result = fit(cfg, data[:16], data[16:], **augmentation_hooks(1.0, cfg.seed))
     assert result.epochs_run == 1 and np.isfinite(result.best_val_score)
+    # the callback records every t-subgroup type as seen, in the checkpoint
+    assert result.module.training_groups == training_groups_of(data[:16], augmented=True)
     n_proper = sum(len(t_subgroups(int(d.space_group))) > 1 for d in data[:16])
     assert len(calls) >= n_proper > 0  # every training crystal with a proper subgroup
 

@@ -1,7 +1,7 @@
 """A crystal of group ``G`` re-described, exactly, in the standard setting of a subgroup ``H``.
 
 A crystal invariant under ``G`` is invariant under every t-subgroup ``H`` of ``G``
-(:func:`cft_pyg.symmetry.t_subgroups`), so it has an exact description in the default
+(:func:`cft_pyg.experimental.subgroups.t_subgroups`), so it has an exact description in the default
 setting of ``SpaceGroup(H.number)``: the coordinates ``x_H = P x_G + p`` of the subgroup's
 map, the lattice rows ``P^-T L``, and every atom of the (possibly larger or smaller)
 conventional cell of ``H``.  :func:`describe_in_subgroup` builds it with the canonical choices
@@ -24,24 +24,25 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from lightning.pytorch.callbacks import Callback
 from torch_geometric.data import Data
 
-from ..symmetry.normalizer import ENANTIOMORPHIC_PARTNER
-from ..symmetry.space_group import SpaceGroup, default_hall_number
-from ..symmetry.subgroups import Subgroup
-from .errors import StructureError
-from .featurization import Featurization
-from .standardization import (
+from ..data.errors import StructureError
+from ..data.featurization import Featurization
+from ..data.standardization import (
     StandardizedCrystal,
     _canonical_origin,
     _symmetrize_lattice,
     _wrap,
     symmetrize_frac_coords,
 )
-from .structure import from_standardized
+from ..data.structure import from_standardized
+from ..symmetry.normalizer import ENANTIOMORPHIC_PARTNER
+from ..symmetry.space_group import SpaceGroup, default_hall_number
+from .subgroups import Subgroup, t_subgroups
 
-__all__ = ["SubgroupAugmented", "describe_in_subgroup",
-           "standardized_from_data", "subgroup_data"]
+__all__ = ["RecordTrainingGroups", "SubgroupAugmented", "augmentation_hooks",
+           "describe_in_subgroup", "standardized_from_data", "subgroup_data"]
 
 
 def _cell_atoms(frac: np.ndarray, numbers: np.ndarray, P: np.ndarray, p: np.ndarray
@@ -79,7 +80,7 @@ def describe_in_subgroup(
     Args:
         crystal: a crystal standardized in ``SpaceGroup(subgroup.parent)`` (by
             :func:`~cft_pyg.data.standardize`, or :func:`standardized_from_data`).
-        subgroup: a t-subgroup of the crystal's group (:func:`~cft_pyg.symmetry.t_subgroups`).
+        subgroup: a t-subgroup of the crystal's group (:func:`~.subgroups.t_subgroups`).
         featurization: its ``canonical_origin`` and ``canonical_handedness`` apply (default
             :data:`~cft_pyg.data.DEFAULT_FEATURIZATION`); the symmetrization tolerance is
             ``1e-6`` Å, as the input is exactly symmetric.
@@ -223,8 +224,6 @@ class SubgroupAugmented(Sequence):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> Data:  # type: ignore[override]
-        from ..symmetry.subgroups import t_subgroups
-
         data = self.dataset[index]
         k = self._draws.get(index, 0)
         self._draws[index] = k + 1
@@ -244,3 +243,52 @@ class SubgroupAugmented(Sequence):
         return (f"SubgroupAugmented({len(self)} crystals, probability={self.probability}, "
                 f"seed={self.seed})")
 
+
+
+class RecordTrainingGroups(Callback):
+    """Widen the training groups recorded in the checkpoint (``hparams['training_groups']``,
+    set by :func:`~cft_pyg.training.fit` from the training crystals) by every t-subgroup
+    type of them: the groups that :class:`SubgroupAugmented` can show the model, which
+    zero-shot descent (:func:`cft_pyg.experimental.descent.predict_with_descent`) counts as
+    seen."""
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        groups = pl_module.hparams.get("training_groups")
+        if groups is not None:
+            pl_module.hparams["training_groups"] = sorted(
+                {s.number for g in groups for s in t_subgroups(int(g))})
+
+
+def augmentation_hooks(probability: float, seed: int = 0,
+                       featurization: Any = None) -> dict[str, Any]:
+    """The keyword arguments of :func:`~cft_pyg.training.fit` that train with subgroup
+    augmentation: ``fit(config, train, val, **augmentation_hooks(0.5, config.seed,
+    config.featurization))``.
+
+    Args:
+        probability: chance of a subgroup description (:class:`SubgroupAugmented`), in
+            ``[0, 1]``; 0 returns no hooks.
+        seed: seed of the draws.
+        featurization: the run's featurization (a mapping, a :class:`Featurization` or
+            ``None``); measured geometry is refused.
+
+    Returns:
+        ``train_transform`` (wraps the training set in :class:`SubgroupAugmented`) and
+        ``callbacks`` (:class:`RecordTrainingGroups`).
+
+    Raises:
+        ValueError: ``probability`` outside ``[0, 1]``, or a measured-geometry featurization.
+    """
+    if not 0.0 <= float(probability) <= 1.0:
+        raise ValueError(f"subgroup_augmentation is a probability in [0, 1], got {probability}")
+    if not probability:
+        return {}
+    if Featurization.resolve(featurization).geometry == "measured":
+        raise ValueError("subgroup augmentation re-describes the symmetrized crystal, which "
+                         "does not keep the measured geometry: use it with featurization "
+                         "geometry 'symmetrized'")
+
+    def train_transform(train: Sequence[Any]) -> Sequence[Any]:
+        return SubgroupAugmented(train, probability, seed=seed)
+
+    return {"train_transform": train_transform, "callbacks": [RecordTrainingGroups()]}

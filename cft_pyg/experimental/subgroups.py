@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import spglib
 
-from .lattice import random_lattice
-from .space_group import TRANSLATION_DENOMINATOR, SpaceGroup, default_hall_number
+from ..symmetry.lattice import random_lattice
+from ..symmetry.space_group import TRANSLATION_DENOMINATOR, SpaceGroup, default_hall_number
 
 __all__ = ["Subgroup", "maximal_subgroups", "point_subgroups", "t_subgroups"]
 

@@ -12,12 +12,18 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from cft_pyg import SpaceGroup
-from cft_pyg.data import from_structure, standardize, subgroup_data
+from cft_pyg.data import from_structure, standardize
 from cft_pyg.data.generator import generate_crystal
-from cft_pyg.symmetry import t_subgroups
+from cft_pyg.experimental.augmentation import subgroup_data
+from cft_pyg.experimental.descent import (
+    descent_plan,
+    descent_subgroups,
+    predict_with_descent,
+    training_groups_of,
+)
+from cft_pyg.experimental.subgroups import t_subgroups
 from cft_pyg.testing import default_tolerance
-from cft_pyg.training import CrystalPropertyModule, descent_subgroups, predict
-from cft_pyg.training.descent import descent_plan, training_groups_of
+from cft_pyg.training import CrystalPropertyModule, predict
 
 ATOL, RTOL = default_tolerance(torch.float32)
 
@@ -79,7 +85,7 @@ def _direct(module, items) -> np.ndarray:
 def test_descent_is_used_only_for_unseen_groups(module):
     items = [from_structure(_crystal(n)) for n in (14, 4, 123, 1)]
     direct = _direct(module, items)
-    df = predict(module, items, progress=False, descent="unseen")
+    df = predict_with_descent(module, items, progress=False, mode="unseen")
     assert df["space_group"].tolist() == [14, 4, 123, 1]
     assert df["descent_index"].tolist() == [2, 1, 2, 1]
     assert df["descent_types"].tolist() == ["2;4;7", "", "47;65;99;115", ""]
@@ -92,7 +98,7 @@ def test_descent_is_used_only_for_unseen_groups(module):
         assert y[i] == pytest.approx(manual, abs=1e-6)
         assert abs(y[i] - direct[i]) > 1e-4  # descent changed the prediction
     # asked for all: the seen P2_1 crystal descends to P1 too
-    df = predict(module, items, progress=False, descent="all")
+    df = predict_with_descent(module, items, progress=False, mode="all")
     assert df["descent_index"].tolist() == [2, 2, 2, 1]
 
 
@@ -100,7 +106,7 @@ def test_checkpoint_without_training_groups_refuses_descent():
     m = CrystalPropertyModule(model="cft", model_kwargs={"channels": 16, "heads": 2}).eval()
     assert m.training_groups is None
     with pytest.raises(ValueError, match="does not record"):
-        predict(m, [from_structure(_crystal(14))], progress=False, descent="unseen")
+        predict_with_descent(m, [from_structure(_crystal(14))], progress=False, mode="unseen")
     with pytest.raises(ValueError, match="1-230"):
         CrystalPropertyModule(training_groups=[0, 14])
 
@@ -131,7 +137,7 @@ def test_descent_does_not_depend_on_the_copy_or_the_description(number, module):
         perm = rng.permutation(len(x))
         variants.append(from_structure(Structure(Lattice(std.lattice),
                                                  std.numbers[perm].tolist(), x[perm])))
-    df = predict(m, variants, progress=False, descent="unseen")
+    df = predict_with_descent(m, variants, progress=False, mode="unseen")
     assert set(df["descent_types"]) == {str(copies[0].number)}
     out = torch.tensor(df["y_pred"].to_numpy())
     assert torch.allclose(out, out[:1].expand_as(out), atol=ATOL, rtol=RTOL)
