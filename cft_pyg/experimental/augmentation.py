@@ -183,6 +183,8 @@ def subgroup_data(data: Data, subgroup: Subgroup, featurization: Featurization |
         out.y = data.y.clone()  # as stored: batches of both descriptions collate
     if "num_nodes" in data:  # a processed dataset's items store it
         out.num_nodes = int(out.z.numel())
+    for key in set(out.keys()) - set(data.keys()):  # e.g. std_rotation on older items
+        del out[key]
     return out
 
 

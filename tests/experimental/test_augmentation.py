@@ -259,3 +259,19 @@ def test_descriptions_batch_with_the_crystals_they_come_from():
         assert h.y.shape == y.shape and h.num_nodes == h.z.numel()
         batch = Batch.from_data_list([data, h])
         assert batch.num_graphs == 2
+
+
+def test_descriptions_batch_with_synthetic_crystals(tmp_path):
+    """Items without a field that ``from_structure`` adds (``std_rotation`` on the synthetic
+    crystals) keep their fields in the description, so a mixed batch collates."""
+    from cft_pyg.data import SyntheticCrystals
+
+    data = SyntheticCrystals(tmp_path / "data", num_crystals=12, seed=5, num_workers=0,
+                             log=False)
+    items = [data[i] for i in range(len(data))]
+    augmented = SubgroupAugmented(items, 0.5, seed=0)
+    described = [augmented[i] for i in range(len(items))]
+    assert any(d is not item for d, item in zip(described, items))
+    for d, item in zip(described, items):
+        assert set(d.keys()) == set(item.keys())
+    assert Batch.from_data_list(described).num_graphs == len(items)
