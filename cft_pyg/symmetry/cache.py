@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -107,6 +108,9 @@ def _build_routings(
 
     out = []
     numbers = range(1, NUM_SPACE_GROUPS + 1)
+    if progress and not sys.stderr.isatty():  # off a terminal: one plain line, no bar
+        print(f"cft_pyg: space-group bases R={cutoff:g}: building {len(numbers)} groups",
+              file=sys.stderr, flush=True)
     bar = tqdm(
         numbers,
         desc=f"cft_pyg: space-group bases R={cutoff:g}",

@@ -13,7 +13,8 @@ from cft_pyg._version import __version__
 project = "cft-pyg"
 author = "the cft-pyg developers"
 release = version = __version__
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax",
+              "sphinx.ext.doctest"]  # inherited Lightning docstrings use testcode
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # the signatures and the typed ``Args:`` say it once
 napoleon_google_docstring = True

@@ -92,7 +92,7 @@ def test_quick_preset_end_to_end(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "peers_quick.json").read_text())
     assert data["complete"]
     rows = data["summary"]["carbon24/energy_per_atom"]
-    assert set(run.peers(True)) | {"chgnet-ridge", "chgnet-krr", "chgnet-energy-linear"} \
-        == set(rows)
+    assert set(run.peers(True)) | {"chgnet-ridge", "chgnet-krr", "chgnet-energy-linear",
+                                   "training-mean"} == set(rows)
     assert not any(r["saw_test"] for r in rows.values())  # Carbon-24 is not MP data
     assert all(r["test_mae"]["mean"] >= 0 for r in rows.values())

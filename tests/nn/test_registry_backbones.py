@@ -14,6 +14,9 @@ from cft_pyg.training import available_models, build_model
 from . import _external
 
 SMALL = {"cft": {"channels": 16, "num_blocks": 1, "heads": 2},
+         "cft-trunk": {"channels": 16, "num_blocks": 1, "heads": 2},
+         "wyckoff": {"channels": 16, "num_layers": 1, "heads": 2},
+         "composition": {"channels": 16, "num_layers": 1, "heads": 2},
          "cft-transformer": {"channels": 16, "num_blocks": 1, "heads": 2},
          "transformer-plain": {"channels": 16, "num_blocks": 1, "heads": 2},
          "cft-published": {"channels": 16, "num_blocks": 1, "heads": 2, "encoder_hidden": 8,
