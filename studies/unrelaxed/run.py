@@ -186,7 +186,7 @@ def train_one(spec: StudyModel, parts: dict[str, Any], compositions: dict[str, s
     return {
         "metrics": report.to_dict(),
         "per_composition": report.per_composition.to_dict("records"),
-        "predictions": frame[["material_id", "composition", "y_pred", "y_true"]]
+        "predictions": frame[["material_id", "composition", "y_pred"]]
         .to_dict("list"),
         "val_mae": float(result.best_val_score),
         "composition_spread": spread,
