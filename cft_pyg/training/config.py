@@ -21,8 +21,7 @@ import yaml
 from .presets import Presets, setting
 
 __all__ = ["LOSSES", "NON_NEGATIVE_TARGETS", "OUTPUTS", "RETIRED_OPTIONS", "SPLITS", "TASKS",
-           "ConfigError",
-           "TrainConfig", "load_config_file", "save_config"]
+           "ConfigError", "TrainConfig", "load_config_file", "save_config"]
 
 TASKS = ("regression", "classification")
 """Accepted values of :attr:`TrainConfig.task`."""
@@ -147,11 +146,10 @@ class TrainConfig(Presets):
     }
 
     # model
-    model: str = setting("cft-trunk", "model: cft-trunk (recommended for relaxed crystals: the "
-                         "CFT trunk without a positional encoding), cft (the paper's CFT with "
-                         "the symmetry-adapted encoding; recommended for unrelaxed candidates), "
-                         "cft-transformer, transformer-plain, cft-published, cgcnn, alignn, "
-                         "wyckoff, composition, m3gnet, megnet, tensornet, chgnet, chgnet-frozen")
+    model: str = setting("cft-trunk", "model: cft-trunk (relaxed crystals), cft (the paper's "
+                         "CFT; unrelaxed candidates), cft-transformer, transformer-plain, "
+                         "cft-published, cgcnn, alignn, wyckoff, composition, m3gnet, megnet, "
+                         "tensornet, chgnet, chgnet-frozen")
     model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
     pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "
