@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "cft_pyg"
 STUDIES = REPO / "studies"
 LAYERS = ["home", "symmetry", "data", "nn", "transforms", "training", "experimental", "viz",
-          "pretrained", "demo", "store_cli", "cli", "testing"]
+          "pretrained", "demo", "store_cli", "cli_tensors", "cli_parser", "cli", "testing"]
 CORE = ("symmetry", "data", "nn", "transforms", "training")
 """The core path: it never imports :mod:`cft_pyg.experimental` (which attaches through hooks)."""
 

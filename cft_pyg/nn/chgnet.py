@@ -98,16 +98,6 @@ class CHGNetBackbone(nn.Module):
         converter = model.graph_converter
         self._graphs = CrystalCache(lambda s: converter(s, graph_id=""), cache_size)
 
-    def __deepcopy__(self, memo: dict) -> CHGNetBackbone:
-        import copy
-
-        cls = type(self)
-        new = cls.__new__(cls)
-        memo[id(self)] = new
-        for key, value in self.__dict__.items():
-            setattr(new, key, value if key == "_graphs" else copy.deepcopy(value, memo))
-        return new
-
     @property
     def feature_dim(self) -> int:
         """Width of :meth:`crystal_features` (CHGNet's atom feature width, 64)."""

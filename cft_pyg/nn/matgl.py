@@ -92,17 +92,6 @@ class _MatGLAdapter(nn.Module):
 
         self._graphs = CrystalCache(build, cache_size)
 
-    def __deepcopy__(self, memo: dict) -> _MatGLAdapter:
-        # the graph cache is a convenience, not state: copies share it
-        import copy
-
-        cls = type(self)
-        new = cls.__new__(cls)
-        memo[id(self)] = new
-        for key, value in self.__dict__.items():
-            setattr(new, key, value if key == "_graphs" else copy.deepcopy(value, memo))
-        return new
-
     @property
     def feature_dim(self) -> int:
         """Width of :meth:`crystal_features` (the input of matgl's final MLP)."""

@@ -77,6 +77,12 @@ class CrystalCache(Generic[T]):
     def __len__(self) -> int:
         return len(self._store)
 
+    def __deepcopy__(self, memo: dict) -> CrystalCache[T]:
+        """Copies of a model share its cache: the cache is a convenience, not state (the
+        built graphs depend only on the crystal, and ``build`` may hold an unpicklable
+        converter)."""
+        return self
+
     def clear(self) -> None:
         """Forget every crystal."""
         self._store.clear()
