@@ -46,7 +46,7 @@ import pandas as pd
 
 from .crystal_dataset import CrystalDataset
 from .entries import Entry
-from .splits import PROJECT_SPLIT_FRACTIONS, PROJECT_SPLIT_SEED, PROJECT_SPLITS
+from .splits import PROJECT_SPLIT_FRACTIONS, PROJECT_SPLIT_SEED, PROJECT_SPLITS, project_split
 
 __all__ = ["NREL_FILES", "NREL_FLAGS", "NRELHypothetical", "composition_split", "nrel_table"]
 
@@ -70,10 +70,10 @@ def composition_split(compositions: Sequence[str], seed: int = PROJECT_SPLIT_SEE
                       ) -> dict[str, str]:
     """A seeded split of the distinct compositions into train, val and test.
 
-    The distinct compositions are sorted (so row order and repeats do not matter), permuted
-    with ``numpy.random.default_rng(seed)`` and cut into ``fractions`` (val and test sizes
-    rounded, train the remainder).  Every row of a composition then belongs to the part of
-    its composition: no composition is in two parts.
+    The project's split (:func:`~cft_pyg.data.splits.project_split`) of the distinct
+    compositions: sorted (so row order and repeats do not matter), permuted with
+    ``numpy.random.default_rng(seed)`` and cut into ``fractions``.  Every row of a composition
+    then belongs to the part of its composition: no composition is in two parts.
 
     Args:
         compositions: The composition of every row (repeats expected).
@@ -83,16 +83,8 @@ def composition_split(compositions: Sequence[str], seed: int = PROJECT_SPLIT_SEE
     Returns:
         ``{composition: 'project-train' | 'project-val' | 'project-test'}``.
     """
-    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, "
-                         f"got {fractions}")
-    names = sorted({str(c) for c in compositions})
-    perm = np.random.default_rng(seed).permutation(len(names))
-    n_val = round(fractions[1] * len(names))
-    n_test = round(fractions[2] * len(names))
-    n_train = len(names) - n_val - n_test
-    parts = ["project-train"] * n_train + ["project-val"] * n_val + ["project-test"] * n_test
-    return {names[i]: part for i, part in zip(perm, parts, strict=True)}
+    parts = project_split([str(c) for c in compositions], seed, fractions)
+    return {name: part for part, names in parts.items() for name in names}
 
 
 def nrel_table(path: str | os.PathLike, split: str = "all",
