@@ -51,7 +51,8 @@ from .tensor_metrics import derived_scalars, neumann_violations, tensor_metrics
 __all__ = ["TensorPropertyModule", "derived_scalars", "equivariance_errors",
            "evaluate_tensor_model", "fit_tensor_model", "load_tensor_model",
            "neumann_violations", "predict_structures",
-           "predict_tensors", "rotated_inputs", "split_indices", "tensor_metrics", "tensor_split"]
+           "predict_tensors", "random_frame", "rotated_inputs", "split_indices", "tensor_metrics",
+           "tensor_split"]
 
 Mode = Literal["symmetric", "raw"]
 
@@ -293,6 +294,15 @@ def predict_structures(module: TensorPropertyModule, structures: Sequence[Any],
     return predict_tensors(module, crystals, batch_size)
 
 
+def random_frame(rng: np.random.Generator, improper: bool = False) -> np.ndarray:
+    """A Haar-random ``(3, 3)`` rotation (``improper``: a rotation times the mirror
+    ``z -> -z``, determinant -1)."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    q = q if np.linalg.det(q) > 0 else -q
+    return q @ np.diag([1.0, 1.0, -1.0]) if improper else q
+
+
 def rotated_inputs(module: TensorPropertyModule, crystals: Sequence[Data], *, seed: int = 0,
                    batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Predictions for the crystals re-described in randomly turned frames.
@@ -311,11 +321,7 @@ def rotated_inputs(module: TensorPropertyModule, crystals: Sequence[Data], *, se
     rng = np.random.default_rng(seed)
     moved, maps = [], []
     for i, data in enumerate(crystals):
-        q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-        q = q * np.sign(np.diag(r))
-        q = q if np.linalg.det(q) > 0 else -q
-        if i % 2:
-            q = q @ np.diag([1.0, 1.0, -1.0])
+        q = random_frame(rng, improper=bool(i % 2))
         L = data.cell.reshape(3, 3).double().numpy()
         frac = data.frac_coords.double().numpy()
         moved.append(from_structure((L @ q.T, frac, data.z.numpy()), module.featurization))

@@ -53,6 +53,7 @@ from cft_pyg.training.tensors import (  # noqa: E402
     fit_tensor_model,
     neumann_violations,
     predict_tensors,
+    random_frame,
     rotated_inputs,
     tensor_metrics,
     tensor_split,
@@ -207,11 +208,7 @@ def _fit_equivariance(module: TensorPropertyModule, crystals: list, poscars: lis
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, poscar in enumerate(poscars):
-            q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-            q = q * np.sign(np.diag(r))
-            q = q if np.linalg.det(q) > 0 else -q
-            if i % 2:
-                q = q @ np.diag([1.0, 1.0, -1.0])
+            q = random_frame(rng, improper=bool(i % 2))
             s = Structure.from_str(poscar, fmt="poscar")
             moved = Structure(Lattice(s.lattice.matrix @ q.T), s.species, s.frac_coords)
             raw = predict_tensors(module, [from_structure(moved, module.featurization)])
