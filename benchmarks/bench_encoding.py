@@ -7,10 +7,11 @@ cutoffs R=5 and R=8 and prints atoms/s for
   outputs (``frequency``: 2S features; ``orbit``: compact basis);
 * ``plain``: :class:`cft_pyg.nn.PlainFourierFeatures` (cos and sin of the same
   frequencies, not invariant): the cost floor;
-* ``dense``: :class:`cft_pyg.nn.DenseRoutingEncoding`, the published dense ``N x N``
-  routing per group (matrices precomputed, build time excluded);
-* ``naive``: :class:`cft_pyg.nn.OrbitAveragingEncoding`, averaging over the point's orbit
-  (measured on fewer atoms: it is slow), for all groups and for the cubic groups 195-230.
+* ``dense``: :class:`cft_pyg.nn.reference_encodings.DenseRoutingEncoding`, the published
+  dense ``N x N`` routing per group (matrices precomputed, build time excluded);
+* ``naive``: :class:`cft_pyg.nn.reference_encodings.OrbitAveragingEncoding`, averaging
+  over the point's orbit (measured on fewer atoms: it is slow), for all groups and for the
+  cubic groups 195-230.
 
 Every method runs in its own subprocess so that its peak memory (peak RSS growth during
 the timed calls) is its own.  Ratios compare methods on the same atoms in this run.
@@ -59,12 +60,8 @@ def _worker(args: tuple) -> dict:
     method, cutoff, atoms, groups, device, repeats, seed, threads, chunk = args
     if threads:
         torch.set_num_threads(threads)
-    from cft_pyg.nn import (
-        DenseRoutingEncoding,
-        OrbitAveragingEncoding,
-        PlainFourierFeatures,
-        SymmetryAdaptedFourierEncoding,
-    )
+    from cft_pyg.nn import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+    from cft_pyg.nn.reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 
     gen = torch.Generator().manual_seed(seed)
     group_tensor = torch.tensor(groups)
@@ -221,11 +218,8 @@ def _cft_step_share(repeats: int) -> dict:
 
 def issue_targets(repeats: int = 15) -> dict:
     """The encoding speed targets (module docstring), at 1 and 2 threads."""
-    from cft_pyg.nn import (
-        DenseRoutingEncoding,
-        PlainFourierFeatures,
-        SymmetryAdaptedFourierEncoding,
-    )
+    from cft_pyg.nn import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+    from cft_pyg.nn.reference_encodings import DenseRoutingEncoding
 
     plain = PlainFourierFeatures(5.0)
     encoders = {s: SymmetryAdaptedFourierEncoding(5.0, strategy=s)

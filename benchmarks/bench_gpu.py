@@ -8,8 +8,8 @@ synchronization:
   routing strategy (``gathered`` is the loop-free path: a fixed sequence of kernels whatever
   the number of groups in the batch);
 * ``plain``: :class:`cft_pyg.nn.PlainFourierFeatures` (the cost floor, not invariant);
-* ``dense``: :class:`cft_pyg.nn.DenseRoutingEncoding` (the published dense routing; only up
-  to 64,000 atoms);
+* ``dense``: :class:`cft_pyg.nn.reference_encodings.DenseRoutingEncoding` (the published
+  dense routing; only up to 64,000 atoms);
 
 and the share of the encoding in one CFT training step (forward, backward, AdamW) on 64
 synthetic crystals.  Writes a JSON (default ``benchmarks/results/gpu.json``), merging in the
@@ -54,11 +54,8 @@ def _time(fn, device: torch.device, repeats: int) -> float:
 
 
 def encoding_times(device: torch.device, crystals: list[int], repeats: int) -> list[dict]:
-    from cft_pyg.nn import (
-        DenseRoutingEncoding,
-        PlainFourierFeatures,
-        SymmetryAdaptedFourierEncoding,
-    )
+    from cft_pyg.nn import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+    from cft_pyg.nn.reference_encodings import DenseRoutingEncoding
 
     methods = {
         "gathered": SymmetryAdaptedFourierEncoding(strategy="gathered"),

@@ -1,4 +1,9 @@
-"""Neural-network layers and models of cft-pyg."""
+"""Neural-network layers and models of cft-pyg.
+
+The naive references of the encoding (dense routing, orbit averaging) used by the tests and
+benchmarks are not layers of the library: import them from
+:mod:`cft_pyg.nn.reference_encodings`.
+"""
 
 from .alignn import ALIGNN
 from .backbone import Backbone
@@ -18,7 +23,6 @@ from .matgl import M3GNet, MEGNet, TensorNet
 from .pretrain import orbit_distance, pretrain_encoding
 from .published import PublishedCFT, PublishedPositionalEncoding
 from .radial import CosineCutoff, GaussianExpansion
-from .reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 from .tensor_head import TensorHead, TensorModel
 from .transformer import MaskedSelfAttention
 from .wyckoff import WyckoffTransformer
@@ -48,8 +52,6 @@ __all__ = [
     "WyckoffTransformer",
     "orbit_distance",
     "pretrain_encoding",
-    "DenseRoutingEncoding",
-    "OrbitAveragingEncoding",
     "PlainFourierFeatures",
     "SymmetryAdaptedFourierEncoding",
     "TensorHead",

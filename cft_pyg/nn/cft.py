@@ -55,15 +55,14 @@ class HybridBlock(nn.Module):
     with :class:`MaskedSelfAttention` over the atoms of each crystal (optionally with an
     additive per-head pair bias :math:`b`) and :class:`GatedDistanceConv` (``gated=True``)
     or :class:`DistanceFilterConv` over the periodic neighbour graph :math:`\mathcal{E}`.
-    Either branch can be switched off (``local=False``: the published pure Transformer
-    block; ``attention=False``: a pure message-passing block).
+    The local branch can be switched off (``local=False``: the published pure Transformer
+    block).
 
     Args:
         channels: width :math:`d`.
         heads: attention heads.
         ffn_hidden: hidden width of the FFN.
         local: use the message-passing branch.
-        attention: use the attention branch.
         dropout: dropout on the branch outputs and attention weights.
         local_channels: message width :math:`h` of the local branch (default :math:`d`).
         gated: gated messages that see the receiving atom (:class:`GatedDistanceConv`,
@@ -83,16 +82,13 @@ class HybridBlock(nn.Module):
         heads: int = 8,
         ffn_hidden: int = 256,
         local: bool = True,
-        attention: bool = True,
         dropout: float = 0.0,
         local_channels: int | None = None,
         gated: bool = True,
     ) -> None:
         super().__init__()
-        if not (local or attention):
-            raise ValueError("a block needs the local branch, the attention branch or both")
-        self.norm_attn = nn.LayerNorm(channels) if attention else None
-        self.attn = MaskedSelfAttention(channels, heads, dropout) if attention else None
+        self.norm_attn = nn.LayerNorm(channels)
+        self.attn = MaskedSelfAttention(channels, heads, dropout)
         self.norm_local = nn.LayerNorm(channels) if local else None
         conv = GatedDistanceConv if gated else DistanceFilterConv
         self.conv = conv(channels, local_channels) if local else None
@@ -109,9 +105,7 @@ class HybridBlock(nn.Module):
         edge_weight: torch.Tensor | None = None,
         pair_bias: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        h = x
-        if self.attn is not None:
-            h = h + self.dropout(self.attn(self.norm_attn(x), index, pair_bias))
+        h = x + self.dropout(self.attn(self.norm_attn(x), index, pair_bias))
         if self.conv is not None:
             h = h + self.dropout(
                 self.conv(self.norm_local(x), edge_index, edge_filter, edge_weight)
@@ -136,11 +130,11 @@ class CrystalFourierTransformer(nn.Module):
                     \mathrm{LN}\big(h_i^{(L)}\big)\Big).
 
     **Tokens.**  The atom token starts from physical element descriptors
-    (``element_features``); the positional token is the symmetry-adapted encoding,
-    RMS-normalized, read by a first layer per frequency family and FiLM-conditioned on
-    the lattice.  Each token is layer-normalized before the sum (``balance_tokens``), so
-    position and element weigh the same at initialization (without it the element part
-    is ~10x larger).
+    (:class:`~cft_pyg.nn.elements.AtomEmbedding`); the positional token is the
+    symmetry-adapted encoding, RMS-normalized, read by a first layer per frequency family
+    and FiLM-conditioned on the lattice.  Each token is layer-normalized before the sum
+    (``balance_tokens``), so position and element weigh the same at initialization
+    (without it the element part is ~10x larger).
 
     **Pairwise geometry.**  The neighbour graph (``edge_index``, ``edge_dist``) gives
     distances :math:`d_{ij}`, expanded on ``num_radial`` Gaussians :math:`e(d)` with a
@@ -169,7 +163,6 @@ class CrystalFourierTransformer(nn.Module):
         heads: attention heads.
         ffn_ratio: FFN hidden width as a multiple of ``channels``.
         local: use local message passing (``False``: a pure Transformer).
-        attention: use global attention (``False``: a pure message-passing ablation).
         encoding: ``'symmetry'``, ``'plain'``, ``'none'`` or a module, see
             :func:`make_encoding`.
         encoding_cutoff: frequency cutoff of the encoding.
@@ -177,13 +170,10 @@ class CrystalFourierTransformer(nn.Module):
             conventional cell), ``'minima'`` (the successive minima of the translation lattice:
             they do not jump when the detected group changes, see
             :class:`~cft_pyg.nn.LatticeFeatures`) or ``'none'``.
-        element_features: atom tokens from physical element descriptors (``False``: a
-            learned embedding of the atomic number only).
         normalize_encoding: RMS-normalize the encoding per atom (:class:`EncodingRMSNorm`).
         family_inputs: separate first layers for the hexagonal family (:class:`FamilyLinear`).
         balance_tokens: layer-normalize the atom and positional tokens before their sum.
-        pair_bias: distance bias of the attention logits (needs the neighbour graph; has
-            no effect with ``attention=False``, where there are no logits).
+        pair_bias: distance bias of the attention logits (needs the neighbour graph).
         gated_messages: gated local messages (:class:`GatedDistanceConv`) instead of a
             single linear distance filter (:class:`DistanceFilterConv`).
         radius: envelope cutoff (Å) of the pair terms; set it to the radius of the
@@ -225,11 +215,9 @@ class CrystalFourierTransformer(nn.Module):
         heads: int = 8,
         ffn_ratio: float = 2.0,
         local: bool = True,
-        attention: bool = True,
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = DEFAULT_CUTOFF,
         lattice: LatticeOption = "conventional",
-        element_features: bool = True,
         normalize_encoding: bool = True,
         family_inputs: bool = True,
         balance_tokens: bool = True,
@@ -246,12 +234,12 @@ class CrystalFourierTransformer(nn.Module):
         self.channels, self.num_blocks, self.heads = channels, num_blocks, heads
         self.local_channels = local_channels
         self.attention_buckets = attention_buckets
-        self.local, self.attention = local, attention
-        self.pair_bias = pair_bias and attention
+        self.local = local
+        self.pair_bias = pair_bias
         self.encoding_kind = encoding if isinstance(encoding, str) or encoding is None else "custom"
         self.radius = float(radius) if (local or self.pair_bias) else None
         self.out_channels = out_channels
-        self.atom_embedding = AtomEmbedding(channels, descriptors=element_features)
+        self.atom_embedding = AtomEmbedding(channels)
         self.positional = self._positional_module(
             channels, make_encoding(encoding, encoding_cutoff), lattice, normalize_encoding,
             family_inputs,
@@ -269,7 +257,7 @@ class CrystalFourierTransformer(nn.Module):
         ffn_hidden = round(ffn_ratio * channels)
         self.blocks = nn.ModuleList(
             HybridBlock(
-                channels, heads, ffn_hidden, local, attention, dropout, local_channels,
+                channels, heads, ffn_hidden, local, dropout, local_channels,
                 gated=gated_messages,
             )
             for _ in range(num_blocks)
@@ -334,7 +322,7 @@ class CrystalFourierTransformer(nn.Module):
         batch, num_graphs, _ = graph_inputs(data)
         index = (
             SizeBuckets(batch, num_graphs, self.attention_buckets)
-            if self.attention and self.attention_buckets > 1
+            if self.attention_buckets > 1
             else DenseBatchIndex(batch, num_graphs)
         )
         h = self.tokens(data)

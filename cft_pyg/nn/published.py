@@ -26,9 +26,10 @@ invariant encoding of this package.  Two modules:
    so a rotation of the Cartesian frame does not change the prediction.
 4. The encoding is RMS-normalized per atom (``normalize_encoding``) and read by a first
    layer per frequency family (``family_inputs``), as in the hybrid CFT.
-5. Atom tokens come from physical element descriptors (``element_features``) instead of a
-   learned 101-entry table, and the atom and positional tokens are layer-normalized
-   before their sum (``balance_tokens``; the published model normalizes the sum).
+5. Atom tokens come from physical element descriptors
+   (:class:`~cft_pyg.nn.elements.AtomEmbedding`) instead of a learned 101-entry table,
+   and the atom and positional tokens are layer-normalized before their sum
+   (``balance_tokens``; the published model normalizes the sum).
 6. Attention projections have biases (:class:`~cft_pyg.nn.MaskedSelfAttention`); the
    published ones have none.  LayerNorm epsilon is PyTorch's ``1e-5`` (published ``1e-6``).
 7. Inputs are standardized (:mod:`cft_pyg.data.standardization`: one crystal for every
@@ -210,7 +211,7 @@ class PublishedCFT(CrystalFourierTransformer):
         lattice: the lattice branch of the encoder (``'conventional'``, ``'minima'`` or
             ``'none'``: see
             :class:`PublishedPositionalEncoding`).
-        element_features, normalize_encoding, family_inputs, balance_tokens: see
+        normalize_encoding, family_inputs, balance_tokens: see
             :class:`CrystalFourierTransformer` (differences 4 and 5).
         encoder_hidden: width of the encoder branches (published 256).
         encoder_initial: first layer of the position branch (published 512).
@@ -233,7 +234,6 @@ class PublishedCFT(CrystalFourierTransformer):
         encoding: EncodingKind | nn.Module | None = "symmetry",
         encoding_cutoff: float = DEFAULT_CUTOFF,
         lattice: LatticeOption = "conventional",
-        element_features: bool = True,
         normalize_encoding: bool = True,
         family_inputs: bool = True,
         balance_tokens: bool = True,
@@ -251,8 +251,7 @@ class PublishedCFT(CrystalFourierTransformer):
         self._head_hidden = tuple(int(w) for w in head_hidden)
         super().__init__(
             channels=channels, num_blocks=num_blocks, heads=heads, ffn_ratio=ffn_ratio,
-            local=False, attention=True, encoding=encoding, encoding_cutoff=encoding_cutoff,
-            lattice=lattice, element_features=element_features,
+            local=False, encoding=encoding, encoding_cutoff=encoding_cutoff, lattice=lattice,
             normalize_encoding=normalize_encoding, family_inputs=family_inputs,
             balance_tokens=balance_tokens, pair_bias=False,
             attention_buckets=attention_buckets, dropout=dropout, out_channels=out_channels,

@@ -1,4 +1,5 @@
-r"""Reference implementations of the invariant encoding, kept for tests and benchmarks.
+r"""Reference implementations of the invariant encoding, kept for tests and benchmarks
+(not exported by :mod:`cft_pyg.nn`: they are not layers to build models with).
 
 Both compute the same ``P_G v(x)`` as :class:`~cft_pyg.nn.SymmetryAdaptedFourierEncoding`
 (``output="frequency"``, same slots and interleaved Re/Im layout), by other means:

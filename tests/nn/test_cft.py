@@ -149,11 +149,10 @@ def test_rotation_of_cartesian_frame(model64):
         {"local": False},
         {"encoding": "plain"},
         {"encoding": "none"},
-        {"attention": False},
         {"lattice": "none"},
         {"out_channels": 3},
     ],
-    ids=["hybrid", "pure-transformer", "plain-pe", "no-pe", "pure-mp", "no-lattice", "3-targets"],
+    ids=["hybrid", "pure-transformer", "plain-pe", "no-pe", "no-lattice", "3-targets"],
 )
 def test_forward_backward_shapes(options):
     model = small_cft(**options).train()
@@ -211,8 +210,8 @@ def test_few_steps_lower_the_loss():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="encoding"):
         CrystalFourierTransformer(encoding="spherical")
-    with pytest.raises(ValueError, match="branch"):
-        CrystalFourierTransformer(local=False, attention=False)
+    with pytest.raises(TypeError, match="attention"):  # removed in 0.5: no study used it
+        CrystalFourierTransformer(attention=False)
     with pytest.raises(ValueError, match="divide"):
         CrystalFourierTransformer(channels=30, heads=8)
     with pytest.raises(TypeError, match="fixes"):

@@ -8,12 +8,8 @@ import pytest
 import torch
 
 from cft_pyg import SpaceGroup, SymmetryAdaptedBasis
-from cft_pyg.nn import (
-    DenseRoutingEncoding,
-    OrbitAveragingEncoding,
-    PlainFourierFeatures,
-    SymmetryAdaptedFourierEncoding,
-)
+from cft_pyg.nn import PlainFourierFeatures, SymmetryAdaptedFourierEncoding
+from cft_pyg.nn.reference_encodings import DenseRoutingEncoding, OrbitAveragingEncoding
 from cft_pyg.testing import assert_batch_invariant
 
 ALL_GROUPS = torch.arange(1, 231)
