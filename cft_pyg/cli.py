@@ -222,13 +222,13 @@ def _run_config_for(checkpoint: Path, args: argparse.Namespace) -> Any:
 
 
 def _load_checkpoint(path: str) -> Any:
-    from .training import load_model
+    from .training import load_predictor
 
     p = _check_readable(path, "checkpoint")
     if p.is_dir():
         raise CLIError(f"checkpoint must be a file, got a folder: {p}")
     try:
-        return load_model(p)
+        return load_predictor(p)
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
 

@@ -46,7 +46,7 @@ from .recipes import RECIPES, Recipe, recipe
 from .validity import training_ids
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..training import CrystalPropertyModule
+    from ..training.property_model import PropertyModel
 
 __all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "available_encodings",
            "encoding_card", "load", "load_encoding", "model_card", "recipe", "training_ids"]
@@ -112,8 +112,9 @@ def _read_card(path: str) -> dict[str, Any]:
 
 
 def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = None
-         ) -> CrystalPropertyModule:
-    """The pretrained model ``name`` in eval mode, with its target normalization and the
+         ) -> PropertyModel:
+    """The pretrained model ``name`` in eval mode (a Lightning-free
+    :class:`~cft_pyg.training.PropertyModel`), with its target normalization and the
     featurization of its training crystals (``model.featurization``, a
     :class:`~cft_pyg.data.Featurization`: pass it when featurizing new crystals).
 
@@ -130,8 +131,8 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
     """
     import torch
 
-    from ..training import CrystalPropertyModule
     from ..training.checkpoints import check_library_version
+    from ..training.property_model import PropertyModel
 
     weights, _ = _files(name, None if models_dir is None else Path(models_dir))
     try:
@@ -143,7 +144,7 @@ def load(name: str, map_location: str = "cpu", models_dir: str | Path | None = N
         raise ValueError(f"{weights} is not a cft-pyg pretrained model (format {FORMAT})")
     hparams = dict(blob["hparams"])
     check_library_version(weights, hparams.get("library_version"))
-    module = CrystalPropertyModule(**hparams)
+    module = PropertyModel(hparams)
     module.load_state_dict(blob["state_dict"])
     module.to(map_location)
     module.eval()

@@ -4,6 +4,8 @@
 * :func:`fit` / :func:`evaluate` / :func:`predict` / :func:`load_model` - the engine.
 * :class:`CrystalPropertyModule` - the LightningModule (regression or classification,
   normalization, AdamW + warm-up/cosine).
+* :func:`load_predictor` / :class:`PropertyModel` - a trained model for prediction, without
+  Lightning (``predict`` and ``evaluate`` need nothing else).
 * :class:`TimeBudget` - train for a budget of seconds instead of epochs (``fit(...,
   budget=...)``).
 * ``fit(..., train_transform=..., callbacks=...)`` and ``evaluate(..., predictor=...)`` -
@@ -38,6 +40,7 @@ _EXPORTS = {
     "target_statistics": "datamodule",
     "check_resume": "checkpoints",
     "load_model": "checkpoints",
+    "load_predictor": "checkpoints",
     "FitResult": "fitting",
     "fit": "fitting",
     "evaluate": "prediction",
@@ -51,6 +54,7 @@ _EXPORTS = {
     "as_crystals": "inputs",
     "featurization_for": "inputs",
     "CrystalPropertyModule": "module",
+    "PropertyModel": "property_model",
     "warmup_cosine_factor": "module",
     "available_datasets": "registry",
     "available_models": "registry",

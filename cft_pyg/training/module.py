@@ -28,8 +28,7 @@ from torchmetrics.classification import (
 )
 
 from ..data.featurization import Featurization
-from .config import OUTPUTS, TASKS
-from .registry import build_model
+from .property_model import PropertyOutputs, build_property_model, checked_options
 
 __all__ = ["CrystalPropertyModule", "parameter_groups", "warmup_cosine_factor"]
 
@@ -63,8 +62,13 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[s
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-class CrystalPropertyModule(L.LightningModule):
+class CrystalPropertyModule(PropertyOutputs, L.LightningModule):
     """Regression or classification of one crystal property with a model of :mod:`cft_pyg.nn`.
+
+    Its outputs (normalization, output transform, prediction records) are those of
+    :class:`~cft_pyg.training.property_model.PropertyOutputs`, shared with the
+    Lightning-free :class:`~cft_pyg.training.property_model.PropertyModel` that
+    prediction loads.
 
     Regression learns ``(y - mean) / std`` with an MSE, L1 or Huber loss and reports MAE in
     physical units. Classification learns integer labels ``0 .. num_classes - 1``: a binary
@@ -129,32 +133,10 @@ class CrystalPropertyModule(L.LightningModule):
         training_groups: list[int] | None = None,
     ) -> None:
         super().__init__()
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-        if task == "classification" and (num_classes is None or num_classes < 2):
-            raise ValueError(f"classification needs num_classes >= 2, got {num_classes}")
-        if task == "classification" and loss != "cross_entropy":
-            raise ValueError(f"classification uses loss='cross_entropy', got {loss!r}")
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if task == "classification" and output != "linear":
-            raise ValueError("a classification outputs logits (output='linear')")
-        if task == "regression" and loss not in ("mse", "l1", "huber"):
-            raise ValueError(f"regression loss must be 'mse', 'l1' or 'huber', got {loss!r}")
-        if training_groups is not None:
-            training_groups = sorted({int(g) for g in training_groups})
-            if not all(1 <= g <= 230 for g in training_groups):
-                raise ValueError(f"training_groups must be space-group numbers 1-230, got "
-                                 f"{training_groups}")
-        if isinstance(featurization, Featurization):
-            featurization = featurization.to_dict()
-        elif featurization is not None:
-            featurization = Featurization.from_record(featurization).to_dict()  # validated
+        training_groups, featurization = checked_options(task, num_classes, loss, output,
+                                                         training_groups, featurization)
         self.save_hyperparameters()
-        kwargs = dict(model_kwargs or {})
-        if task == "classification":
-            kwargs["out_channels"] = 1 if num_classes == 2 else int(num_classes)
-        self.model = build_model(model, **kwargs)
+        self.model = build_property_model(model, model_kwargs, task, num_classes)
         self.register_buffer("target_mean", torch.tensor(float(target_mean)))
         self.register_buffer("target_std", torch.tensor(float(target_std)))
         if task == "regression":
@@ -166,74 +148,12 @@ class CrystalPropertyModule(L.LightningModule):
             self.val_accuracy = MulticlassAccuracy(num_classes=num_classes, average="micro")
             self.val_auc = MulticlassAUROC(num_classes=num_classes, average="macro")
 
-    # ------------------------------------------------------------------ featurization
-    @property
-    def featurization(self) -> Featurization | None:
-        """How the training crystals were featurized (``None`` if they record nothing);
-        options missing from an older checkpoint take this version's defaults."""
-        values = self.hparams.get("featurization")
-        return None if not values else Featurization.from_record(values)
-
-    @property
-    def training_groups(self) -> list[int] | None:
-        """Space groups seen in training (``None``: the checkpoint does not record them)."""
-        groups = self.hparams.get("training_groups")
-        return None if groups is None else list(groups)
-
     # ------------------------------------------------------------------ task
-    @property
-    def is_classifier(self) -> bool:
-        """Whether the task is a classification."""
-        return self.hparams.get("task", "regression") == "classification"
-
     @property
     def monitor(self) -> str:
         """Validation metric that selects the best epoch (lower is better): ``val_mae`` for a
         regression, ``val_loss`` (cross-entropy) for a classification."""
         return "val_loss" if self.is_classifier else "val_mae"
-
-    # ------------------------------------------------------------------ targets
-    def set_normalization(self, mean: float, std: float) -> None:
-        """Set the target normalization (use the training split's statistics)."""
-        if not math.isfinite(mean) or not math.isfinite(std) or std <= 0:
-            raise ValueError(f"bad target normalization mean={mean}, std={std}")
-        self.target_mean.fill_(mean)
-        self.target_std.fill_(std)
-        self.hparams["target_mean"] = float(mean)
-        self.hparams["target_std"] = float(std)
-
-    def target(self, batch: Any) -> Tensor:
-        """The learned target of each crystal, shape ``(num_graphs,)``: physical units for a
-        regression, integer class labels (``long``) for a classification."""
-        y = batch.y
-        if y is None:
-            raise ValueError("the batch has no targets (data.y)")
-        y = y.reshape(batch.num_graphs, -1)[:, self.hparams.target_index]
-        if self.is_classifier:
-            return y.round().long()
-        return y.to(self.target_mean.dtype)
-
-    def logits(self, batch: Any) -> Tensor:
-        """Raw model output: normalized values (regression), one logit per crystal (binary) or
-        ``(num_graphs, num_classes)`` logits (multi-class)."""
-        out = self.model(batch)
-        if self.is_classifier and self.hparams.num_classes > 2:
-            return out.reshape(batch.num_graphs, -1)
-        return out.reshape(-1)
-
-    def forward(self, batch: Any) -> Tensor:
-        """Predictions: physical values ``(num_graphs,)`` (regression), the probability of
-        class 1 ``(num_graphs,)`` (binary) or class probabilities
-        ``(num_graphs, num_classes)`` (multi-class)."""
-        out = self.logits(batch)
-        if not self.is_classifier:
-            return self._physical(out)
-        return torch.sigmoid(out) if self.hparams.num_classes == 2 else out.softmax(dim=-1)
-
-    def _physical(self, out: Tensor) -> Tensor:
-        """Normalized model output -> physical value (through the softplus if asked)."""
-        y = out * self.target_std + self.target_mean
-        return F.softplus(y) if self.hparams.get("output", "linear") == "softplus" else y
 
     def _train_output(self, batch: Any) -> Tensor:
         """What the loss compares with the target: logits (classification) or the output
@@ -306,27 +226,6 @@ class CrystalPropertyModule(L.LightningModule):
         self.test_mae(self(batch), self.target(batch))
         self.log("test_mae", self.test_mae, on_step=False, on_epoch=True,
                  batch_size=batch.num_graphs)
-
-    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        """Per-crystal predictions with what evaluation tables need: ``pred`` (the value, or
-        the most probable class) and, for a classification, ``prob`` (class probabilities,
-        ``(num_graphs, num_classes)``)."""
-        out: dict[str, Any] = {"space_group": batch.space_group.reshape(-1).detach().cpu()}
-        pred = self(batch).detach().cpu()
-        if self.is_classifier:
-            prob = torch.stack([1 - pred, pred], dim=-1) if pred.ndim == 1 else pred
-            out["prob"] = prob
-            out["pred"] = prob.argmax(dim=-1)
-        else:
-            out["pred"] = pred
-        if getattr(batch, "natoms", None) is not None:
-            out["natoms"] = batch.natoms.reshape(-1).detach().cpu()
-        if getattr(batch, "y", None) is not None:
-            out["y"] = self.target(batch).detach().cpu()
-        ids = getattr(batch, "material_id", None)
-        if ids is not None:
-            out["material_id"] = list(ids) if not isinstance(ids, str) else [ids]
-        return out
 
     # ------------------------------------------------------------------ optimizer
     def configure_optimizers(self) -> dict[str, Any]:

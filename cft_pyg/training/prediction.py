@@ -1,20 +1,26 @@
-"""predict / evaluate: a trained model on crystals, as a table or as metrics."""
+"""predict / evaluate: a trained model on crystals, as a table or as metrics.
+
+Prediction is a plain loop (no Lightning): a model loaded for prediction
+(:func:`~cft_pyg.training.load_predictor`, :func:`cft_pyg.pretrained.load`) and this module
+import torch, PyG and pandas only.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import lightning as L
 import pandas as pd
+import torch
+from torch_geometric.loader import DataLoader
 
 from .config import TrainConfig
-from .datamodule import CrystalDataModule
 from .domain import warn_outside
 from .evaluation import EvaluationReport, classification_report, evaluation_report
-from .module import CrystalPropertyModule
-from .quiet import quiet_lightning
+from .property_model import PropertyOutputs
 
 __all__ = ["PROGRESS_FROM", "checked_inputs", "evaluate", "predict", "prediction_frame"]
 
@@ -22,20 +28,70 @@ __all__ = ["PROGRESS_FROM", "checked_inputs", "evaluate", "predict", "prediction
 PROGRESS_FROM = 1000
 """Python :func:`predict` shows a progress bar from this many crystals on (unless told)."""
 
+_AUTOCAST = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+_FULL = ("32-true", "32")
 
-def _predict_rows(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int,
+
+def _device(module: torch.nn.Module, accelerator: str) -> torch.device:
+    """Where to predict: ``'cpu'``; ``'gpu'``/``'cuda'`` (refused without CUDA); ``'auto'``:
+    the module's own device, or CUDA when the module is on the CPU and CUDA is present."""
+    if accelerator == "cpu":
+        return torch.device("cpu")
+    cuda = torch.cuda.is_available()
+    if accelerator in ("gpu", "cuda"):
+        if not cuda:
+            raise ValueError(f"accelerator {accelerator!r} asked for, but no CUDA device is "
+                             "present (use accelerator='cpu' or 'auto')")
+        return torch.device("cuda")
+    if accelerator != "auto":
+        raise ValueError(f"prediction runs on accelerator 'cpu', 'gpu' or 'auto', got "
+                         f"{accelerator!r}")
+    own = next(module.parameters()).device
+    return torch.device("cuda") if own.type == "cpu" and cuda else own
+
+
+def _precision(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast of a mixed ``precision`` (``'32-true'``: none)."""
+    if precision in _FULL:
+        return contextlib.nullcontext()
+    if precision not in _AUTOCAST:
+        raise ValueError(f"prediction runs in precision {', '.join(_FULL + tuple(_AUTOCAST))},"
+                         f" got {precision!r}")
+    return torch.autocast(device.type, dtype=_AUTOCAST[precision])
+
+
+def _batches(dataset: Sequence[Any], batch_size: int, progress: bool) -> Iterator[Any]:
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    if not progress or not getattr(sys.stderr, "isatty", lambda: False)():
+        yield from loader  # a log file gets no bar (issue 39: bars filled logs)
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(dataset), desc="predict", unit="crystal") as bar:
+        for batch in loader:
+            yield batch
+            bar.update(batch.num_graphs)
+
+
+def _predict_rows(module: PropertyOutputs, dataset: Sequence[Any], batch_size: int,
                   config: TrainConfig | None, progress: bool | None) -> list[dict[str, Any]]:
     cfg = config or TrainConfig(progress_bar=False)
     if progress is None:
         progress = cfg.progress_bar if config is not None else len(dataset) >= PROGRESS_FROM
-    with quiet_lightning():
-        trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
-                            logger=False, enable_checkpointing=False,
-                            enable_progress_bar=progress, enable_model_summary=False,
-                            default_root_dir=cfg.output_dir)
-        data = CrystalDataModule(predict=dataset, batch_size=batch_size)
-        outputs = trainer.predict(module, datamodule=data)
-    return outputs or []
+    if len(dataset) == 0:
+        return []
+    device = _device(module, cfg.accelerator)
+    start_device = next(module.parameters()).device
+    was_training = module.training
+    module.to(device).eval()
+    rows = []
+    try:
+        with torch.no_grad(), _precision(str(cfg.precision), device):
+            for i, batch in enumerate(_batches(dataset, batch_size, progress)):
+                rows.append(module.predict_step(batch.to(device), i))
+    finally:
+        module.to(start_device).train(was_training)
+    return rows
 
 
 def _warn_if_trained_on(module: Any, dataset: Any) -> None:
@@ -57,7 +113,7 @@ def _warn_if_trained_on(module: Any, dataset: Any) -> None:
             UserWarning, stacklevel=3)
 
 
-def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
+def predict(module: PropertyOutputs, dataset: Sequence[Any], batch_size: int = 64,
             config: TrainConfig | None = None, *, progress: bool | None = None
             ) -> pd.DataFrame:
     """Per-crystal predictions as a DataFrame, in dataset order: ``material_id`` when known,
@@ -68,18 +124,18 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
     One warning (:func:`~cft_pyg.training.domain.warn_outside`) names the crystals outside
     the model's measured domain (larger cells, elements absent from its training crystals).
 
-    Lightning's banners are kept off the terminal
-    (:func:`~cft_pyg.training.quiet.quiet_lightning`); its warnings still pass.
-
     Args:
-        module: the model (e.g. :func:`load_model` or :func:`cft_pyg.pretrained.load`).
+        module: the model (:func:`load_predictor`, :func:`cft_pyg.pretrained.load`, or a
+            :class:`CrystalPropertyModule` in training).
         dataset: the crystals: ``Data`` built with the model's featurization (a list or a
             dataset), or structure file paths (any format :func:`cft_pyg.data.from_file`
             reads; a folder: its structure files) and pymatgen ``Structure`` / ASE ``Atoms``
             objects, one or a list, featurized as the model's training crystals
             (:func:`~cft_pyg.training.inputs.as_crystals`).
         batch_size: crystals per batch.
-        config: hardware settings (accelerator, precision); default CPU-or-auto, float32.
+        config: hardware settings: ``accelerator`` (``'cpu'``, ``'gpu'`` or ``'auto'``) and
+            ``precision`` (``'32-true'``, ``'bf16-mixed'`` or ``'16-mixed'``); default
+            ``'auto'`` and ``'32-true'``. The module is left on its device and in its mode.
         progress: show a progress bar; ``None``: from :data:`PROGRESS_FROM` crystals on (or
             ``config.progress_bar`` when a config is given).
     """
@@ -87,7 +143,7 @@ def predict(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: i
     return prediction_frame(module, dataset, batch_size, config, progress)
 
 
-def checked_inputs(module: CrystalPropertyModule, dataset: Sequence[Any]) -> Sequence[Any]:
+def checked_inputs(module: PropertyOutputs, dataset: Sequence[Any]) -> Sequence[Any]:
     """The crystals of :func:`predict` as ``Data`` (:func:`~cft_pyg.training.inputs.as_crystals`),
     after its warnings: crystals the model was trained on, crystals outside its domain."""
     from .inputs import as_crystals
@@ -98,7 +154,7 @@ def checked_inputs(module: CrystalPropertyModule, dataset: Sequence[Any]) -> Seq
     return dataset
 
 
-def prediction_frame(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int,
+def prediction_frame(module: PropertyOutputs, dataset: Sequence[Any], batch_size: int,
                       config: TrainConfig | None, progress: bool | None) -> pd.DataFrame:
     """The frame of :func:`predict`, one row per item of ``dataset`` (``Data`` already
     checked: :func:`checked_inputs`)."""
@@ -126,7 +182,7 @@ def prediction_frame(module: CrystalPropertyModule, dataset: Sequence[Any], batc
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate(module: CrystalPropertyModule, dataset: Sequence[Any], batch_size: int = 64,
+def evaluate(module: PropertyOutputs, dataset: Sequence[Any], batch_size: int = 64,
              config: TrainConfig | None = None, *,
              predictor: Callable[..., pd.DataFrame] | None = None) -> EvaluationReport:
     """Metrics overall, per space group and per crystal system of ``module`` on ``dataset``

@@ -26,8 +26,11 @@ TARGETS = {
     "cft-pyg --help / pretrained (cft_pyg.cli)": "import cft_pyg.cli",
     "cft-pyg pretrained listing": "from cft_pyg.cli import main; main(['pretrained'])",
     "train (cft_pyg.training.fitting)": "import cft_pyg.training.fitting",
-    "predict (cft_pyg.training.prediction, cft_pyg.data)":
-        "import cft_pyg.training.prediction, cft_pyg.data",
+    "predict (cft_pyg.training.prediction, load_predictor, cft_pyg.data)":
+        "import cft_pyg.training.prediction, cft_pyg.training.checkpoints, "
+        "cft_pyg.training.property_model, cft_pyg.data",
+    "the LightningModule (what predict imported before 0.5)":
+        "import cft_pyg.training.module, cft_pyg.training.prediction, cft_pyg.data",
     "torch alone": "import torch",
     "lightning alone": "import lightning",
 }

@@ -29,3 +29,10 @@ def test_pretrained_listing_leaves_torch_out() -> None:
     study = _study()
     result = study.measure(study.TARGETS["cft-pyg pretrained listing"], 1)
     assert "torch" not in result["modules"] and "lightning" not in result["modules"]
+
+
+def test_predict_leaves_lightning_out() -> None:
+    study = _study()
+    label = next(k for k in study.TARGETS if k.startswith("predict"))
+    result = study.measure(study.TARGETS[label], 1)
+    assert "torch" in result["modules"] and "lightning" not in result["modules"]

@@ -10,7 +10,7 @@ import torch
 
 from cft_pyg.cli import main
 from cft_pyg.data import featurization_of
-from cft_pyg.training import TrainConfig, fit, load_model
+from cft_pyg.training import TrainConfig, fit, load_model, load_predictor, predict
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,32 @@ def test_moved_checkpoint_predicts_bit_identically(run, tmp_path, capsys):
     assert "does not record" not in capsys.readouterr().err
 
 
+def test_predictor_is_the_trained_model_without_lightning(run):
+    """load_predictor rebuilds the LightningModule's model, buffers and hyper-parameters as a
+    plain module: the same state and the same predictions, and Lightning is never imported."""
+    import subprocess
+    import sys
+
+    path, data = run
+    full, light = load_model(path), load_predictor(path)
+    assert not light.training and light.featurization == full.featurization
+    state = light.state_dict()
+    assert state.keys() <= full.state_dict().keys()
+    assert all(torch.equal(v, full.state_dict()[k]) for k, v in state.items())
+    crystals = list(data[40:])
+    assert predict(light, crystals).equals(predict(full, crystals))
+    code = ("import sys; from cft_pyg.training import load_predictor, predict; "
+            "from cft_pyg.data import SyntheticCrystals; "
+            f"m = load_predictor({str(path)!r}); "
+            f"d = SyntheticCrystals({str(data.root)!r}, num_crystals=48, seed=3, "
+            "num_workers=0, log=False, radius=6.0, max_neighbors=10); "
+            "predict(m, list(d[:4])); "
+            "print('LIGHTNING', 'lightning' in sys.modules, 'torchmetrics' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "LIGHTNING False False" in out, out
+
+
 def test_checkpoints_of_another_version_are_refused(run, tmp_path):
     path, _ = run
     payload = torch.load(path, map_location="cpu", weights_only=False)
@@ -64,8 +90,9 @@ def test_checkpoints_of_another_version_are_refused(run, tmp_path):
         payload["hyper_parameters"]["library_version"] = version
         bad = tmp_path / f"v{version}.ckpt"
         torch.save(payload, bad)
-        with pytest.raises(ValueError, match=message):
-            load_model(bad)
+        for loader in (load_model, load_predictor):
+            with pytest.raises(ValueError, match=message):
+                loader(bad)
 
 
 class _Payload:

@@ -21,6 +21,7 @@ from cft_pyg.training import (
     evaluate,
     fit,
     load_model,
+    load_predictor,
     predict,
 )
 
@@ -107,6 +108,9 @@ def test_classifier_learns_and_predicts_probabilities(tmp_path: Path, classes: i
     assert set(df["y_true"].unique()) <= set(range(classes))
     again = evaluate(model, val).overall
     assert again["accuracy"] == pytest.approx(o["accuracy"])
+    light = load_predictor(result.best_checkpoint)  # the same model, without Lightning
+    assert light.is_classifier and light.hparams.num_classes == classes
+    pd.testing.assert_frame_equal(predict(light, val), df)
     log = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert {"val_loss", "val_accuracy", "val_auc"} <= set(log.columns)
     assert log["train_loss"].dropna().iloc[-1] < log["train_loss"].dropna().iloc[0]
