@@ -1,3 +1,3 @@
 """The version of cft-pyg (one owner: ``setup.cfg`` and every module read it from here)."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

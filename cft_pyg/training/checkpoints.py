@@ -225,9 +225,12 @@ def check_resume(checkpoint: str | Path, config: TrainConfig,
                 "data (another dataset, target, split or --max-crystals)")
 
 
-CHECKPOINT_COMPATIBLE = {"0.3": "0.4"}
-"""Versions whose checkpoints load in a later one (``old -> new``): 0.4 changed the studies,
-not the models, the featurization or the checkpoint format."""
+CHECKPOINT_COMPATIBLE = {"0.3": "0.5", "0.4": "0.5"}
+"""Versions whose checkpoints load in this one (``old -> new``): 0.4 changed the studies, not
+the models, the featurization or the checkpoint format; 0.5 removed two CFT options that no
+checkpoint of the shipped recipes sets (``attention=False``, ``element_features=False``: a
+checkpoint that set them is refused with a message naming the option) and added the run
+record (dataset, target) to checkpoints, read when present."""
 
 
 def check_library_version(path: Path, version: str | None) -> None:

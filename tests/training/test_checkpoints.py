@@ -93,6 +93,14 @@ def test_checkpoints_of_another_version_are_refused(run, tmp_path):
         for loader in (load_model, load_predictor):
             with pytest.raises(ValueError, match=message):
                 loader(bad)
+    payload["hyper_parameters"]["library_version"] = "0.4.0"  # CHECKPOINT_COMPATIBLE
+    older = tmp_path / "v0.4.0.ckpt"
+    torch.save(payload, older)
+    assert load_predictor(older).hparams.library_version == "0.4.0"
+    payload["hyper_parameters"]["model_kwargs"]["attention"] = False  # removed in 0.5
+    torch.save(payload, older)
+    with pytest.raises(ValueError, match="attention"):
+        load_predictor(older)
 
 
 class _Payload:
