@@ -3,14 +3,15 @@
 Nodes are the frequencies ``k`` of the group's ball (:func:`cft_pyg.constraint_graph`),
 coloured by orbit (connected component); systematically absent frequencies are drawn as black
 crosses; edges ``k -> W^T k`` are coloured by their exact phase ``k.w`` (in turns, a cyclic
-colour map).  Three views: a 3D scatter, a 2D slice (e.g. ``l = 0``) and a networkx drawing
-for small cutoffs (through :func:`torch_geometric.utils.to_networkx`).
+colour map).  Three views: a 2D slice (e.g. ``l = 0``), a networkx drawing for small cutoffs
+(through :func:`torch_geometric.utils.to_networkx`) and a 3D overview of the whole ball that
+highlights a few of the largest orbits in distinct colours (edges in their orbit's colour).
 """
 
 from __future__ import annotations
 
 import colorsys
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -83,10 +84,16 @@ OTHER_ORBITS_COLOR = (0.78, 0.78, 0.78, 1.0)
 """Colour of the orbits left uncoloured by :func:`largest_orbit_colors` (light grey)."""
 
 
+TAB10_ORDER = (0, 1, 2, 3, 4, 5, 6, 8, 9, 7)
+"""Order of ``tab10``'s colours in :func:`largest_orbit_colors`: its grey (7) comes last, so
+up to nine coloured orbits never look like the grey of the others."""
+
+
 def largest_orbit_colors(orbit: torch.Tensor | np.ndarray, k: int = 10) -> np.ndarray:
     """Colours that tell the ``k`` largest orbits apart at a glance: matplotlib's ``tab10``
-    qualitative palette (distinct hues, at most 10) for the largest orbits (ties: lower id
-    first), light grey (:data:`OTHER_ORBITS_COLOR`) for every other orbit.
+    qualitative palette (distinct hues, at most 10; its grey last, :data:`TAB10_ORDER`) for
+    the largest orbits (ties: lower id first), light grey (:data:`OTHER_ORBITS_COLOR`) for
+    every other orbit.
 
     Args:
         orbit: ``(N,)`` integer orbit id of every node.
@@ -101,7 +108,7 @@ def largest_orbit_colors(orbit: torch.Tensor | np.ndarray, k: int = 10) -> np.nd
     ids, inverse, counts = np.unique(orbit, return_inverse=True, return_counts=True)
     ranked = np.lexsort((ids, -counts))[:k]
     palette = np.tile(np.asarray(OTHER_ORBITS_COLOR), (ids.shape[0], 1))
-    tab10 = np.asarray(plt.get_cmap("tab10").colors)[:len(ranked)]
+    tab10 = np.asarray(plt.get_cmap("tab10").colors)[list(TAB10_ORDER[:len(ranked)])]
     palette[ranked] = np.concatenate([tab10, np.ones((len(ranked), 1))], axis=1)
     return palette[inverse]
 
@@ -147,31 +154,44 @@ def plot_constraint_graph_3d(
     seed: int = 0,
     ax: Any | None = None,
     colored_orbits: int | None = 8,
+    edge_color: Literal["orbit", "phase"] = "orbit",
 ) -> Figure:
-    """3D scatter of a constraint graph: frequencies coloured by orbit, absences as crosses.
+    """3D overview of a constraint graph: a few orbits highlighted, absences as crosses.
 
-    The slice and network views (:func:`plot_constraint_graph_slice`,
-    :func:`plot_constraint_graph_networkx`) read more easily; this view shows the whole ball.
+    Read the slice and network views first (:func:`plot_constraint_graph_slice`,
+    :func:`plot_constraint_graph_networkx`); this view shows the whole ball at once.  By
+    default it highlights the ``colored_orbits`` largest orbits of consistent frequencies
+    (orbits of one frequency are never highlighted), each in one distinct colour, with the
+    edges from one of its frequencies to the others in that colour (an orbit is a clique: any
+    two of its frequencies are related by an operation, so all its edges would be a tangle);
+    every other consistent frequency is a light grey dot, and the edges of the other orbits
+    (absences included) are left out.
 
     Args:
         group: a :class:`~cft_pyg.SpaceGroup` or number 1-230 (default setting).
         cutoff: radius of the frequency ball (ignored when ``graph`` is given).
         graph: a precomputed :func:`~cft_pyg.constraint_graph` of ``group``.
-        show_edges: draw the edges ``k -> W^T k`` (one per node pair), coloured by phase.
+        show_edges: draw the edges ``k -> W^T k`` (one per node pair).
         max_edges: draw at most this many edges (a seeded random subset; ``None``: all);
             the title says when edges were left out.
-        seed: seed of the orbit colours and of the edge subset.
+        seed: seed of the orbit colours (``colored_orbits=None``) and of the edge subset.
         ax: a 3D axes to draw into (default: a new figure).
-        colored_orbits: colour only this many of the largest orbits, with distinct colours
-            (:func:`largest_orbit_colors`; the others grey); ``None``: one colour per orbit
-            (:func:`orbit_colors`, hard to tell apart beyond ten or so).
+        colored_orbits: highlight this many (1-10) of the largest orbits with more than one
+            frequency (:func:`largest_orbit_colors`; the others grey, their edges not drawn);
+            ``None``: one colour per orbit (:func:`orbit_colors`, hard to tell apart beyond
+            ten or so) and every edge (one per node pair).
+        edge_color: ``"orbit"``: an edge takes the colour of its orbit; ``"phase"``: its
+            phase ``k.w`` in turns on the cyclic :data:`PHASE_CMAP`, with a colour bar.
 
     Returns:
         The figure.  Its artists carry gids: ``'nodes'`` (consistent frequencies),
         ``'absent'`` (systematic absences) and ``'edges'``.
     """
+    from matplotlib.lines import Line2D
     from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
+    if edge_color not in ("orbit", "phase"):
+        raise ValueError(f"edge_color must be 'orbit' or 'phase', got {edge_color!r}")
     group = _group(group)
     shown_cutoff = cutoff if graph is None else None
     graph = _graph(group, cutoff, graph)
@@ -185,37 +205,63 @@ def plot_constraint_graph_3d(
     n_orbits = len(np.unique(orbit[~absent]))
     if colored_orbits is None:
         colors = orbit_colors(orbit, seed)
+        colors[absent] = ABSENT_COLOR
+        highlighted = np.ones(orbit.shape[0], dtype=bool)
     else:
         colors = np.tile(np.asarray(OTHER_ORBITS_COLOR), (orbit.shape[0], 1))
-        if (~absent).any():
-            colors[~absent] = largest_orbit_colors(orbit[~absent], min(colored_orbits, 10))
+        ids, counts = np.unique(orbit[~absent], return_counts=True)
+        shared = np.isin(orbit, ids[counts > 1]) & ~absent
+        if shared.any():
+            colors[shared] = largest_orbit_colors(orbit[shared], min(colored_orbits, 10))
+        highlighted = shared & np.any(colors != np.asarray(OTHER_ORBITS_COLOR), axis=1)
+    n_highlighted = len(np.unique(orbit[highlighted & ~absent]))
     extra = ""
     pairs, phase = undirected_edges(graph)
+    if show_edges and colored_orbits is not None:
+        # an orbit is a clique (any two of its frequencies are related by an operation):
+        # draw only the star from its first frequency, k0 -> W^T k0
+        first = np.zeros(orbit.shape[0], dtype=bool)
+        first[np.unique(orbit, return_index=True)[1]] = True
+        ends = first[pairs[:, 0]] | first[pairs[:, 1]]
+        keep = highlighted[pairs[:, 0]] & highlighted[pairs[:, 1]] & ends
+        pairs, phase = pairs[keep], phase[keep]
     if show_edges and pairs.shape[0]:
         idx = _subsample(pairs.shape[0], max_edges, seed)
         if idx.shape[0] < pairs.shape[0]:
             extra = f" ({idx.shape[0]} of {pairs.shape[0]} edges)"
         segments = np.stack([freq[pairs[idx, 0]], freq[pairs[idx, 1]]], axis=1)
-        lines = Line3DCollection(segments, cmap=PHASE_CMAP, norm=Normalize(0, 1),
-                                 linewidths=0.8, alpha=0.6)
-        lines.set_array(phase[idx] / TRANSLATION_DENOMINATOR)
+        if edge_color == "phase":
+            lines = Line3DCollection(segments, cmap=PHASE_CMAP, norm=Normalize(0, 1),
+                                     linewidths=0.8, alpha=0.6)
+            lines.set_array(phase[idx] / TRANSLATION_DENOMINATOR)
+            fig.colorbar(lines, ax=ax, shrink=0.6, pad=0.1, label="edge phase k.w (turns)")
+        else:
+            lines = Line3DCollection(segments, colors=colors[pairs[idx, 0]], linewidths=0.9,
+                                     alpha=0.55)
         lines.set_gid("edges")
         ax.add_collection3d(lines)
-        fig.colorbar(lines, ax=ax, shrink=0.6, pad=0.1, label="edge phase k.w (turns)")
-    shown = "" if colored_orbits is None or n_orbits <= colored_orbits else \
-        f" ({min(colored_orbits, 10)} largest coloured, the rest grey)"
     sc = ax.scatter(*freq[~absent].T, c=colors[~absent], s=18, depthshade=False,
-                    edgecolors="k", linewidths=0.2,
-                    label=f"{int((~absent).sum())} frequencies, {n_orbits} orbits{shown}")
+                    edgecolors="k", linewidths=0.2)
     sc.set_gid("nodes")
-    sa = ax.scatter(*freq[absent].T, c=[ABSENT_COLOR], marker="x", s=18, depthshade=False,
-                    label=f"{int(absent.sum())} systematic absences")
+    sa = ax.scatter(*freq[absent].T, c=[ABSENT_COLOR], marker="x", s=18, depthshade=False)
     sa.set_gid("absent")
+    if colored_orbits is None:
+        what = f"{int((~absent).sum())} frequencies, {n_orbits} orbits (one colour each)"
+    elif n_highlighted:
+        which = "all" if n_highlighted == n_orbits else f"the {n_highlighted} largest"
+        what = (f"{int((~absent).sum())} frequencies, {n_orbits} "
+                f"orbit{'s' * (n_orbits != 1)} ({which} in colour)")
+    else:
+        what = f"{int((~absent).sum())} frequencies, each its own orbit"
+    handles = [Line2D([], [], ls="", marker="o", mfc=OTHER_ORBITS_COLOR, mec="k", mew=0.3,
+                      label=what),
+               Line2D([], [], ls="", marker="x", color="k",
+                      label=f"{int(absent.sum())} systematic absences")]
     ax.set_xlabel("h")
     ax.set_ylabel("k")
     ax.set_zlabel("l")
     ax.set_title(_title(group, shown_cutoff, extra))
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
     return fig
 
 

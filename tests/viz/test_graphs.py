@@ -51,7 +51,8 @@ def test_orbit_colors_one_distinct_colour_per_orbit():
 @pytest.mark.parametrize("number", [14, 227])
 def test_3d_view_plots_every_frequency_once_with_absences_marked(number):
     graph = constraint_graph(number, 3.0)
-    fig = plot_constraint_graph_3d(number, graph=graph, max_edges=None, colored_orbits=None)
+    fig = plot_constraint_graph_3d(number, graph=graph, max_edges=None, colored_orbits=None,
+                                   edge_color="phase")
     nodes, absent = _by_gid(fig, "nodes"), _by_gid(fig, "absent")
     freq = graph.freq.numpy()
     mask = graph.absent.numpy()
@@ -91,6 +92,37 @@ def test_3d_view_colours_the_largest_orbits_distinctly():
     assert tuple(expected[orbit == biggest][0]) != OTHER_ORBITS_COLOR
     with pytest.raises(ValueError, match="1-10"):
         largest_orbit_colors(orbit, 11)
+
+
+def test_3d_view_draws_a_star_per_coloured_orbit_in_its_colour():
+    """Default 3D view: edges only inside the coloured orbits, one star per orbit (its first
+    frequency to each other one), each edge in its orbit's colour; grey orbits and absences
+    get none; tab10's own grey is never one of the first nine colours."""
+    graph = constraint_graph(194, 2.5)
+    fig = plot_constraint_graph_3d(194, graph=graph, max_edges=None)
+    orbit, absent = graph.orbit.numpy(), graph.absent.numpy()
+    freq = graph.freq.numpy().astype(float)
+    node_of = {tuple(k): i for i, k in enumerate(freq)}
+    edges = _by_gid(fig, "edges")
+    shown = [o for o in np.unique(orbit[~absent]) if (orbit[~absent] == o).sum() > 1]
+    sizes = {o: int((orbit == o).sum()) for o in shown}
+    assert len(edges._segments3d) == sum(n - 1 for n in sizes.values())
+    colors = largest_orbit_colors(orbit[~absent], 8)
+    color_of = {o: tuple(colors[orbit[~absent] == o][0]) for o in shown}
+    centres = {}
+    for seg, rgba in zip(edges._segments3d, edges.get_colors()):
+        a, b = node_of[tuple(seg[0])], node_of[tuple(seg[1])]
+        assert orbit[a] == orbit[b] and not absent[a] and not absent[b]
+        np.testing.assert_allclose(rgba[:3], color_of[orbit[a]][:3])
+        centres.setdefault(orbit[a], []).append({a, b})
+    assert sorted(centres) == sorted(shown)
+    for o, star in centres.items():  # n - 1 edges through one frequency reach all n
+        assert set.intersection(*star) and len(set.union(*star)) == sizes[o]
+    grey = np.asarray(plt.get_cmap("tab10").colors)[7]
+    many = np.arange(30).repeat(np.arange(30, 0, -1))
+    assert not np.isclose(largest_orbit_colors(many, 9)[:, :3], grey).all(axis=1).any()
+    with pytest.raises(ValueError, match="edge_color"):
+        plot_constraint_graph_3d(194, graph=graph, edge_color="rainbow")
 
 
 def test_3d_view_of_p1_has_no_absences_and_no_edges():
