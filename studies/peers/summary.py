@@ -77,6 +77,16 @@ def margin(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
             "loses_by_2_std": None if std is None else bool(-diff > 2 * std)}
 
 
+def verdict(c: dict[str, Any], ahead: str = "ahead", behind: str = "**behind**") -> str:
+    """The words of a :func:`margin`: ``ahead``/``behind`` by more than 2 std, not separated,
+    or one seed (no std)."""
+    if c["std"] is None:
+        return "one seed"
+    return (f"{ahead} by more than 2 std" if c["wins_by_2_std"] else
+            f"{behind} by more than 2 std" if c["loses_by_2_std"] else
+            "not separated by 2 std")
+
+
 def targets_of_issue(table: dict[str, Any]) -> dict[str, Any]:
     """The two targets of issue 37, per dataset target."""
     out = {}
@@ -153,11 +163,8 @@ def markdown(table: dict[str, Any], issue: dict[str, Any], label: str) -> str:
         for m, c in entry.get("best_vs_matgl", {}).items():
             if c is None:
                 continue
-            verdict = ("ahead by more than 2 std" if c["wins_by_2_std"] else
-                       "**behind** by more than 2 std" if c["loses_by_2_std"] else
-                       "not separated by 2 std" if c["std"] is not None else "one seed")
             lines.append(f"- {rows[BEST]['label']} vs {rows[m]['label']}: MAE difference "
-                         f"{c['difference']:+.4f} ({verdict}).")
+                         f"{c['difference']:+.4f} ({verdict(c)}).")
         for m, c in entry.get("chgnet_head_vs_readout", {}).items():
             lines.append(f"- {rows[m]['label']}: {c['head_mae']:.4f} vs "
                          f"{rows[c['readout']]['label']} {c['readout_mae']:.4f} "
@@ -165,12 +172,10 @@ def markdown(table: dict[str, Any], issue: dict[str, Any], label: str) -> str:
         for m, c in entry.get("chgnet_vs_from_scratch", {}).items():
             if c is None:
                 continue
-            verdict = ("CHGNet ahead by more than 2 std" if c["wins_by_2_std"] else
-                       "from-scratch ahead by more than 2 std" if c["loses_by_2_std"] else
-                       "not separated by 2 std")
             lines.append(f"- {rows[m]['label']} vs {rows[BEST]['label']}: "
                          f"{rows[m]['test_mae']['mean']:.4f} vs "
-                         f"{rows[BEST]['test_mae']['mean']:.4f} ({verdict}).")
+                         f"{rows[BEST]['test_mae']['mean']:.4f} "
+                         f"({verdict(c, 'CHGNet ahead', 'from-scratch ahead')}).")
         lines.append("")
     return "\n".join(lines)
 
