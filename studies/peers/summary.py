@@ -2,7 +2,8 @@
 issue 37 (the best from-scratch model against each matgl model by more than 2 std; the
 CHGNet backbone under the library's head against ridge / kernel-ridge read-outs), markdown
 tables with the rows whose backbone saw the test crystals marked, and the "which model"
-table.  Pure functions of the recorded runs (no torch)."""
+rows (those of the README's table, ``studies/which_model.py``).  Pure functions of the
+recorded runs (no torch)."""
 
 from __future__ import annotations
 
@@ -180,43 +181,14 @@ def markdown(table: dict[str, Any], issue: dict[str, Any], label: str) -> str:
     return "\n".join(lines)
 
 
-def which_model(table: dict[str, Any]) -> str:
-    """The README's "which model should I use" table, from the measured rows: for each use,
-    the most accurate trained model (its MAE and cost), with caveats where a row saw the
-    test crystals."""
-    def best(target: str, pretrained: bool | None) -> tuple[str, dict[str, Any]] | None:
-        rows = table.get(target, {})
-        cands = [(m, r) for m, r in rows.items() if r["kind"] == "train"
-                 and r["test_mae"]["mean"] is not None
-                 and (pretrained is None or (r["source"] == "chgnet") == pretrained)]
-        return min(cands, key=lambda mr: mr[1]["test_mae"]["mean"]) if cands else None
+def which_model(table: dict[str, Any], settings: dict[str, Any] | None = None,
+                label: str = "") -> str:
+    """The "which model should I use" rows of this study (relaxed crystals, a pretrained
+    backbone), as the README's table writes them: one definition,
+    :func:`studies.which_model.peers_markdown`."""
+    from studies.which_model import peers_markdown
 
-    lines = ["| use | pick | measured | training / prediction cost |", "|---|---|---|---|"]
-    uses = [("relaxed crystals, Materials Project-like (formation energy)",
-             "mp20/formation_energy_per_atom", None),
-            ("relaxed crystals (band gap)", "mp20/band_gap", None),
-            ("new chemistry / off-MP data (Carbon-24)", "carbon24/energy_per_atom", None),
-            ("from scratch only (no pretrained weights), relaxed crystals",
-             "mp20/formation_energy_per_atom", False)]
-    for use, target, pretrained in uses:
-        found = best(target, pretrained)
-        if found is None:
-            continue
-        m, r = found
-        mark = f" {SAW}" if r["saw_test"] else ""
-        lines.append(
-            f"| {use} | `{m}`: {r['label']}{mark} | MAE {_mae(r['test_mae'])} "
-            f"({TARGET_LABELS[target]}) | {_fmt(r['crystals_per_cpu_second']['mean'], 0)} "
-            f"crystals/CPU-s training, {_fmt(r['inference_cpu_ms_per_crystal']['mean'], 1)} "
-            "CPU-ms/crystal predicting |")
-    lines += ["| unrelaxed candidates | not measured here (the unrelaxed-prototype study) | – "
-              "| – |",
-              "| tensors | not measured here (the tensor study) | – | – |",
-              "| small data (a few hundred labels) | not measured here; a frozen pretrained "
-              "backbone + head is the usual choice | – | – |",
-              "", f"{SAW}: CHGNet was pretrained on MPtrj and very likely saw the MP-20 test "
-              "crystals; its MP-20 rows are not a clean held-out test."]
-    return "\n".join(lines)
+    return peers_markdown({"summary": table, "settings": settings}, f"peers_{label}.json")
 
 
 def write_summary(runs: list[dict[str, Any]], label: str, results: Path,
@@ -238,7 +210,7 @@ def write_summary(runs: list[dict[str, Any]], label: str, results: Path,
     if missing:
         md += (f"\n**Not run** ({len(missing)} planned jobs, out of time): "
                + ", ".join(f"`{m}`" for m in missing) + "\n")
-    md += "\n**Which model should I use**\n\n" + which_model(table) + "\n"
+    md += "\n**Which model should I use**\n\n" + which_model(table, settings, label)
     payload = {"preset": label, "settings": settings, "runs_recorded": len(runs),
                "complete": not missing, "missing": list(missing or []),
                "clock": "process_time (CPU seconds of the training process, one thread)",

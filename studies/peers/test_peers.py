@@ -39,9 +39,9 @@ def _runs() -> list[dict]:
     runs = []
     for seed, noise in enumerate((0.0, 0.001, -0.001)):
         runs += [_run(t, "cft-no-encoding", seed, 0.10 + noise),
-                 _run(t, "m3gnet", seed, 0.20 + noise),  # clearly behind
-                 _run(t, "megnet", seed, 0.1005 + noise),  # within the noise
-                 _run(t, "tensornet", seed, 0.05 + noise),  # clearly ahead
+                 _run(t, "m3gnet", seed, 0.20 + noise, "matgl"),  # clearly behind
+                 _run(t, "megnet", seed, 0.1005 + noise, "matgl"),  # within the noise
+                 _run(t, "tensornet", seed, 0.05 + noise, "matgl"),  # clearly ahead
                  _run(t, "chgnet-frozen", seed, 0.08 + noise, "chgnet"),
                  _run(mp, "cft-no-encoding", seed, 0.05 + noise),
                  _run(mp, "chgnet", seed, 0.03 + noise, "chgnet", saw=True)]
@@ -72,9 +72,14 @@ def test_markdown_marks_rows_that_saw_the_test_crystals(tmp_path: Path) -> None:
     assert "**behind** by more than 2 std" in md and "`a|b|0`" in md
     data = json.loads((tmp_path / "peers_test.json").read_text())
     assert data["complete"] is False and data["missing"] == ["a|b|0"]
-    # which model: the lowest MAE of each use, the pretrained pick marked
-    which = summary.which_model(data["summary"])
-    assert "`tensornet`" in which and f"`chgnet`: CHGNET {summary.SAW}" in which
+    # which model: the rows of the README's table from this study, the best peer named,
+    # CHGNet marked where it saw the test crystals (studies/which_model.py)
+    which = summary.which_model(data["summary"], data["settings"], "test")
+    assert "best peer `tensornet`" in which and f"best peer `chgnet`{summary.SAW}" in which
+    assert f"fine-tuned 0.0300 ± 0.0010{summary.SAW}" in which  # MP-20: marked
+    assert "frozen 0.0800 ± 0.0010 (" in which  # Carbon-24: not marked
+    assert "on Carbon-24 energy `tensornet` is more accurate" in which
+    assert md.endswith(which)
 
 
 @pytest.mark.slow

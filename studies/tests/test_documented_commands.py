@@ -24,7 +24,7 @@ def _commands() -> list[tuple[str, str]]:
         for span in re.findall(r"`([^`]+)`", text):
             span = " ".join(span.split())
             m = re.match(r"python -m studies\.(\w+)(.*)", span)
-            if m and m.group(1) not in ("kit", "pretrained"):  # the tools, not studies
+            if m and m.group(1) not in ("kit", "pretrained", "which_model"):  # the tools
                 out.append((doc, span))
     return sorted(set(out))
 

@@ -1,0 +1,164 @@
+"""The README's "Which model" block (``studies/which_model.py``): the committed README equals
+what the generator writes from the committed results (the ``--check`` logic), and the
+formatting on a tiny hand-made summary, a missing source included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from studies import which_model as wm
+
+from ..conftest import REPO_ROOT
+
+CARBON, FORM, GAP = ("carbon24/energy_per_atom", "mp20/formation_energy_per_atom",
+                     "mp20/band_gap")
+
+
+def test_readme_block_equals_the_generated_one() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert readme.count(wm.BEGIN) == 1 and readme.count(wm.END) == 1
+    block = readme.split(wm.BEGIN, 1)[1].split(wm.END, 1)[0]
+    assert block == "\n" + wm.block(wm.load_sources(REPO_ROOT))
+    assert wm.main(["--check", "--readme", str(REPO_ROOT / "README.md"),
+                    "--root", str(REPO_ROOT)]) == 0
+
+
+def test_the_block_quotes_the_committed_figures() -> None:
+    """The headline figures come from the JSON (none typed in by hand)."""
+    block = (REPO_ROOT / "README.md").read_text().split(wm.BEGIN, 1)[1].split(wm.END, 1)[0]
+    for card in wm.load_sources(REPO_ROOT)["cards"]:
+        assert f"**{card['test']['mae']:.4f}**" in block
+    full = json.loads((REPO_ROOT / wm.PEER_FILES[1][0]).read_text())
+    carbon = full["summary"].get(CARBON, {}).get("cft-no-encoding")
+    if carbon:
+        assert f"**{carbon['test_mae']['mean']:.4f} ± {carbon['test_mae']['std']:.4f}**" in block
+    unrelaxed = REPO_ROOT / wm.UNRELAXED
+    if unrelaxed.is_file():
+        rows = [r for r in json.loads(unrelaxed.read_text())["rows"]
+                if r["input"] == "unrelaxed" and r["model"] in ("cft", "wyckoff")]
+        assert all(f"{r['relative_mae']:.4f} ± {r['relative_mae_std']:.4f}" in block
+                   for r in rows)
+    tensors = REPO_ROOT / wm.TENSORS
+    if tensors.is_file():
+        summary = json.loads(tensors.read_text())["summary"]
+        assert all(f"{t['symmetric']['frobenius_rel_pooled']:.3f}" in block
+                   for t in summary.values() if "symmetric" in t)
+
+
+def test_check_fails_on_a_stale_block_and_writing_fixes_it(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{wm.BEGIN}\na hand-written table\n{wm.END}\nafter\n")
+    args = ["--readme", str(readme), "--root", str(REPO_ROOT)]
+    assert wm.main(["--check", *args]) == 1
+    assert "hand-written" in readme.read_text()  # --check writes nothing
+    assert wm.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith(f"before\n{wm.BEGIN}\n") and text.endswith(f"{wm.END}\nafter\n")
+    assert "hand-written" not in text and wm.main(["--check", *args]) == 0
+
+
+# ---------------------------------------------------------------------- a tiny hand-made case
+def _run(target: str, model: str, seed: int, mae: float, source: str = "cft-pyg",
+         saw: bool = False, parameters: int = 1000) -> dict:
+    return {"kind": "train", "target": target, "model": model, "label": model.upper(),
+            "seed": seed, "source": source, "saw_test": saw, "n_train": 50, "n_test": 7,
+            "parameters": parameters, "trainable_parameters": parameters,
+            "budget_cpu_seconds": 30.0, "epochs": 2.0, "crystals_per_cpu_second": 50.0,
+            "inference_cpu_ms_per_crystal": 1.5, "test_mae": mae,
+            "machine": {"load_average_1min": 3.5 + seed}}
+
+
+def _sources() -> dict:
+    """Peers at 30 CPU-s only (``peers_long.json`` missing), no band-gap row, no tensor or
+    transfer result; one shipped card; three unrelaxed rows."""
+    ps = wm.peers_summary()
+    runs = []
+    for seed, noise in enumerate((0.0, 0.001, -0.001)):
+        runs += [_run(CARBON, "cft-no-encoding", seed, 0.05 + noise, parameters=112393),
+                 _run(CARBON, "megnet", seed, 0.20 + noise, "matgl"),
+                 _run(CARBON, "chgnet-frozen", seed, 0.03 + noise, "chgnet"),  # ahead
+                 _run(FORM, "cft-no-encoding", seed, 0.04 + noise, parameters=112393),
+                 _run(FORM, "chgnet", seed, 0.02 + noise, "chgnet", saw=True)]
+    runs += [{"kind": "readout", "target": CARBON, "model": "chgnet-ridge", "label": "RIDGE",
+              "seed": None, "source": "chgnet", "saw_test": False, "n_train": 20, "n_test": 7,
+              "feature_cpu_seconds": 3.0, "test_mae": 0.04},
+             {"kind": "readout", "target": FORM, "model": "chgnet-energy-linear",
+              "label": "LINEAR", "seed": None, "source": "chgnet", "saw_test": True,
+              "n_train": 20, "n_test": 7, "test_mae": 0.01},
+             {"kind": "reference", "target": CARBON, "model": "training-mean",
+              "label": "mean", "seed": None, "source": "-", "saw_test": False, "n_train": 50,
+              "n_test": 7, "test_mae": 0.21}]
+    full = {"preset": "full", "settings": {"n_val": 3}, "summary": ps.summarize(runs)}
+    card = {"name": "mp20-formation-energy", "unit": "eV/atom", "parameters": 112393,
+            "data": {"dataset": "mp20", "n_train": 900},
+            "recipe": {"target": "formation_energy_per_atom"}, "training": {"epochs_run": 4},
+            "test": {"mae": 0.0375, "mae_95ci": [0.03, 0.04], "n": 100}}
+
+    def row(model: str, mae: float, std: float) -> dict:
+        return {"input": "unrelaxed", "model": model, "label": model, "seeds": [0, 1, 2],
+                "relative_mae": mae, "relative_mae_std": std, "spearman": 0.5,
+                "budget_cpu_seconds": 30.0, "parameters": 2000, "load": 4.2, "n_test": 60,
+                "n_compositions": 3}
+
+    unrelaxed = {"rows": [row("cft", 0.08, 0.001), row("wyckoff", 0.1, 0.001),
+                          row("cft-no-encoding", 0.2, 0.01)]}
+    return {"peers": [(wm.PEER_FILES[0][0], wm.PEER_FILES[0][1], None),
+                      (wm.PEER_FILES[1][0], None, full)],
+            "unrelaxed": unrelaxed, "tensors": None, "transfer": None, "cards": [card]}
+
+
+def test_format_of_a_tiny_summary_with_missing_sources() -> None:
+    ps = wm.peers_summary()
+    table = wm.rows(_sources())
+    text = wm.render(table)
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(lines) == 1 + len(table) == 10  # header and nine uses
+    assert all(line.count("|") == 4 for line in lines)  # three cells, no stray bar
+    cells = {case: (use, evidence) for case, use, evidence in table}
+
+    use, relaxed = cells["relaxed crystals (as MP-20, Carbon-24), one property"]
+    carbon, form, gap, link = relaxed.split("<br>")
+    assert carbon.startswith("**Carbon-24 energy** (eV/atom; 30 CPU-s of one-thread training, "
+                             "3 seeds, 7 test crystals, load 3-5): `cft-trunk` **0.0500 ± "
+                             "0.0010** (112k parameters, 1.5 CPU-ms/crystal predicting)")
+    assert "best peer `chgnet-frozen`" in carbon and "**behind** by more than 2 std" in carbon
+    assert "`megnet` within 10% of predicting the training mean (0.2100" in carbon
+    assert "on Carbon-24 energy `chgnet-frozen` is more accurate" in use  # said plainly
+    # MP-20 from the 30-s summary, saying so; CHGNet marked wherever it is shown on MP-20
+    assert "from `peers_full.json`: `peers_long.json` absent" in form
+    assert f"`chgnet`{ps.SAW} (CHGNET)" in form and ps.SAW not in carbon
+    assert gap == ("**MP-20 band gap**: not measured (`peers_long.json` absent; none in "
+                   "`peers_full.json`)") and link == wm.LINKS["peers"]
+
+    shipped = cells["MP-20 formation energy or band gap now"][1]
+    assert "`mp20-formation-energy` **0.0375** eV/atom (95% CI 0.0300-0.0400" in shipped
+    assert "1.5 CPU-ms/crystal predicting as timed in the peers study" in shipped
+    assert f"LINEAR{ps.SAW} 0.0100 (fit on 20 crystals, 7 test crystals)" in shipped
+
+    unrelaxed = cells[next(c for c in cells if "unrelaxed" in c)]
+    assert unrelaxed[0] == "`--model cft`"  # ahead of the Wyckoff model by 2 std
+    assert "`cft` 0.0800 ± 0.0010, `wyckoff` 0.1000 ± 0.0010, `cft-trunk` 0.2000" in unrelaxed[1]
+
+    backbone = cells["a pretrained backbone"][1]
+    assert ("frozen 0.0300 ± 0.0010" in backbone and "RIDGE 0.0400" in backbone
+            and "CHGNet features ≈ 100 CPU-ms/crystal" in backbone)  # 3 s / 30 crystals
+    assert "the head is at least as accurate as the read-out" in backbone
+    assert f"fine-tuned 0.0200 ± 0.0010{ps.SAW}" in backbone
+
+    # a missing source is a line in its cell, never a silent omission
+    tensors = cells["tensor properties (dielectric, piezoelectric, elastic)"][1]
+    assert tensors == f"not measured (`{wm.TENSORS}` absent)"
+    small = cells["small data (a few hundred labels)"]
+    assert small == ("not measured", f"no committed result trains on a small set "
+                                     f"(`{wm.TRANSFER}` absent)")
+    assert cells["groups never seen in training"] == wm.STATIC["unseen"][1:]
+    assert text.splitlines()[-3].startswith(f"{ps.SAW} CHGNet was pretrained")
+
+
+def test_peers_markdown_shows_only_the_targets_of_its_summary() -> None:
+    full = _sources()["peers"][1][2]
+    only_carbon = {**full, "summary": {CARBON: full["summary"][CARBON]}}
+    text = wm.peers_markdown(only_carbon, "peers_x.json")
+    assert "**Carbon-24 energy**" in text and "**MP-20" not in text
+    assert wm.LINKS["peers"] not in text
