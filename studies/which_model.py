@@ -136,7 +136,7 @@ def _loads(values: list[float]) -> str:
 
 
 def _seeds(n: int) -> str:
-    return f"{n} seed{'' if n == 1 else 's'}"
+    return "seeds not recorded" if not n else f"{n} seed{'' if n == 1 else 's'}"
 
 
 def _stat(mean: float, std: float | None, digits: int = 4) -> str:
@@ -457,10 +457,12 @@ def unrelaxed_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
     text += "; prediction time not recorded by the study"
     # the pick: the models of the two candidates not behind the better one by 2 std
     cands = [m for m in ("cft", "wyckoff") if m in rows]
+    if not cands:
+        return case, default_use, text + f"; {LINKS['unrelaxed']}"
     best = min(cands, key=lambda m: rows[m]["relative_mae"])
     keep = [m for m in cands if m == best
             or not (ps.margin(stat(best), stat(m)) or {}).get("wins_by_2_std")]
-    use = (default_use if keep == ["cft", "wyckoff"] or keep == ["wyckoff", "cft"]
+    use = (default_use if sorted(keep) == ["cft", "wyckoff"]
            else " or ".join(f"`--model {CLI.get(m, m)}`" for m in keep))
     return case, use, text + f"; {LINKS['unrelaxed']}"
 
@@ -506,15 +508,18 @@ def tensors_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
     loads += [m.get("load_at_start") for t in payload.get("targets", {}).values()
               for r in t.get("runs", []) for m in r.get("models", [])
               if m.get("model") in ("symmetric", "raw")]
-    seeds = len(settings.get("seeds", []))
+    seeds = len(settings.get("seeds", [])) or max(
+        (len(t.get("runs", [])) for t in payload.get("targets", {}).values()), default=0)
     text = ""
     if neumann["symmetric"]:
         text += (f"every prediction has exactly its point group's form (Neumann violation at "
                  f"most {max(neumann['symmetric']):.0e}"
                  + (f" against {max(neumann['raw']):.1f} for raw components"
                     if neumann["raw"] else "") + ") and rotates with the input; ")
-    text += (f"pooled relative Frobenius error after {settings.get('budget_s', '?'):g} s of "
-             f"one-thread training ({_seeds(seeds)}{_loads(loads)}), "
+    budget = settings.get("budget_s")
+    text += ("pooled relative Frobenius error after "
+             + (f"{budget:g} s of " if budget is not None else "")
+             + f"one-thread training ({_seeds(seeds)}{_loads(loads)}), "
              + " / ".join(TENSOR_MODELS.values()) + ": " + "; ".join(parts))
     if not_raw:
         text += (f"; **not** more accurate than raw components (by 2 std) on "

@@ -156,6 +156,22 @@ def test_format_of_a_tiny_summary_with_missing_sources() -> None:
     assert text.splitlines()[-3].startswith(f"{ps.SAW} CHGNet was pretrained")
 
 
+def test_partial_sources_say_what_is_missing() -> None:
+    """A result without the rows a cell needs says so in the cell (the tensor study's re-run
+    may replace its file with fewer models)."""
+    _, use, cell = wm.unrelaxed_row({"rows": []})
+    assert cell == f"no unrelaxed-input row in `{wm.UNRELAXED}`" and "`--model wyckoff`" in use
+    _, use, cell = wm.unrelaxed_row({"rows": [
+        {"input": "unrelaxed", "model": "cft-no-encoding", "label": "x", "seeds": [0],
+         "relative_mae": 0.2, "relative_mae_std": float("nan"), "spearman": 0.1,
+         "budget_cpu_seconds": 30.0, "n_test": 9, "n_compositions": 2}]})
+    assert "1 seed, 30 CPU-s" in cell and "`cft-trunk` 0.2000;" in cell
+    raw = {"frobenius_rel_pooled": 0.5, "frobenius_rel_pooled_std": 0.01, "neumann_max": 1.0}
+    _, _, cell = wm.tensors_row({"summary": {"elastic": {"raw": raw}}, "settings": {}})
+    assert "elastic: no `TensorHead` row" in cell and "seeds not recorded" in cell
+    assert wm.small_data_row({"settings": {}})[2] == "no committed result trains on a small set"
+
+
 def test_peers_markdown_shows_only_the_targets_of_its_summary() -> None:
     full = _sources()["peers"][1][2]
     only_carbon = {**full, "summary": {CARBON: full["summary"][CARBON]}}
