@@ -120,6 +120,19 @@ def test_killed_mid_epoch_and_resumed_trains_as_uninterrupted(tmp_path, crystals
     assert ma["val_mae"].tolist() == mb["val_mae"].tolist()
 
 
+def test_resume_at_an_epoch_end_with_loader_workers(tmp_path, crystals) -> None:
+    """Workers draw batches as soon as the loader is iterated: the resumed epoch must be set
+    before (it was not: a resumed run with workers trained on epoch 0's order)."""
+    train, val = crystals
+    config = TrainConfig(epochs=3, batch_size=16, num_workers=2, **TINY)
+    fit(config.replace(output_dir=str(tmp_path / "a")), train, val)
+    fit(config.replace(output_dir=str(tmp_path / "b"), stop_after_epochs=1), train, val)
+    fit(config.replace(output_dir=str(tmp_path / "b"),
+                       resume=str(tmp_path / "b" / "checkpoints" / "last.ckpt")), train, val)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_other_seed_other_batches_and_mismatched_resume_is_refused(tmp_path, crystals) -> None:
     train, val = crystals
     config = TrainConfig(epochs=1, max_atoms_per_batch=BUDGET, checkpoint_every_steps=5,
