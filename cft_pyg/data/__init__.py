@@ -16,7 +16,7 @@ from .geometry import measured_positions
 from .neighbors import num_images, radius_graph_pbc
 from .nrel import NRELHypothetical, composition_split
 from .readers import from_file, from_object, read_structure
-from .sampler import AtomBalancedBatchSampler
+from .sampler import AtomBalancedBatchSampler, atom_counts
 from .splits import (
     Split,
     centrosymmetric_groups,
@@ -84,6 +84,7 @@ __all__ = [
     "space_groups_of",
     # datasets of any size
     "AtomBalancedBatchSampler",
+    "atom_counts",
     "CrystalStore",
     "build_store",
     "merge_stores",

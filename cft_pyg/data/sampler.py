@@ -4,13 +4,15 @@ resumable in the middle of an epoch.
 
 Use as the ``batch_sampler`` of a ``DataLoader`` (one per process)::
 
-    sampler = AtomBalancedBatchSampler(store.natoms, max_atoms=2048, seed=0)
+    sampler = AtomBalancedBatchSampler(atom_counts(store), max_atoms=2048, seed=0)
     loader = torch_geometric.loader.DataLoader(store, batch_sampler=sampler, num_workers=2)
 
-With Lightning, give the ``Trainer`` ``use_distributed_sampler=False`` (the sampler shares
-the batches out over the processes itself; Lightning would otherwise wrap it) and call
-:meth:`set_epoch` at the start of each epoch (a ``Callback`` or the module's
-``on_train_epoch_start``).
+The training engine does this for you (``TrainConfig.max_atoms_per_batch``,
+``cft-pyg train --max-atoms-per-batch N``). With a ``Trainer`` of your own, pass
+``use_distributed_sampler=False`` (the sampler shares the batches out over the processes
+itself; Lightning would otherwise wrap it), ``reload_dataloaders_every_n_epochs=1`` (the number
+of batches changes a little from epoch to epoch, and Lightning reads it once per loader) and
+call :meth:`~AtomBalancedBatchSampler.set_epoch` with the epoch when building the loader.
 """
 
 from __future__ import annotations
@@ -22,7 +24,38 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["AtomBalancedBatchSampler", "atom_balanced_batches"]
+__all__ = ["AtomBalancedBatchSampler", "atom_balanced_batches", "atom_counts"]
+
+
+def atom_counts(dataset: Sequence[Any]) -> np.ndarray:
+    """``(len(dataset),)`` atom counts of a dataset's crystals, read without building them
+    where the dataset records them.
+
+    A :class:`~cft_pyg.data.store.CrystalStore` (or an ``index_select`` view of one) gives
+    its stored counts; an in-memory PyG dataset (or a view) its collated ``natoms``, else the
+    slices of its atomic numbers; anything else (a list of ``Data``) ``natoms`` or
+    ``num_nodes`` of every item.
+    """
+    from torch_geometric.data import InMemoryDataset
+
+    view = getattr(dataset, "view_natoms", None)
+    if callable(view):
+        return np.asarray(view(), dtype=np.int64)
+    if isinstance(dataset, InMemoryDataset) and dataset.slices:
+        data, slices = dataset._data, dataset.slices
+        idx = torch.as_tensor(list(dataset.indices()), dtype=torch.long)
+        if "natoms" in slices:
+            return data.natoms.reshape(-1)[slices["natoms"][idx]].numpy().astype(np.int64)
+        for key in ("z", "atomic_numbers", "x", "pos"):
+            if key in slices:
+                return (slices[key][idx + 1] - slices[key][idx]).numpy().astype(np.int64)
+
+    def count(d: Any) -> int:
+        natoms = getattr(d, "natoms", None)
+        return int(torch.as_tensor(natoms).reshape(-1)[0]) if natoms is not None \
+            else int(d.num_nodes)
+
+    return np.array([count(dataset[i]) for i in range(len(dataset))], dtype=np.int64)
 
 
 def atom_balanced_batches(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
@@ -41,7 +74,8 @@ def atom_balanced_batches(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
         num_replicas: data-parallel processes.
 
     Raises:
-        ValueError: fewer crystals than processes.
+        ValueError: the batches cannot be made a multiple of ``num_replicas`` (fewer
+            crystals than processes, or every batch already a single crystal).
     """
     batches: list[list[int]] = []
     current: list[int] = []
@@ -58,8 +92,10 @@ def atom_balanced_batches(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
     while len(batches) % num_replicas:
         k = max(range(len(batches)), key=lambda j: (len(batches[j]), -j))
         if len(batches[k]) < 2:
-            raise ValueError(f"{len(order)} crystals cannot be shared out over "
-                             f"{num_replicas} processes (fewer crystals than processes)")
+            why = "fewer crystals than processes" if len(order) < num_replicas else \
+                "every batch already holds a single crystal"
+            raise ValueError(f"{len(order)} crystals cannot be cut into a multiple of "
+                             f"{num_replicas} batches without repeating one ({why})")
         half = len(batches[k]) // 2
         batches[k:k + 1] = [batches[k][:half], batches[k][half:]]
     return batches
@@ -80,9 +116,7 @@ class AtomBalancedBatchSampler(Sampler[list[int]]):
     pass the training loop's own count: ``state_dict(batches_done=step_in_epoch)``.
 
     Args:
-        natoms: ``(n,)`` atom counts of the dataset's crystals
-            (:attr:`~cft_pyg.data.store.CrystalStore.natoms`, or ``[d.num_nodes for d in
-            dataset]`` for an in-memory dataset).
+        natoms: ``(n,)`` atom counts of the dataset's crystals (:func:`atom_counts`).
         max_atoms: atom budget of a batch (a larger crystal is a batch on its own).
         shuffle: permute every epoch (``False``: dataset order).
         seed: seed of the permutations.

@@ -11,7 +11,8 @@
 * ``fit(..., train_transform=..., callbacks=...)`` and ``evaluate(..., predictor=...)`` -
   the hooks through which :mod:`cft_pyg.experimental` (subgroup augmentation, zero-shot
   descent) attaches; nothing here imports it.
-* :class:`CrystalDataModule` - loaders with a resumable, seeded data order.
+* :class:`CrystalDataModule` - loaders with a seeded data order, resumable in the middle of an
+  epoch, in batches of ``batch_size`` crystals or of at most ``max_atoms_per_batch`` atoms.
 * :func:`evaluation_report` - MAE overall, per space group and per crystal system.
 * :class:`TensorPropertyModule`, :func:`fit_tensor_model`, :func:`evaluate_tensor_model` -
   tensor properties with exact symmetry (:mod:`cft_pyg.training.tensors`).
@@ -36,6 +37,7 @@ _EXPORTS = {
     "load_config_file": "config",
     "CrystalDataModule": "datamodule",
     "EpochSeededSampler": "datamodule",
+    "TrainingOrder": "datamodule",
     "class_statistics": "datamodule",
     "target_statistics": "datamodule",
     "check_resume": "checkpoints",

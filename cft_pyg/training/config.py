@@ -101,6 +101,8 @@ class TrainConfig(Presets):
     Optimization:
         epochs: maximum number of epochs (the learning-rate schedule spans them all).
         batch_size: crystals per batch (per device under DDP).
+        max_atoms_per_batch: training batches of at most this many atoms (per device; a larger
+            crystal alone) instead of ``batch_size`` crystals, which then sizes evaluation only.
         lr, weight_decay: AdamW settings.
         warmup_epochs: length of the linear warm-up, in epochs (may be fractional); cosine
             decay to ``min_lr_ratio * lr`` follows until ``epochs``.
@@ -117,6 +119,7 @@ class TrainConfig(Presets):
             (``0`` or ``None``: off).
         stop_after_epochs: stop after this many epochs as if interrupted, without shortening the
             schedule (for chunked runs on time-limited machines; continue with ``resume``).
+        checkpoint_every_steps: also write ``last.ckpt`` every N steps (resume mid-epoch).
         seed: seed of everything (weights, data order, splits).
 
     Hardware:
@@ -183,6 +186,8 @@ class TrainConfig(Presets):
     # optimization
     epochs: int = setting(100, "maximum epochs (the schedule spans them all)")
     batch_size: int = setting(64, "crystals per batch")
+    max_atoms_per_batch: int | None = setting(None, "training batches of at most N atoms "
+                                              "instead of --batch-size crystals", "N")
     lr: float = setting(5e-4, "AdamW learning rate")
     weight_decay: float = setting(1e-4, "AdamW weight decay")
     warmup_epochs: float = setting(5.0, "linear warm-up, in epochs")
@@ -198,6 +203,8 @@ class TrainConfig(Presets):
     patience: int | None = setting(20, "early-stopping patience on the validation metric (0: off)")
     stop_after_epochs: int | None = setting(None, "stop early as if interrupted (continue with "
                                          "--resume)")
+    checkpoint_every_steps: int | None = setting(None, "also write last.ckpt every N steps "
+                                                 "(resume a killed run mid-epoch)", "N")
     seed: int = setting(0, "seed of weights, data order and splits")
     # hardware
     accelerator: str = setting("auto", "cpu, gpu, auto (Lightning)")
@@ -241,20 +248,17 @@ class TrainConfig(Presets):
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` on values that cannot work."""
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        for name in ("epochs", "batch_size", "stop_after_epochs", "max_atoms_per_batch",
+                     "checkpoint_every_steps"):  # None: unset
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.warmup_epochs < 0:
-            raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        for name in ("weight_decay", "warmup_epochs", "grad_clip", "patience", "num_workers"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:  # None: off
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
-        if self.grad_clip is not None and self.grad_clip < 0:
-            raise ConfigError(f"grad_clip must be >= 0, got {self.grad_clip}")
         if self.task not in TASKS:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         losses = LOSSES[self.task]
@@ -280,12 +284,6 @@ class TrainConfig(Presets):
             raise ConfigError("val_fraction + test_fraction must be < 1")
         if self.max_crystals is not None and self.max_crystals < 3:
             raise ConfigError(f"max_crystals must be >= 3, got {self.max_crystals}")
-        if self.patience is not None and self.patience < 0:
-            raise ConfigError(f"patience must be >= 0, got {self.patience}")
-        if self.stop_after_epochs is not None and self.stop_after_epochs < 1:
-            raise ConfigError(f"stop_after_epochs must be >= 1, got {self.stop_after_epochs}")
-        if self.num_workers < 0:
-            raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1 (or unset: the idle cores), got "
                               f"{self.threads}")

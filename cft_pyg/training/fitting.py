@@ -4,7 +4,8 @@ A run folder holds::
 
     config.yaml                  the settings used
     checkpoints/best.ckpt        lowest validation MAE (cross-entropy for a classifier)
-    checkpoints/last.ckpt        end of the latest epoch (resume from it)
+    checkpoints/last.ckpt        end of the latest epoch, or its latest step with
+                                 checkpoint_every_steps (resume from it)
     logs/version_<k>/            Lightning CSVLogger, one version per (re)start
     metrics.csv                  per-epoch train_loss, val_mae, lr (all versions merged)
     val_*.csv/json, test_*.csv/json   evaluation of the best checkpoint
@@ -25,6 +26,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from .._version import __version__
 from ..data.featurization import Featurization, featurization_of
+from ..data.sampler import atom_counts
 from ..data.splits import space_groups_of
 from .budget import TimeBudget
 from .checkpoints import check_resume, load_model, run_record
@@ -128,10 +130,12 @@ def fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
         check_resume(config.resume, config, featurization,
                      (float(module.target_mean), float(module.target_std)))
     _prepare_folder(config, out, overwrite)
+    natoms = None if config.max_atoms_per_batch is None else atom_counts(train)
     if train_transform is not None:
         train = train_transform(train)
     data = CrystalDataModule(train, val, test, batch_size=config.batch_size, seed=config.seed,
-                             num_workers=config.num_workers)
+                             num_workers=config.num_workers,
+                             max_atoms_per_batch=config.max_atoms_per_batch, natoms=natoms)
     best_cb = RunCheckpoint(dirpath=out / "checkpoints", filename="best",
                               monitor=module.monitor, mode="min", save_top_k=1,
                               save_last=True, enable_version_counter=False)
@@ -167,9 +171,10 @@ def _check_fit(config: TrainConfig, train: Sequence[Any], val: Sequence[Any],
             warnings.warn(f"the {name} set holds a single crystal: its MAE is one error, not an "
                           "estimate (use larger fractions or more data)", UserWarning,
                           stacklevel=3)
-    if budget is not None and (config.patience or config.resume or config.stop_after_epochs):
+    if budget is not None and (config.patience or config.resume or config.stop_after_epochs
+                               or config.checkpoint_every_steps):
         raise ValueError("a time budget replaces the epoch schedule: it does not combine with "
-                         "patience, resume or stop_after_epochs")
+                         "patience, resume, stop_after_epochs or checkpoint_every_steps")
     if budget is None and config.warmup_epochs >= config.epochs:
         warnings.warn(f"warmup_epochs ({config.warmup_epochs:g}) >= epochs ({config.epochs}): "
                       "the learning rate never reaches its peak and the cosine decay never "
@@ -217,10 +222,15 @@ def _build_module(config: TrainConfig, train: Sequence[Any],
 
 def _callbacks(config: TrainConfig, module: CrystalPropertyModule, best_cb: RunCheckpoint,
                budget: TimeBudget | None) -> list[Callback]:
-    """Checkpointing (or the time budget), the training clock, the run record, early
-    stopping, a simulated interruption."""
+    """Checkpointing (or the time budget; ``last.ckpt`` every ``checkpoint_every_steps``
+    steps too), the training clock, the run record, early stopping, a simulated
+    interruption."""
     callbacks: list[Callback] = [best_cb if budget is None else budget, TrainingClock(),
                                  RunRecord(run_record(config))]
+    if config.checkpoint_every_steps:
+        callbacks.append(RunCheckpoint(dirpath=best_cb.dirpath, filename="last", monitor=None,
+                                       every_n_train_steps=config.checkpoint_every_steps,
+                                       save_top_k=1, enable_version_counter=False))
     if config.patience:
         callbacks.append(EarlyStopping(monitor=module.monitor, mode="min",
                                        patience=config.patience))

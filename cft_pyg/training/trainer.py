@@ -152,9 +152,12 @@ def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
 
     Data-parallel runs share the training crystals out with the data module's own sampler
     (:class:`~cft_pyg.training.datamodule.EpochSeededSampler`: the processes' batches make up
-    the single-process batch), so Lightning's distributed sampler is off; validation and test
-    sets are evaluated whole on every process. ``validate=False`` turns Lightning's validation
-    loop off (a :class:`~cft_pyg.training.budget.TimeBudget` validates on its own clock).
+    the single-process batch; or the atom-balanced batches), so Lightning's distributed
+    sampler is off; validation and test sets are evaluated whole on every process. The
+    training loader is asked for every epoch (its batches, and their number with an atom
+    budget, are the epoch's: :class:`~cft_pyg.training.datamodule.CrystalDataModule`).
+    ``validate=False`` turns Lightning's validation loop off (a
+    :class:`~cft_pyg.training.budget.TimeBudget` validates on its own clock).
     ``config.progress_bar`` shows Lightning's bars on a terminal, and one line per epoch
     (:class:`EpochLine`) where the output goes elsewhere (a log file, a pipe).
     """
@@ -167,6 +170,7 @@ def make_trainer(config: TrainConfig, callbacks: Sequence[Callback] = (),
         num_nodes=config.num_nodes,
         strategy=resolve_strategy(config.strategy),
         use_distributed_sampler=False,
+        reload_dataloaders_every_n_epochs=1,
         precision=config.precision,
         max_epochs=max_epochs if max_epochs is not None else config.epochs,
         gradient_clip_val=config.grad_clip or None,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from cft_pyg.data.sampler import AtomBalancedBatchSampler, atom_balanced_batches
+from cft_pyg.data.sampler import AtomBalancedBatchSampler, atom_balanced_batches, atom_counts
 
 NATOMS = np.random.default_rng(0).integers(1, 60, size=97)
 MAX_ATOMS = 150
@@ -86,6 +86,8 @@ def test_deterministic_per_epoch_and_budget() -> None:
     assert sorted(map(tuple, batches)) == [(0,), (1,), (2,), (3,)]
     with pytest.raises(ValueError, match="fewer crystals"):
         atom_balanced_batches(np.array([5, 5]), np.arange(2), 100, 3)
+    with pytest.raises(ValueError, match="every batch already holds a single crystal"):
+        atom_balanced_batches(np.array([500, 500, 500]), np.arange(3), 100, 2)
     with pytest.raises(ValueError, match="seed"):
         a.load_state_dict({**a.state_dict(), "seed": 9})
 
@@ -102,3 +104,23 @@ def test_with_a_loader_over_a_dataset() -> None:
         assert batch.num_nodes <= MAX_ATOMS or batch.num_graphs == 1
         seen.extend(batch.idx.tolist())
     assert sorted(seen) == list(range(len(NATOMS)))
+
+
+def test_atom_counts_without_building_the_crystals(tmp_path) -> None:
+    from torch_geometric.data import Data
+
+    from cft_pyg.data import SyntheticCrystals
+
+    plain = [Data(z=torch.zeros(3, dtype=torch.long), num_nodes=3),
+             Data(z=torch.zeros(2, dtype=torch.long), natoms=torch.tensor([2]), num_nodes=2)]
+    assert atom_counts(plain).tolist() == [3, 2]
+    dataset = SyntheticCrystals(tmp_path, num_crystals=12, seed=3, log=False)
+    view = dataset.index_select([5, 2, 7, 2])
+    for part in (dataset, view):
+        assert atom_counts(part).tolist() == [d.num_nodes for d in part]
+    natoms = dataset.slices.pop("natoms")  # an in-memory dataset without natoms: its slices
+    try:
+        assert "natoms" not in view.slices
+        assert atom_counts(view).tolist() == [d.z.numel() for d in view]
+    finally:
+        dataset.slices["natoms"] = natoms

@@ -142,6 +142,36 @@ def test_registered_as_a_training_dataset(clean) -> None:
     assert store[2].y.shape == (1,)
 
 
+def test_training_batches_from_the_stored_atom_counts(clean, tmp_path) -> None:
+    """``max_atoms_per_batch`` packs the training batches by the store's atom counts."""
+    from lightning.pytorch.callbacks import Callback
+
+    from cft_pyg.data import atom_counts
+    from cft_pyg.training import TrainConfig, fit
+
+    from ..training import _helpers  # noqa: F401  (registers 'test-tiny')
+
+    store = CrystalStore(clean)
+    train, val = store.index_select(list(range(20))), store.index_select(list(range(20, 28)))
+    natoms = atom_counts(train)
+    assert natoms.tolist() == store.natoms[:20].tolist() and atom_counts(store).shape == (28,)
+    budget = int(np.sort(natoms)[-2])  # the largest crystal is over it
+    seen: list[tuple[int, list[str], int]] = []
+
+    class Record(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            seen.append((trainer.current_epoch, list(batch.material_id), int(batch.num_nodes)))
+
+    fit(TrainConfig(model="test-tiny", epochs=2, max_atoms_per_batch=budget, accelerator="cpu",
+                    devices=1, threads=1, progress_bar=False, output_dir=str(tmp_path)),
+        train, val, callbacks=[Record()])
+    for epoch in (0, 1):
+        rows = [r for r in seen if r[0] == epoch]
+        assert sorted(i for r in rows for i in r[1]) == sorted(f"x{k}" for k in range(20))
+        assert all(r[2] <= budget or len(r[1]) == 1 for r in rows)
+    assert any(r[2] > budget for r in seen)
+
+
 def test_bad_rows_recorded_as_skipped(clean) -> None:
     store = CrystalStore(clean)
     skipped = dict(store.skipped)
