@@ -10,13 +10,15 @@ user needs before predicting anything else:
   evaluate a shipped model on ``split='project-test'`` or on data of your own, or drop these
   IDs first. :func:`cft_pyg.training.predict` warns when given a dataset part that holds them.
   :func:`training_compositions` does the same for the compositions of a model trained on a
-  composition split.
+  composition split (``nrel-unrelaxed-energy``).
 * :func:`measure_validity` - the card's ``validity`` entry. MP-20 models: the error on the
   project-test split broken down by number of elements, crystal system and atoms per cell,
   the signed error on elemental solids, and (formation energy) how well the model orders the
   carbon polymorphs of Carbon-24, an out-of-domain set of structures that MP-20 does not
   contain; written by ``python -m cft_pyg.pretrained.validity NAME --data-root DIR
-  --carbon-root DIR --write``.
+  --carbon-root DIR --write``. Screen models (:mod:`cft_pyg.pretrained.screens`): the worst
+  test compositions, the error split by whether relaxation changes the space group, the
+  chemistry they were trained on; measured by the builder.
 
 What differs between datasets is one :class:`Source` per registered dataset name in
 :data:`SOURCES`; a recipe names its dataset, and everything here follows from that entry.
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import screens
 from .recipes import Recipe, recipe
 
 __all__ = ["OVERLAPPING_PARTS", "SOURCES", "TRAINING_PART", "Source", "ids_digest",
@@ -85,7 +88,8 @@ def training_ids(name: str, data_root: str | os.PathLike,
 
     Computed from the raw files in ``data_root`` by the recipe's dataset entry of
     :data:`SOURCES` (MP-20: ``val.csv(.gz)`` and ``test.csv(.gz)`` with
-    :func:`cft_pyg.data.project_split`), and checked against the card's count and digest.
+    :func:`cft_pyg.data.project_split`; NREL: the candidates of the training compositions in
+    ``energies.csv.gz``), and checked against the card's count and digest.
 
     Args:
         name: a shipped model (:func:`cft_pyg.pretrained.available`).
@@ -169,11 +173,11 @@ def measure_validity(name: str, data_root: str | os.PathLike,
     ``carbon_root``) the ordering of Carbon-24 polymorphs; returns ``{"by_elements",
     "by_crystal_system", "by_atoms", "elemental", "carbon_polymorphs", "failure_cases",
     "domain"}`` (lists of ``{group, n, mae, mean_signed_error}`` and one-line statements
-    computed from them).
+    computed from them). Screen models: :func:`cft_pyg.pretrained.screens.measure_screen`.
 
     Args:
         name: a shipped model.
-        data_root: its dataset folder (``.../mp_20``).
+        data_root: its dataset folder (``.../mp_20``, ``.../nrel_hypothetical``).
         carbon_root: the Carbon-24 folder (``.../carbon_24``); ``None`` skips that part
             (MP-20 only).
         carbon_count: Carbon-24 project-test structures used (a seeded sample, chosen before
@@ -276,7 +280,7 @@ class Source:
         measured_at_build: the builder writes ``validity`` (otherwise :func:`main` does).
         training_compositions: ``(root, recipe) -> compositions`` of a composition split.
         test_metrics: ``(module, recipe, root, test=...) -> dict``: more entries of the card's
-            ``test``; ``None``: the plain MAE only.
+            ``test`` (the screen metrics); ``None``: the plain MAE only.
     """
 
     training_ids: Callable[[Path, Recipe], list[str]]
@@ -293,6 +297,12 @@ SOURCES: dict[str, Source] = {
     "mp20": Source(training_ids=_mp20_training_ids, overlapping_parts=OVERLAPPING_PARTS,
                    part_note="which pools CDVAE's val and test files", note=_MP20_NOTE,
                    measure=_measure_mp20),
+    "nrel-hypothetical": Source(
+        training_ids=screens.training_ids, overlapping_parts=screens.OVERLAPPING_PARTS,
+        part_note="every candidate of the training compositions", note=screens.NOTE,
+        measure=screens.measure_screen, measured_at_build=True,
+        training_compositions=screens.training_compositions,
+        test_metrics=screens.test_metrics),
 }
 """Registered dataset name -> what a recipe on it needs (see :class:`Source`)."""
 
@@ -320,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cft_pyg.pretrained.validity",
         description="Measure where a shipped model is valid (MP-20: errors by family, "
-                    "elemental solids, carbon polymorphs); with --write, store it in the model "
-                    "card.")
+                    "elemental solids, carbon polymorphs; screens: worst compositions, "
+                    "symmetry changes on relaxation); with --write, store it in the model card.")
     parser.add_argument("names", nargs="+", metavar="NAME")
     parser.add_argument("--data-root", required=True, help="the model's dataset folder")
     parser.add_argument("--carbon-root", default=None, help="the Carbon-24 folder (MP-20)")

@@ -12,10 +12,11 @@ the package's ``models/`` folder):
   count and digest (computed from the raw files), epochs run, best epoch, validation curve
   against training seconds, test MAE with a bootstrap 95% interval over the test crystals,
   parameters, library version, date, machine load, CPU time and the command. What else the
-  card holds follows the dataset's entry of :data:`cft_pyg.pretrained.validity.SOURCES`
-  (more test metrics, a ``validity`` measured at build time, with the study that chose the
-  architecture, :data:`EVIDENCE`); the MP-20 models' ``validity`` is written afterwards by
-  ``python -m cft_pyg.pretrained.validity`` and ``studies/domains``.
+  card holds follows the dataset's entry of :data:`cft_pyg.pretrained.validity.SOURCES`: a
+  screen model (``nrel-unrelaxed-energy``) adds the screen metrics of its test compositions
+  (``test["screen"]``) and its measured domain and failures (``validity``), with the study
+  that chose its architecture (:data:`EVIDENCE`); the MP-20 models' ``validity`` is written
+  afterwards by ``python -m cft_pyg.pretrained.validity`` and ``studies/domains``.
 
 The test MAE of the card is what ``tests/pretrained`` checks again from the shipped file.
 """
@@ -49,7 +50,10 @@ __all__ = ["EVIDENCE", "bootstrap_mae", "build", "main", "reevaluate", "study_ev
 
 REPO = Path(__file__).resolve().parents[2]
 
-EVIDENCE: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+EVIDENCE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "nrel-unrelaxed-energy": ("studies/unrelaxed/results/summary.json", "unrelaxed",
+                              ("cft", "cft-no-encoding", "wyckoff", "cgcnn", "composition")),
+}
 """Recipe name -> (summary JSON of the study that chose its architecture, the input of the
 rows to keep, the models to keep): the card's ``validity["study"]``."""
 
