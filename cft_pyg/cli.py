@@ -405,8 +405,11 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
     for name in names:
         card = pretrained.model_card(name)
         t = card["test"]
+        screen = t.get("screen")
+        ranking = (f", energy above the ground state {screen['relative_mae']:.4f} on "
+                   f"{screen['n_compositions']} test compositions" if screen else "")
         _print(f"{name:26s} {card['description']}: test MAE {t['mae']:.4f} {card['unit']} "
-               f"(95% CI {t['mae_95ci'][0]:.4f}-{t['mae_95ci'][1]:.4f}, n={t['n']}), "
+               f"(95% CI {t['mae_95ci'][0]:.4f}-{t['mae_95ci'][1]:.4f}, n={t['n']}){ranking}, "
                f"{card['parameters']:,} parameters")
     for name in encoders:
         card = pretrained.encoding_card(name)

@@ -373,6 +373,7 @@ def shipped_row(cards: list[dict[str, Any]], peers: list[PeerSource]) -> tuple[s
     """The "MP-20 now" row: the shipped models (their cards), and the best CHGNet read-out
     of the peers study on the same target (marked: CHGNet saw these crystals)."""
     case = "MP-20 formation energy or band gap now"
+    cards = [c for c in cards if c["data"]["dataset"] == "mp20"]
     if not cards:
         return case, "no shipped model", f"no model card in `{CARDS}/`"
     order = {t: i for i, t in enumerate(_targets(peers))}
@@ -417,13 +418,31 @@ def _shipped_cost(card: dict[str, Any], peers: list[PeerSource]) -> str:
 
 
 # ------------------------------------------------------------------------------ unrelaxed
-def unrelaxed_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
-    """The unrelaxed-candidates row: the CFT with the encoding, the Wyckoff model and the
-    trunk without the encoding on unrelaxed inputs."""
+def _shipped_screen(cards: list[dict[str, Any]]) -> str:
+    """The shipped models for unrelaxed candidates (cards with per-composition screen
+    metrics), for the "use" cell."""
+    out = []
+    for c in cards:
+        screen = (c.get("test") or {}).get("screen")
+        if not screen:
+            continue
+        out.append(f"`cft-pyg predict --pretrained {c['name']}` ({c['description']}; "
+                   f"{c['training']['epochs_run']} epochs; on its {screen['n_compositions']} test compositions relative-energy "
+                   f"MAE {screen['relative_mae']:.4f}, Spearman {screen['spearman']:.2f}, "
+                   f"ground state found in {screen['hit_rate']:.0%})")
+    return ("ready-made: " + "; ".join(out) + "; to train: ") if out else ""
+
+
+def unrelaxed_row(payload: dict[str, Any] | None, cards: list[dict[str, Any]] | None = None
+                  ) -> tuple[str, str, str]:
+    """The unrelaxed-candidates row: the shipped model for unrelaxed candidates (its card),
+    and the CFT with the encoding, the Wyckoff model and the trunk without the encoding on
+    unrelaxed inputs (the study)."""
     ps = peers_summary()
     case = ("**unrelaxed** candidate structures (a screen before relaxation: exact symmetry, "
             "wrong distances)")
-    default_use = "`--model cft` (with the encoding) or the coordinate-free `--model wyckoff`"
+    default_use = (_shipped_screen(cards or []) + "`--model cft` (with the encoding) or the "
+                   "coordinate-free `--model wyckoff`")
     if payload is None:
         return case, default_use, f"not measured (`{UNRELAXED}` absent)"
     rows = {r["model"]: r for r in payload.get("rows", []) if r["input"] == "unrelaxed"}
@@ -463,7 +482,8 @@ def unrelaxed_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
     keep = [m for m in cands if m == best
             or not (ps.margin(stat(best), stat(m)) or {}).get("wins_by_2_std")]
     use = (default_use if sorted(keep) == ["cft", "wyckoff"]
-           else " or ".join(f"`--model {CLI.get(m, m)}`" for m in keep))
+           else _shipped_screen(cards or []) + " or ".join(f"`--model {CLI.get(m, m)}`"
+                                                         for m in keep))
     return case, use, text + f"; {LINKS['unrelaxed']}"
 
 
@@ -554,7 +574,7 @@ def rows(sources: dict[str, Any]) -> list[tuple[str, str, str]]:
     """The rows of the table, in order."""
     peers = sources["peers"]
     return [relaxed_row(peers), shipped_row(sources["cards"], peers), STATIC["unseen"],
-            STATIC["paper"], unrelaxed_row(sources["unrelaxed"]),
+            STATIC["paper"], unrelaxed_row(sources["unrelaxed"], sources["cards"]),
             tensors_row(sources["tensors"]), backbone_row(peers),
             small_data_row(sources["transfer"]), STATIC["store"]]
 

@@ -27,12 +27,20 @@ for fine-tuning (pretrained label-free on orbit distances of all 230 groups);
 ``cft-pyg train --pretrained-encoding NAME`` starts a training from it
 (:mod:`cft_pyg.pretrained.encoders`).
 
-**Training crystals.** The models were trained on MP-20's ``project-train`` part, 80% of
+**Which model.** ``mp20-formation-energy`` and ``mp20-band-gap`` (the CFT trunk without a
+positional encoding) are for relaxed crystals. ``nrel-unrelaxed-energy`` (the CFT with the
+symmetry-adapted encoding) predicts the DFT energy per atom after relaxation of an
+**unrelaxed** prototype-decorated candidate, for ranking the candidates of one composition
+in a screen; it was trained on pnictides only (its card, ``validity``, says where it holds).
+
+**Training crystals.** The MP-20 models were trained on MP-20's ``project-train`` part, 80% of
 CDVAE's ``val.csv`` and ``test.csv`` pooled: those two files contain the training crystals.
 Evaluate on ``split='project-test'`` (what the card reports) or on your own data;
 ``training_ids(name, data_root)`` lists the training IDs (computed from the files, checked
 against the card), and :func:`cft_pyg.training.predict` warns when given a part that holds
-them.
+them. ``nrel-unrelaxed-energy`` was trained on every candidate of 80% of the NREL
+compositions (``training_compositions(name, data_root)``); its test compositions were never
+seen.
 """
 
 from __future__ import annotations
@@ -43,13 +51,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .recipes import RECIPES, Recipe, recipe
-from .validity import training_ids
+from .validity import training_compositions, training_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..training.property_model import PropertyModel
 
 __all__ = ["MODELS_DIR", "RECIPES", "Recipe", "available", "available_encodings",
-           "encoding_card", "load", "load_encoding", "model_card", "recipe", "training_ids"]
+           "encoding_card", "load", "load_encoding", "model_card", "recipe",
+           "training_compositions", "training_ids"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 """Folder of the shipped weights and model cards."""

@@ -26,6 +26,41 @@ def _rows(rows: list[dict[str, Any]], key: str, unit: str) -> list[str]:
             for r in sorted(rows, key=order)]
 
 
+def _screen_lines(screen: dict[str, Any], unit: str) -> list[str]:
+    """The screen metrics of a card's test compositions (``test["screen"]``)."""
+    ci = screen.get("relative_mae_95ci", [float("nan")] * 2)
+    floor = screen.get("one_value_per_composition") or {}
+    out = [f"  screen       {screen['n_compositions']} test compositions never seen in training "
+           f"({screen['n_candidates']} candidates), averaged per composition:",
+           f"    energy above the composition's ground state: MAE "
+           f"{_num(screen['relative_mae'])} {unit} (95% CI {_num(ci[0])}-{_num(ci[1])})",
+           f"    Spearman within a composition {screen['spearman']:.3f}; ground-state hits "
+           f"{screen['hit_rate']:.2f} (predicted lowest within {screen['tolerance']} {unit} "
+           f"of the DFT lowest)"]
+    if floor:
+        out.append(f"    one value per composition (no ranking): MAE "
+                   f"{_num(floor['relative_mae'])} {unit}, hits {floor['hit_rate']:.2f}")
+    return out
+
+
+def _screen_validity_lines(validity: dict[str, Any], unit: str) -> list[str]:
+    """The screen parts of a card's ``validity``: worst compositions, symmetry changes."""
+    out = []
+    if validity.get("worst_compositions"):
+        out += ["", "  worst test compositions (energy above the ground state):"]
+        out += [f"    {w['composition']:14s} n = {w['n']:>5}  MAE {_num(w['relative_mae'])} "
+                f"{unit}  Spearman {w['spearman']:+.2f}  hit {w['hit']:.2f}"
+                for w in validity["worst_compositions"]]
+    if validity.get("by_symmetry_change"):
+        sym = validity.get("symmetry_change") or {}
+        out += ["", f"  by space group on relaxation (spglib, symprec {sym.get('symprec', '?')}; "
+                "energy above the ground state, plain MAE):"]
+        out += [f"    {r['space_group_on_relaxation']:14s} n = {r['n']:>5}  MAE "
+                f"{_num(r['relative_mae'])} {unit}  plain {_num(r['mae'])}"
+                for r in validity["by_symmetry_change"]]
+    return out
+
+
 def format_model_card(card: dict[str, Any]) -> str:
     """A shipped model's card as readable text: what it predicts, how it was trained, its
     test error, where it was measured to hold and where it fails, how to rebuild it."""
@@ -35,8 +70,11 @@ def format_model_card(card: dict[str, Any]) -> str:
     lines = [f"{card['name']}: {card.get('description', '')}", ""]
     lines.append(f"  model        {recipe.get('model', '?')} {recipe.get('model_kwargs', {})}, "
                  f"{card.get('parameters', 0):,} parameters")
+    options = "".join(f"; {k} {v}" for k, v in (data.get("options") or {}).items())
+    groups = (f"; {data['n_train_compositions']} compositions"
+              if "n_train_compositions" in data else "")
     lines.append(f"  trained on   {data.get('dataset', '?')} ({data.get('n_train', '?')} "
-                 f"crystals), target {recipe.get('target', '?')}")
+                 f"crystals{groups}{options}), target {recipe.get('target', '?')}")
     if data.get("split"):
         lines.append(f"  split        {data['split']}")
     if train:
@@ -48,9 +86,13 @@ def format_model_card(card: dict[str, Any]) -> str:
         lines.append(f"  test MAE     {_num(test['mae'])} {unit} (95% CI {_num(ci[0])}-"
                      f"{_num(ci[1])}, n = {test.get('n')}); predicting the training mean: "
                      f"{_num(test.get('mae_predict_train_mean', float('nan')))} {unit}")
+    screen = test.get("screen")
+    if screen:
+        lines += _screen_lines(screen, unit)
     validity = card.get("validity") or {}
     if validity.get("domain"):
         lines += ["", f"  domain       {validity['domain']}"]
+    lines += _screen_validity_lines(validity, unit)
     for title, key, rows_key in (("by elements per crystal", "n_elements", "by_elements"),
                                  ("by atoms per cell", "atoms", "by_atoms"),
                                  ("by crystal system", "crystal_system", "by_crystal_system")):

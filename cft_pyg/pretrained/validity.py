@@ -1,20 +1,27 @@
 r"""Where a shipped model may be trusted: its training crystals, and its measured domain.
 
-A model card states the test MAE on crystals like the training ones. This module adds what a
+A model card states the test error on crystals like the training ones. This module adds what a
 user needs before predicting anything else:
 
 * :func:`training_ids` - the identifiers of the model's training crystals, **computed here
   from the raw dataset files** (nothing of the data is shipped) and checked against the card's
-  count and SHA-256 digest. The project split pools CDVAE's ``val.csv`` and ``test.csv``, so
-  CDVAE's own validation and test files *contain* these crystals: evaluate a shipped model on
-  ``split='project-test'`` or on data of your own, or drop these IDs first.
-  :func:`cft_pyg.training.predict` warns when given a dataset part that holds them.
-* :func:`measure_validity` - the error on the project-test split broken down by number of
-  elements, crystal system and atoms per cell, the signed error on elemental solids, and
-  (formation energy) how well the model orders the carbon polymorphs of Carbon-24, an
-  out-of-domain set of structures that MP-20 does not contain. The card's ``validity``
-  entry is written by ``python -m cft_pyg.pretrained.validity NAME --data-root DIR
-  --carbon-root DIR --write``.
+  count and SHA-256 digest. For the MP-20 models the project split pools CDVAE's ``val.csv``
+  and ``test.csv``, so CDVAE's own validation and test files *contain* these crystals:
+  evaluate a shipped model on ``split='project-test'`` or on data of your own, or drop these
+  IDs first. :func:`cft_pyg.training.predict` warns when given a dataset part that holds them.
+  :func:`training_compositions` does the same for the compositions of a model trained on a
+  composition split (``nrel-unrelaxed-energy``).
+* :func:`measure_validity` - the card's ``validity`` entry. MP-20 models: the error on the
+  project-test split broken down by number of elements, crystal system and atoms per cell,
+  the signed error on elemental solids, and (formation energy) how well the model orders the
+  carbon polymorphs of Carbon-24, an out-of-domain set of structures that MP-20 does not
+  contain; written by ``python -m cft_pyg.pretrained.validity NAME --data-root DIR
+  --carbon-root DIR --write``. Screen models (:mod:`cft_pyg.pretrained.screens`): the worst
+  test compositions, the error split by whether relaxation changes the space group, the
+  chemistry they were trained on; measured by the builder.
+
+What differs between datasets is one :class:`Source` per registered dataset name in
+:data:`SOURCES`; a recipe names its dataset, and everything here follows from that entry.
 """
 
 from __future__ import annotations
@@ -23,20 +30,22 @@ import argparse
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .recipes import recipe
+from . import screens
+from .recipes import Recipe, recipe
 
-__all__ = ["OVERLAPPING_PARTS", "TRAINING_PART", "ids_digest", "measure_validity", "main",
-           "training_ids"]
+__all__ = ["OVERLAPPING_PARTS", "SOURCES", "TRAINING_PART", "Source", "ids_digest",
+           "measure_validity", "main", "source_of", "training_compositions", "training_ids"]
 
 TRAINING_PART = "project-train"
-"""The part of the dataset every shipped model was trained on."""
+"""The part of the dataset the shipped models were trained on (every recipe's default)."""
 
 OVERLAPPING_PARTS = ("val", "test", "all", "project-train", "project-all")
-"""Dataset parts (``split=``) that contain a shipped model's training crystals."""
+"""MP-20 dataset parts (``split=``) that contain a shipped MP-20 model's training crystals."""
 
 
 def ids_digest(ids: Sequence[str]) -> str:
@@ -53,12 +62,34 @@ def _csv(root: Path, split: str) -> Path:
                             f"dataset's own folder, e.g. .../mp_20?)")
 
 
+def _mp20_training_ids(root: Path, rec: Recipe) -> list[str]:
+    """MP-20: the project split of the material IDs of ``val.csv`` + ``test.csv``."""
+    import pandas as pd
+
+    from ..data.splits import project_split
+
+    ids = pd.concat([pd.read_csv(_csv(root, s), usecols=["material_id"])
+                     for s in ("val", "test")])["material_id"].astype(str).tolist()
+    return project_split(ids)[rec.splits["train"]]
+
+
+def _checked(found: list[str], expected: dict[str, Any], count: str, digest: str,
+             what: str, root: Path, name: str) -> list[str]:
+    if len(found) != expected[count] or (
+            digest in expected and ids_digest(found) != expected[digest]):
+        raise ValueError(f"{root} gives {len(found)} training {what} that differ from the "
+                         f"{expected[count]} of {name!r}: not the dataset it was trained on")
+    return found
+
+
 def training_ids(name: str, data_root: str | os.PathLike,
                  card: dict[str, Any] | None = None) -> list[str]:
-    """The material IDs of the training crystals of the shipped model ``name``.
+    """The identifiers of the training crystals of the shipped model ``name``.
 
-    Computed from ``val.csv(.gz)`` and ``test.csv(.gz)`` in ``data_root`` with
-    :func:`cft_pyg.data.project_split`, and checked against the card.
+    Computed from the raw files in ``data_root`` by the recipe's dataset entry of
+    :data:`SOURCES` (MP-20: ``val.csv(.gz)`` and ``test.csv(.gz)`` with
+    :func:`cft_pyg.data.project_split`; NREL: the candidates of the training compositions in
+    ``energies.csv.gz``), and checked against the card's count and digest.
 
     Args:
         name: a shipped model (:func:`cft_pyg.pretrained.available`).
@@ -69,22 +100,39 @@ def training_ids(name: str, data_root: str | os.PathLike,
         ValueError: the files give other IDs than those the model was trained on (another
             version of the dataset).
     """
-    import pandas as pd
-
-    from ..data.splits import project_split
     from . import model_card
 
     card = model_card(name) if card is None else card
+    rec = recipe(name)
     root = Path(data_root).expanduser()
-    ids = pd.concat([pd.read_csv(_csv(root, s), usecols=["material_id"])
-                     for s in ("val", "test")])["material_id"].astype(str).tolist()
-    train = project_split(ids)[TRAINING_PART]
-    expected = card["data"]
-    if len(train) != expected["n_train"] or (
-            "train_ids_sha256" in expected and ids_digest(train) != expected["train_ids_sha256"]):
-        raise ValueError(f"{root} gives {len(train)} training IDs that differ from the "
-                         f"{expected['n_train']} of {name!r}: not the dataset it was trained on")
-    return train
+    found = source_of(rec).training_ids(root, rec)
+    # n_train counts the crystals trained on; n_train_ids, where recorded, the rows of the
+    # training part before conversion (a row that fails conversion is skipped in training)
+    count = "n_train_ids" if "n_train_ids" in card["data"] else "n_train"
+    return _checked(found, card["data"], count, "train_ids_sha256", "IDs", root, name)
+
+
+def training_compositions(name: str, data_root: str | os.PathLike,
+                          card: dict[str, Any] | None = None) -> list[str]:
+    """The compositions of the training crystals of a model trained on a composition split
+    (every candidate of these compositions was in training; the test compositions were never
+    seen), computed from the raw files and checked against the card's count and digest.
+
+    Raises:
+        ValueError: the model's dataset has no composition split, or the files give other
+            compositions than those the model was trained on.
+    """
+    from . import model_card
+
+    rec = recipe(name)
+    source = source_of(rec)
+    if source.training_compositions is None:
+        raise ValueError(f"{name!r} was not trained on a composition split ({rec.dataset})")
+    card = model_card(name) if card is None else card
+    root = Path(data_root).expanduser()
+    found = source.training_compositions(root, rec)
+    return _checked(found, card["data"], "n_train_compositions",
+                    "train_compositions_sha256", "compositions", root, name)
 
 
 def trained_on(name: str) -> dict[str, Any]:
@@ -93,8 +141,11 @@ def trained_on(name: str) -> dict[str, Any]:
     from ..training.registry import dataset_factory
 
     rec = recipe(name)
+    source = source_of(rec)
     return {"model": name, "dataset": dataset_factory(rec.dataset).name,  # e.g. 'mp_20'
-            "part": TRAINING_PART, "overlapping_parts": list(OVERLAPPING_PARTS)}
+            "part": rec.splits["train"], "test_part": rec.splits["test"],
+            "overlapping_parts": list(source.overlapping_parts),
+            "part_note": source.part_note}
 
 
 # ---------------------------------------------------------------------------- measurement
@@ -113,33 +164,49 @@ def _atoms_bin(n: int) -> str:
 
 def measure_validity(name: str, data_root: str | os.PathLike,
                      carbon_root: str | os.PathLike | None = None,
-                     carbon_count: int | None = None) -> dict[str, Any]:
-    """The measured domain of ``name``: errors on its project-test crystals by family, and
-    (formation energy, with ``carbon_root``) the ordering of Carbon-24 polymorphs.
+                     carbon_count: int | None = None, *, module: Any = None,
+                     **options: Any) -> dict[str, Any]:
+    """The measured domain of ``name`` (the card's ``validity`` entry), by its dataset's
+    :class:`Source`.
+
+    MP-20 models: errors on the project-test crystals by family, and (formation energy, with
+    ``carbon_root``) the ordering of Carbon-24 polymorphs; returns ``{"by_elements",
+    "by_crystal_system", "by_atoms", "elemental", "carbon_polymorphs", "failure_cases",
+    "domain"}`` (lists of ``{group, n, mae, mean_signed_error}`` and one-line statements
+    computed from them). Screen models: :func:`cft_pyg.pretrained.screens.measure_screen`.
 
     Args:
         name: a shipped model.
-        data_root: its dataset folder (``.../mp_20``).
-        carbon_root: the Carbon-24 folder (``.../carbon_24``); ``None`` skips that part.
+        data_root: its dataset folder (``.../mp_20``, ``.../nrel_hypothetical``).
+        carbon_root: the Carbon-24 folder (``.../carbon_24``); ``None`` skips that part
+            (MP-20 only).
         carbon_count: Carbon-24 project-test structures used (a seeded sample, chosen before
             processing; ``None``: all 406).
-
-    Returns:
-        ``{"by_elements", "by_crystal_system", "by_atoms", "elemental", "carbon_polymorphs",
-        "failure_cases"}``: lists of ``{group, n, mae, mean_signed_error}`` and a list of
-        one-line statements computed from them.
+        module: the model (default: the shipped one, :func:`cft_pyg.pretrained.load`).
+        **options: further options of the dataset's measurement.
     """
+    from . import load
+
+    rec = recipe(name)
+    module = load(name) if module is None else module
+    return source_of(rec).measure(module, rec, Path(data_root).expanduser(),
+                                  carbon_root=carbon_root, carbon_count=carbon_count, **options)
+
+
+def _measure_mp20(module: Any, rec: Recipe, data_root: Path, *,
+                  carbon_root: str | os.PathLike | None = None,
+                  carbon_count: int | None = None, test: Any = None,
+                  **_: Any) -> dict[str, Any]:
+    """:func:`measure_validity` of an MP-20 model."""
     from scipy import stats
 
     from ..data import Carbon24
     from ..symmetry.space_group import crystal_system
     from ..training import predict
-    from . import load
     from .recipes import load_split
 
-    module = load(name)
-    rec = recipe(name)
-    test = load_split(rec, data_root, "test", featurization=module.featurization)
+    if test is None:
+        test = load_split(rec, data_root, "test", featurization=module.featurization)
     frame = predict(module, test, batch_size=128)
     frame["elements"] = [len(set(d.z.tolist())) for d in test]
     frame["n_elements"] = frame["elements"].map(lambda k: str(k) if k < 4 else "4+")
@@ -193,15 +260,66 @@ def measure_validity(name: str, data_root: str | os.PathLike,
     return out
 
 
+_MP20_NOTE = ("project-train: 80% of the union of CDVAE MP-20 val.csv + test.csv "
+              "(cft_pyg.data.project_split). CDVAE's val and test files therefore CONTAIN the "
+              "training crystals; evaluate on project-test, or exclude "
+              "cft_pyg.pretrained.training_ids(name, data_root)")
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the pretrained machinery needs to know about one dataset, beyond a recipe.
+
+    Attributes:
+        training_ids: ``(root, recipe) -> ids`` of the training part, from the raw files.
+        overlapping_parts: dataset parts (``split=``) that hold the training crystals
+            (:func:`cft_pyg.training.predict` warns on them).
+        part_note: how the training part relates to the dataset's files (in that warning).
+        note: the card's ``data.split`` statement.
+        measure: ``(module, recipe, root, **options) -> validity`` (the card's ``validity``).
+        measured_at_build: the builder writes ``validity`` (otherwise :func:`main` does).
+        training_compositions: ``(root, recipe) -> compositions`` of a composition split.
+        test_metrics: ``(module, recipe, root, test=...) -> dict``: more entries of the card's
+            ``test`` (the screen metrics); ``None``: the plain MAE only.
+    """
+
+    training_ids: Callable[[Path, Recipe], list[str]]
+    overlapping_parts: tuple[str, ...]
+    part_note: str
+    note: str
+    measure: Callable[..., dict[str, Any]]
+    measured_at_build: bool = False
+    training_compositions: Callable[[Path, Recipe], list[str]] | None = None
+    test_metrics: Callable[..., dict[str, Any]] | None = None
+
+
+SOURCES: dict[str, Source] = {
+    "mp20": Source(training_ids=_mp20_training_ids, overlapping_parts=OVERLAPPING_PARTS,
+                   part_note="which pools CDVAE's val and test files", note=_MP20_NOTE,
+                   measure=_measure_mp20),
+    "nrel-hypothetical": Source(
+        training_ids=screens.training_ids, overlapping_parts=screens.OVERLAPPING_PARTS,
+        part_note="every candidate of the training compositions", note=screens.NOTE,
+        measure=screens.measure_screen, measured_at_build=True,
+        training_compositions=screens.training_compositions,
+        test_metrics=screens.test_metrics),
+}
+"""Registered dataset name -> what a recipe on it needs (see :class:`Source`)."""
+
+
+def source_of(rec: Recipe) -> Source:
+    """The :class:`Source` of the recipe's dataset."""
+    if rec.dataset not in SOURCES:
+        raise KeyError(f"recipe {rec.name!r}: no pretrained source for dataset {rec.dataset!r} "
+                       f"(known: {', '.join(SOURCES)})")
+    return SOURCES[rec.dataset]
+
+
 def _write(name: str, validity: dict[str, Any], digest: str, models_dir: Path) -> None:
     path = models_dir / f"{name}.json"
     card = json.loads(path.read_text())
     card["data"]["train_ids_sha256"] = digest
-    card["data"]["split"] = (
-        "project-train: 80% of the union of CDVAE MP-20 val.csv + test.csv "
-        "(cft_pyg.data.project_split). CDVAE's val and test files therefore CONTAIN the "
-        "training crystals; evaluate on project-test, or exclude "
-        "cft_pyg.pretrained.training_ids(name, data_root)")
+    card["data"]["split"] = source_of(recipe(name)).note
     card["validity"] = validity
     path.write_text(json.dumps(card, indent=2) + "\n")
 
@@ -211,18 +329,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m cft_pyg.pretrained.validity",
-        description="Measure where a shipped model is valid (errors by family, elemental "
-                    "solids, carbon polymorphs); with --write, store it in the model card.")
+        description="Measure where a shipped model is valid (MP-20: errors by family, "
+                    "elemental solids, carbon polymorphs; screens: worst compositions, "
+                    "symmetry changes on relaxation); with --write, store it in the model card.")
     parser.add_argument("names", nargs="+", metavar="NAME")
-    parser.add_argument("--data-root", required=True, help="the MP-20 folder")
-    parser.add_argument("--carbon-root", default=None, help="the Carbon-24 folder")
+    parser.add_argument("--data-root", required=True, help="the model's dataset folder")
+    parser.add_argument("--carbon-root", default=None, help="the Carbon-24 folder (MP-20)")
     parser.add_argument("--write", action="store_true", help="write into the model cards")
     args = parser.parse_args(argv)
     for name in args.names:
         card = model_card(name)
         train = training_ids(name, args.data_root, card={**card, "data": {
             k: v for k, v in card["data"].items() if k != "train_ids_sha256"}})
-        validity = measure_validity(name, args.data_root, args.carbon_root)
+        previous = card.get("validity") or {}
+        validity = measure_validity(name, args.data_root, args.carbon_root,
+                                    study=previous.get("study"))
         print(f"{name}:")
         for line in validity["failure_cases"]:
             print(f"  {line}")

@@ -105,10 +105,11 @@ def _warn_if_trained_on(module: Any, dataset: Any) -> None:
         return
     part = getattr(dataset, "split", None)
     if part in seen["overlapping_parts"]:
+        note = f", {seen['part_note']}" if seen.get("part_note") else ""
         warnings.warn(
             f"{type(dataset).__name__}(split={part!r}) contains the training crystals of "
-            f"{seen['model']!r} (trained on {seen['part']}, which pools CDVAE's val and test "
-            f"files): its errors here are not test errors. Use split='project-test', or "
+            f"{seen['model']!r} (trained on {seen['part']}{note}): its errors here are not "
+            f"test errors. Use split={seen.get('test_part', 'project-test')!r}, or "
             f"drop cft_pyg.pretrained.training_ids({seen['model']!r}, data_root).",
             UserWarning, stacklevel=3)
 

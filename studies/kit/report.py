@@ -142,6 +142,18 @@ def pretrained_markdown(cards: list[dict[str, Any]],
         for c in measured:
             v = c["validity"]
             lines.append(f"- `{c['name']}`: valid for {v['domain']}.")
+            screen = c["test"].get("screen")
+            if screen:
+                ci = screen["relative_mae_95ci"]
+                floor = screen["one_value_per_composition"]
+                lines.append(
+                    f"  - on its {screen['n_compositions']} test compositions never seen in "
+                    f"training ({screen['n_candidates']} candidates): energy above the "
+                    f"composition's ground state **{screen['relative_mae']:.4f}** "
+                    f"({ci[0]:.4f}-{ci[1]:.4f}) {c['unit']}, Spearman within a composition "
+                    f"{screen['spearman']:.3f}, ground-state hits {screen['hit_rate']:.2f} "
+                    f"(one value per composition: {floor['relative_mae']:.4f}, hits "
+                    f"{floor['hit_rate']:.2f})")
             lines += [f"  - {case}" for case in v["failure_cases"]]
     for e in encoders or []:
         h, p = e["heldout"], e["pretraining"]

@@ -1,15 +1,22 @@
 r"""Train a shipped pretrained model from its recipe, and write its weights and model card.
 
 ``python -m studies.pretrained.build mp20-formation-energy --data-root DIR`` trains the
-recipe of :mod:`cft_pyg.pretrained.recipes` on the dataset's project-train split (single
-CPU thread unless ``--threads``), keeps the best validation epoch, evaluates it on the
-project-test split and writes into ``--output`` (default: the package's ``models/`` folder):
+recipe of :mod:`cft_pyg.pretrained.recipes` on its dataset's training part (the recipe's
+``splits``, with its ``dataset_options``; single CPU thread unless ``--threads``), keeps the
+best validation epoch, evaluates it on the test part and writes into ``--output`` (default:
+the package's ``models/`` folder):
 
 * ``<name>.pt`` - ``{"hparams": ..., "state_dict": ...}``, plain tensors and builtins only,
   so that :func:`cft_pyg.pretrained.load` reads it with ``torch.load(weights_only=True)``;
-* ``<name>.json`` - the model card: recipe, data and split sizes, epochs run, best epoch,
-  validation curve against training seconds, test MAE with a bootstrap 95% interval over the
-  test crystals, parameters, library version, date, machine load and the command.
+* ``<name>.json`` - the model card: recipe, data and split sizes, the training identifiers'
+  count and digest (computed from the raw files), epochs run, best epoch, validation curve
+  against training seconds, test MAE with a bootstrap 95% interval over the test crystals,
+  parameters, library version, date, machine load, CPU time and the command. What else the
+  card holds follows the dataset's entry of :data:`cft_pyg.pretrained.validity.SOURCES`: a
+  screen model (``nrel-unrelaxed-energy``) adds the screen metrics of its test compositions
+  (``test["screen"]``) and its measured domain and failures (``validity``), with the study
+  that chose its architecture (:data:`EVIDENCE`); the MP-20 models' ``validity`` is written
+  afterwards by ``python -m cft_pyg.pretrained.validity`` and ``studies/domains``.
 
 The test MAE of the card is what ``tests/pretrained`` checks again from the shipped file.
 """
@@ -21,6 +28,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -31,12 +39,43 @@ import numpy as np
 
 from cft_pyg.pretrained.recipes import (
     RECIPES,
+    Recipe,
     load_split,
     recipe,
     target_index,
 )
+from cft_pyg.pretrained.validity import ids_digest, source_of
 
-__all__ = ["bootstrap_mae", "build", "main", "reevaluate"]
+__all__ = ["EVIDENCE", "bootstrap_mae", "build", "main", "reevaluate", "study_evidence"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+EVIDENCE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "nrel-unrelaxed-energy": ("studies/unrelaxed/results/summary.json", "unrelaxed",
+                              ("cft", "cft-no-encoding", "wyckoff", "cgcnn", "composition")),
+}
+"""Recipe name -> (summary JSON of the study that chose its architecture, the input of the
+rows to keep, the models to keep): the card's ``validity["study"]``."""
+
+_STUDY_KEYS = ("label", "seeds", "mae", "mae_std", "relative_mae", "relative_mae_std",
+               "spearman", "spearman_std", "hit_rate", "hit_rate_std", "epochs",
+               "budget_cpu_seconds", "parameters", "n_test", "n_compositions")
+
+
+def study_evidence(rec: Recipe) -> dict[str, Any] | None:
+    """The rows of the study that chose ``rec``'s architecture (:data:`EVIDENCE`), or
+    ``None`` when the recipe cites none or the study's results are absent."""
+    if rec.name not in EVIDENCE:
+        return None
+    source, inp, models = EVIDENCE[rec.name]
+    path = REPO / source
+    if not path.is_file():
+        return None
+    rows = {r["model"]: {k: r[k] for k in _STUDY_KEYS if k in r}
+            for r in json.loads(path.read_text())["rows"]
+            if r["input"] == inp and r["model"] in models}
+    return {"source": source, "input": inp, "rows": rows}
+
 
 def test_entry(module: Any, test: Any) -> dict[str, Any]:
     """The ``test`` entry of a model card: MAE with its bootstrap interval, the MAE of
@@ -67,11 +106,15 @@ def reevaluate(name: str, data_root: str | os.PathLike,
 
     folder = Path(models_dir) if models_dir is not None else _default_output()
     module = load(name, models_dir=folder)
-    test = load_split(recipe(name), data_root, "test", featurization=module.featurization)
+    rec = recipe(name)
+    test = load_split(rec, data_root, "test", featurization=module.featurization)
     path = folder / f"{name}.json"
     card = json.loads(path.read_text())
     previous = card["test"]
     card["test"] = test_entry(module, test)
+    metrics = source_of(rec).test_metrics
+    if metrics is not None:
+        card["test"].update(metrics(module, rec, Path(data_root), test=test))
     card["test"]["previous"] = {k: previous[k] for k in ("mae", "mae_95ci")
                                 if k in previous}
     card["test"]["previous"]["evaluated_with_version"] = previous.get(
@@ -127,6 +170,12 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
     from cft_pyg.training import TrainConfig, epoch_metrics, fit
 
     rec = recipe(name)
+    source = source_of(rec)
+    root = Path(data_root)
+    cpu_start, load_start = time.process_time(), list(os.getloadavg())
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_start = children.ru_utime + children.ru_stime
+    start_all = time.perf_counter()
     torch.set_num_threads(threads)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,15 +196,28 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
     module = result.module
     weights = out / f"{name}.pt"
     export_weights(module, weights)
+    ids = source.training_ids(root, rec)
+    data = {"dataset": rec.dataset, "split": source.note, "n_train": len(splits["train"]),
+            "n_val": len(splits["val"]), "n_test": len(splits["test"]),
+            "n_train_ids": len(ids), "train_ids_sha256": ids_digest(ids),
+            # rows of the training part that failed conversion (recorded by the dataset)
+            "n_train_skipped": len(getattr(splits["train"], "skipped", []))}
+    if rec.dataset_options:
+        data["options"] = dict(rec.dataset_options)
+    if source.training_compositions is not None:
+        compositions = source.training_compositions(root, rec)
+        data.update(n_train_compositions=len(compositions),
+                    train_compositions_sha256=ids_digest(compositions))
+    test = test_entry(module, splits["test"])
+    if source.test_metrics is not None:
+        test.update(source.test_metrics(module, rec, root, test=splits["test"]))
     card = {
         "name": name,
         "description": rec.description,
         "recipe": rec.to_dict(),
         "recipe_overrides": {k: v for k, v in (("epochs", epochs), ("max_rows", max_rows))
                              if v is not None},
-        "data": {"dataset": rec.dataset, "split": "project (see cft_pyg.data.splits)",
-                 "n_train": len(splits["train"]), "n_val": len(splits["val"]),
-                 "n_test": len(splits["test"])},
+        "data": data,
         "training": {
             "epochs": run_epochs, "epochs_run": result.epochs_run,
             "best_epoch": int(curve.loc[curve["val_mae"].idxmin(), "epoch"]),
@@ -166,17 +228,28 @@ def build(name: str, data_root: str | os.PathLike, output: str | os.PathLike,
                       "train_seconds": curve["train_seconds"].astype(float).tolist(),
                       "val_mae": curve["val_mae"].astype(float).tolist()},
         },
-        "test": test_entry(module, splits["test"]),
+        "test": test,
         "unit": rec.unit,
         "parameters": int(sum(p.numel() for p in module.model.parameters())),
         "weights_bytes": weights.stat().st_size,
         "library_version": __version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "loadavg_at_end": list(os.getloadavg()),
+                    "cpu_count": os.cpu_count(), "loadavg_at_start": load_start,
+                    "loadavg_at_end": list(os.getloadavg()), "niceness": os.nice(0),
                     "torch": torch.__version__},
         "command": command or f"python -m studies.pretrained.build {name} --data-root DIR",
     }
+    if source.measured_at_build:
+        card["validity"] = source.measure(module, rec, root, train=splits["train"],
+                                          test=splits["test"], study=study_evidence(rec))
+    # the whole build in CPU seconds (data, training, evaluation, validity), with the
+    # dataset's processing workers (finished child processes)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_cpu = children.ru_utime + children.ru_stime - children_start
+    card["machine"]["build_cpu_seconds"] = time.process_time() - cpu_start + children_cpu
+    card["machine"]["build_cpu_seconds_workers"] = children_cpu
+    card["machine"]["build_wall_seconds"] = time.perf_counter() - start_all
     (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
 
@@ -220,7 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: test MAE {t['mae']:.4f} {card['unit']} "
               f"(95% CI {t['mae_95ci'][0]:.4f}-{t['mae_95ci'][1]:.4f}, n={t['n']}), "
               f"{card['training']['epochs_run']} epochs, "
-              f"{card['training']['train_seconds']:.0f} s of training", flush=True)
+              f"{card['training']['train_seconds']:.0f} s of training, "
+              f"{card['machine']['build_cpu_seconds']:.0f} CPU-s in all", flush=True)
+        screen = t.get("screen")
+        if screen:
+            print(f"  test compositions ({screen['n_compositions']}, {screen['n_candidates']} "
+                  f"candidates): relative-energy MAE {screen['relative_mae']:.4f}, Spearman "
+                  f"{screen['spearman']:.3f}, ground-state hits {screen['hit_rate']:.2f}",
+                  flush=True)
     return 0
 
 
