@@ -427,7 +427,8 @@ def _shipped_screen(cards: list[dict[str, Any]]) -> str:
         if not screen:
             continue
         out.append(f"`cft-pyg predict --pretrained {c['name']}` ({c['description']}; "
-                   f"{c['training']['epochs_run']} epochs; on its {screen['n_compositions']} test compositions relative-energy "
+                   f"{c['training']['epochs_run']} epochs; on its {screen['n_compositions']} "
+                   "test compositions relative-energy "
                    f"MAE {screen['relative_mae']:.4f}, Spearman {screen['spearman']:.2f}, "
                    f"ground state found in {screen['hit_rate']:.0%})")
     return ("ready-made: " + "; ".join(out) + "; to train: ") if out else ""
