@@ -434,7 +434,25 @@ def main(argv: list[str] | None = None) -> int:
     payload = write_summary(runs, s.label, args.output_dir, missing=missing,
                             settings=asdict(s))
     print(payload["markdown"])
+    if args.output_dir == RESULTS:
+        write_docs_block(payload["markdown"], s.label)
     return 0
+
+
+DOCS = HERE.parents[1] / "docs" / "peers.md"
+
+
+def write_docs_block(markdown: str, label: str, docs: Path = DOCS) -> bool:
+    """Put the generated tables of preset ``label`` between ``<!-- peers-<label>:begin -->``
+    and ``<!-- peers-<label>:end -->`` of ``docs`` (when both markers are there); whether it
+    did."""
+    begin, end = f"<!-- peers-{label}:begin -->", f"<!-- peers-{label}:end -->"
+    text = docs.read_text() if docs.is_file() else ""
+    if text.count(begin) != 1 or text.count(end) != 1:
+        return False
+    head, rest = text.split(begin)
+    docs.write_text(head + begin + "\n" + markdown.strip() + "\n" + end + rest.split(end)[1])
+    return True
 
 
 if __name__ == "__main__":

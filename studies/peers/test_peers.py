@@ -101,3 +101,13 @@ def test_quick_preset_end_to_end(tmp_path: Path) -> None:
                                    "training-mean"} == set(rows)
     assert not any(r["saw_test"] for r in rows.values())  # Carbon-24 is not MP data
     assert all(r["test_mae"]["mean"] >= 0 for r in rows.values())
+
+
+def test_summary_tables_go_between_the_markers_of_the_docs(tmp_path: Path) -> None:
+    docs = tmp_path / "peers.md"
+    docs.write_text("intro\n<!-- peers-long:begin -->\nold\n<!-- peers-long:end -->\nafter\n")
+    study = _load("run")
+    assert study.write_docs_block("| new |\n", "long", docs)
+    assert docs.read_text() == ("intro\n<!-- peers-long:begin -->\n| new |\n"
+                                "<!-- peers-long:end -->\nafter\n")
+    assert not study.write_docs_block("| new |\n", "quick", docs)  # no markers: untouched
