@@ -8,7 +8,7 @@ wrote, as a reader following the README would), holding the files the README nam
 this environment's ``cft-pyg`` first on ``PATH``; Python blocks run in a fresh interpreter.
 
 The first block (fresh machine) creates a virtual environment, installs the package and runs
-the main job (``cft-pyg demo``, about 90 s), and then runs this suite: that is what CI does,
+the main job (``cft-pyg demo``, about 45 s), and then runs this suite: that is what CI does,
 so it is not repeated here; ``.ci/run`` is checked to run those very lines.
 """
 
