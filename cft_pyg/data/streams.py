@@ -17,7 +17,7 @@ import csv
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -100,15 +100,22 @@ def iter_ase_db(path: str | os.PathLike[str], targets: Sequence[str] = (), *,
         return
     ids = [row.id for row in db.select(columns=["id"])]
     for row_id in ids:
-        entry_id = str(row_id)
-        try:
-            row = db.get(id=row_id)
-            if id_key is not None and row.get(id_key) is not None:
-                entry_id = str(row.get(id_key))
-            atoms = row.toatoms()
-            yield RawCrystal(entry_id, atoms, _ase_targets(row, atoms, targets))
-        except Exception as exc:  # a corrupt row: recorded, never fatal
-            yield RawCrystal(entry_id, None, None, f"row {row_id}: {type(exc).__name__}: {exc}")
+        yield _row_crystal(lambda row_id=row_id: db.get(id=row_id), row_id, targets, id_key)
+
+
+def _row_crystal(fetch: Callable[[], Any], row_id: int, targets: Sequence[str],
+                 id_key: str | None) -> RawCrystal:
+    """The crystal of one row (``fetch()`` returns it); a corrupt row becomes a
+    :class:`RawCrystal` with ``error``, never an exception."""
+    entry_id = str(row_id)
+    try:
+        row = fetch()
+        if id_key is not None and row.get(id_key) is not None:
+            entry_id = str(row.get(id_key))
+        atoms = row.toatoms()
+        return RawCrystal(entry_id, atoms, _ase_targets(row, atoms, targets))
+    except Exception as exc:  # a corrupt row: recorded, never fatal
+        return RawCrystal(entry_id, None, None, f"row {row_id}: {type(exc).__name__}: {exc}")
 
 
 def _iter_rows(db: Any, targets: Sequence[str], id_key: str | None) -> Iterator[RawCrystal]:
@@ -124,14 +131,7 @@ def _iter_rows(db: Any, targets: Sequence[str], id_key: str | None) -> Iterator[
                              f"{type(exc).__name__}: {exc} (rest of the database unread)")
             return
         k += 1
-        entry_id = str(row.id)
-        try:
-            if id_key is not None and row.get(id_key) is not None:
-                entry_id = str(row.get(id_key))
-            atoms = row.toatoms()
-            yield RawCrystal(entry_id, atoms, _ase_targets(row, atoms, targets))
-        except Exception as exc:  # a corrupt row: recorded, never fatal
-            yield RawCrystal(entry_id, None, None, f"row {row.id}: {type(exc).__name__}: {exc}")
+        yield _row_crystal(lambda row=row: row, row.id, targets, id_key)
 
 
 def _is_sqlite(db: Any) -> bool:

@@ -8,8 +8,10 @@ crystals, and the run's dataset and target (its run folder's ``config.yaml``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,17 +54,11 @@ def load_predictor(checkpoint: str | Path, map_location: str | torch.device = "c
     payload = read_checkpoint(path)
     hparams = payload.get("hyper_parameters") or {}
     check_library_version(path, hparams.get("library_version"))
-    try:
+    with _building(path):
         module = PropertyModel(hparams)
         state = {k: v for k, v in payload["state_dict"].items()
                  if k.startswith("model.") or k in ("target_mean", "target_std")}
         module.load_state_dict(state)
-    except ImportError as err:  # a model of an optional extra (alignn, matgl, chgnet)
-        raise ImportError(f"{path} holds a model that needs an optional package: {err}"
-                          ) from err
-    except Exception as err:  # weights that do not fit the recorded model, ...
-        raise ValueError(f"{path} is not a usable cft-pyg checkpoint: {_first_line(err)}"
-                         ) from None
     return module.to(map_location).eval()
 
 
@@ -84,19 +80,28 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu"
     path = Path(checkpoint)
     hparams = read_checkpoint(path).get("hyper_parameters") or {}
     check_library_version(path, hparams.get("library_version"))
-    try:
+    with _building(path):
         module = CrystalPropertyModule.load_from_checkpoint(str(path), map_location=map_location,
                                                             weights_only=True)
-    except ImportError as err:  # a model of an optional extra (alignn, matgl, chgnet)
-        raise ImportError(f"{path} holds a model that needs an optional package: {err}"
-                          ) from err
-    except Exception as err:  # weights that do not fit the recorded model, ...
-        raise ValueError(f"{path} is not a usable cft-pyg checkpoint: {_first_line(err)}"
-                         ) from None
     if hparams.get("domain") is not None:  # recorded by fit, not a constructor argument
         module.hparams["domain"] = hparams["domain"]
     module.eval()
     return module
+
+
+@contextlib.contextmanager
+def _building(path: Path) -> Iterator[None]:
+    """Errors of building a model from a checkpoint's record, as the loaders raise them: an
+    optional extra that is missing (``ImportError`` naming the file), anything else (weights
+    that do not fit the recorded model, a removed option, ...) as one-line ``ValueError``."""
+    try:
+        yield
+    except ImportError as err:  # a model of an optional extra (alignn, matgl, chgnet)
+        raise ImportError(f"{path} holds a model that needs an optional package: {err}"
+                          ) from err
+    except Exception as err:
+        raise ValueError(f"{path} is not a usable cft-pyg checkpoint: {_first_line(err)}"
+                         ) from None
 
 
 def _first_line(err: BaseException) -> str:

@@ -8,7 +8,6 @@ import torch, PyG and pandas only.
 from __future__ import annotations
 
 import contextlib
-import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from .config import TrainConfig
 from .domain import warn_outside
 from .evaluation import EvaluationReport, classification_report, evaluation_report
 from .property_model import PropertyOutputs
+from .quiet import on_terminal
 
 __all__ = ["PROGRESS_FROM", "checked_inputs", "evaluate", "predict", "prediction_frame"]
 
@@ -62,7 +62,7 @@ def _precision(precision: str, device: torch.device) -> contextlib.AbstractConte
 
 def _batches(dataset: Sequence[Any], batch_size: int, progress: bool) -> Iterator[Any]:
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    if not progress or not getattr(sys.stderr, "isatty", lambda: False)():
+    if not progress or not on_terminal():
         yield from loader  # a log file gets no bar (issue 39: bars filled logs)
         return
     from tqdm.auto import tqdm

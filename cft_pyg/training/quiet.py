@@ -15,7 +15,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 
-__all__ = ["LIGHTNING_LOGGERS", "LIGHTNING_NOISE", "quiet_lightning", "silence_lightning"]
+__all__ = ["LIGHTNING_LOGGERS", "LIGHTNING_NOISE", "on_terminal", "quiet_lightning",
+           "silence_lightning"]
 
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 """Loggers Lightning configures on import (their INFO lines are the banners)."""
@@ -23,6 +24,14 @@ LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pyto
 LIGHTNING_NOISE = (r".*LeafSpec.*", r".*treespec.*", r".*does not have many workers.*",
                    r".*log\('train_seconds'.*sync_dist.*")
 """Messages of warnings about Lightning's internals that a user cannot act on."""
+
+
+def on_terminal() -> bool:
+    """Whether standard output is a terminal: progress bars (training's and prediction's) are
+    drawn only there; a log file gets plain lines instead."""
+    import sys
+
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
 def _import_lightning() -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from .config import TrainConfig
+from .quiet import on_terminal
 
 __all__ = ["EpochLine", "RunCheckpoint", "RunRecord", "StopAfterEpochs", "TrainingClock",
            "epoch_metrics", "make_trainer", "on_terminal", "resolve_strategy"]
@@ -56,13 +57,6 @@ class TrainingClock(Callback):
 
     def load_state_dict(self, state_dict: dict[str, float]) -> None:
         self.total = float(state_dict.get("total", 0.0))
-
-
-def on_terminal() -> bool:
-    """Whether standard output is a terminal (where Lightning draws its progress bars)."""
-    import sys
-
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
 class EpochLine(Callback):

@@ -99,8 +99,19 @@ def test_checkpoints_of_another_version_are_refused(run, tmp_path):
     assert load_predictor(older).hparams.library_version == "0.4.0"
     payload["hyper_parameters"]["model_kwargs"]["attention"] = False  # removed in 0.5
     torch.save(payload, older)
-    with pytest.raises(ValueError, match="attention"):
-        load_predictor(older)
+    for loader in (load_model, load_predictor):
+        with pytest.raises(ValueError, match="attention"):
+            loader(older)
+
+
+def test_predictor_defaults_are_the_lightning_module_s():
+    """A key missing from an older checkpoint takes the same default in both loaders."""
+    import inspect
+
+    from cft_pyg.training import CrystalPropertyModule, PropertyModel
+
+    signature = inspect.signature(CrystalPropertyModule.__init__).parameters
+    assert {k: signature[k].default for k in PropertyModel.DEFAULTS} == PropertyModel.DEFAULTS
 
 
 class _Payload:
