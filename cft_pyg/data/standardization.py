@@ -67,6 +67,7 @@ os.environ.setdefault("SPGLIB_WARNING", "OFF")
 
 __all__ = [
     "StandardizedCrystal",
+    "canonical_crystal",
     "standardize",
     "std_to_input_frac",
     "symmetrize_frac_coords",
@@ -477,24 +478,34 @@ def standardize(
             f"symprec={f.symprec} but {int(expected_space_group)} was expected",
             "space_group_mismatch",
         )
-    hall, group = default_hall_number(number), SpaceGroup(number)
+    return canonical_crystal(number, std_lattice, std_frac, std_numbers, P, p, R, f)
+
+
+def canonical_crystal(number: int, lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
+                      P: np.ndarray, p: np.ndarray, R: np.ndarray, f: Featurization
+                      ) -> StandardizedCrystal:
+    """A crystal described in the default setting of group ``number`` (``lattice``,
+    ``frac``, ``numbers``; ``P``, ``p``, ``R`` the map from the input), taken to its
+    canonical frame as ``f`` asks: the lower-numbered group of an enantiomorphic pair
+    (``canonical_handedness``; x -> -x maps the default setting of a group onto its
+    partner's, exactly) and the canonical origin (``canonical_origin``)."""
+    group = SpaceGroup(number)
     if f.canonical_handedness and ENANTIOMORPHIC_PARTNER.get(number, number) < number:
-        # x -> -x maps the default setting of this group onto its partner's (exactly)
         number = ENANTIOMORPHIC_PARTNER[number]
-        hall, group = default_hall_number(number), SpaceGroup(number)
-        std_frac, P, p, R = -std_frac, -P, -p, -R
+        group = SpaceGroup(number)
+        frac, P, p, R = -frac, -P, -p, -R
     if f.canonical_origin:
-        A, t = _canonical_origin(_wrap(std_frac), std_numbers, std_lattice, group,
+        A, t = _canonical_origin(_wrap(frac), numbers, lattice, group,
                                  proper=not f.canonical_handedness)
-        std_frac = std_frac @ A.T + t
+        frac = frac @ A.T + t
         P, p = A @ P, A @ p + t
-        R = std_lattice.T @ A @ np.linalg.inv(std_lattice.T) @ R
+        R = lattice.T @ A @ np.linalg.inv(lattice.T) @ R
     return StandardizedCrystal(
         number=number,
-        hall_number=hall,
-        lattice=std_lattice,
-        frac_coords=_wrap(std_frac),
-        numbers=std_numbers,
+        hall_number=default_hall_number(number),
+        lattice=lattice,
+        frac_coords=_wrap(frac),
+        numbers=numbers,
         transformation_matrix=P,
         origin_shift=p,
         std_rotation_matrix=R,

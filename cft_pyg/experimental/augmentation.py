@@ -31,13 +31,12 @@ from ..data.errors import StructureError
 from ..data.featurization import Featurization
 from ..data.standardization import (
     StandardizedCrystal,
-    _canonical_origin,
     _symmetrize_lattice,
     _wrap,
+    canonical_crystal,
     symmetrize_frac_coords,
 )
 from ..data.structure import from_standardized
-from ..symmetry.normalizer import ENANTIOMORPHIC_PARTNER
 from ..symmetry.space_group import SpaceGroup, default_hall_number
 from .subgroups import Subgroup, t_subgroups
 
@@ -105,24 +104,8 @@ def describe_in_subgroup(
     frac, numbers = _cell_atoms(crystal.frac_coords, crystal.numbers, P, p)
     lattice, R = _symmetrize_lattice(np.linalg.inv(P).T @ crystal.lattice, group)
     frac = symmetrize_frac_coords(frac, numbers, lattice, group, tolerance=1e-6)
-    P_total = P @ crystal.transformation_matrix
-    p_total = P @ crystal.origin_shift + p
-    R_total = R @ crystal.std_rotation_matrix
-    if f.canonical_handedness and ENANTIOMORPHIC_PARTNER.get(number, number) < number:
-        number = ENANTIOMORPHIC_PARTNER[number]
-        group = SpaceGroup(number)
-        frac, P_total, p_total, R_total = -frac, -P_total, -p_total, -R_total
-    if f.canonical_origin:
-        A, t = _canonical_origin(_wrap(frac), numbers, lattice, group,
-                                 proper=not f.canonical_handedness)
-        frac = frac @ A.T + t
-        P_total, p_total = A @ P_total, A @ p_total + t
-        R_total = lattice.T @ A @ np.linalg.inv(lattice.T) @ R_total
-    return StandardizedCrystal(
-        number=number, hall_number=default_hall_number(number), lattice=lattice,
-        frac_coords=_wrap(frac), numbers=numbers, transformation_matrix=P_total,
-        origin_shift=p_total, std_rotation_matrix=R_total,
-        mirrored=bool(np.linalg.det(R_total) < 0))
+    return canonical_crystal(number, lattice, frac, numbers, P @ crystal.transformation_matrix,
+                             P @ crystal.origin_shift + p, R @ crystal.std_rotation_matrix, f)
 
 
 def standardized_from_data(data: Data, tolerance: float = 1e-3) -> StandardizedCrystal:
