@@ -110,6 +110,56 @@ def _generate(job: tuple[int, int]) -> tuple[Any, ...]:
     return cell, frac, z, float(morse_energy_per_atom(cell, frac, z))
 
 
+def _generate_unlabelled(job: tuple[int, int]) -> tuple[Any, ...]:
+    """:func:`_generate` with the volume per atom as label instead of the Morse energy
+    (whose neighbour sum is 2/3 of the generator's cost and is irrelevant to
+    featurization, storage and memory)."""
+    import numpy as np
+
+    from cft_pyg.data.generator import generate_crystal
+
+    index, number = job
+    cell, frac, z = generate_crystal(number, np.random.default_rng([0, index]))
+    return cell, frac, z, float(abs(np.linalg.det(cell)) / len(z))
+
+
+def make_database_resumable(n: int, path: Path, workers: int, chunk: int = 2000
+                            ) -> dict[str, Any]:
+    """:func:`make_database` in transactions of ``chunk`` rows, resumed after a kill, labelled
+    with the volume per atom (:func:`_generate_unlabelled`).
+
+    Row ``i`` is a function of ``i`` only (group ``assign_space_groups(n, 0)[i]``, generator
+    seed ``[0, i]``), so a rerun keeps the committed rows and writes the rest; a transaction
+    cut by a kill leaves no row.  CPU seconds are those of this run (the parent and its pool).
+    """
+    import multiprocessing as mp
+
+    import ase.db
+    from ase import Atoms
+
+    from cft_pyg.data.processing import cpu_seconds
+    from cft_pyg.data.synthetic import assign_space_groups
+
+    start, cpu0 = time.perf_counter(), cpu_seconds()
+    db = ase.db.connect(str(path))
+    done = db.count()
+    jobs = [(i, int(g)) for i, g in enumerate(assign_space_groups(n, 0))][done:]
+    with mp.get_context("fork").Pool(workers) as pool:
+        for c in range(0, len(jobs), chunk):
+            with db:
+                for cell, frac, z, v in pool.imap(_generate_unlabelled, jobs[c:c + chunk],
+                                                  chunksize=16):
+                    db.write(Atoms(numbers=z, scaled_positions=frac, cell=cell, pbc=True),
+                             volume_per_atom=v)
+            written = done + c + len(jobs[c:c + chunk])
+            rate = (written - done) / (time.perf_counter() - start)
+            print(f"    {written:,}/{n:,} rows, {rate:.1f}/s, "
+                  f"{(n - written) / max(rate, 1e-9) / 60:.0f} min left (load {_load()})",
+                  flush=True)
+    return {"crystals": n, "resumed_from": done, "seconds": round(time.perf_counter() - start, 1),
+            "cpu_seconds": round(cpu_seconds() - cpu0, 1), "bytes": path.stat().st_size}
+
+
 def make_database(n: int, path: Path, workers: int) -> dict[str, Any]:
     import multiprocessing as mp
 
@@ -165,14 +215,15 @@ def run_baseline(db: str, out: str, workers: int) -> dict[str, Any]:
             "bytes": os.path.getsize(out)}
 
 
-def run_store(db: str, out: str, workers: int, backend: str) -> dict[str, Any]:
+def run_store(db: str, out: str, workers: int, backend: str, target: str = "e_morse"
+              ) -> dict[str, Any]:
     from cft_pyg.data.processing import cpu_seconds
     from cft_pyg.data.store import CrystalStore, build_store
     from cft_pyg.data.streams import iter_ase_db
 
     start, cpu0 = time.perf_counter(), cpu_seconds()
     with PeakRSS() as peak:
-        report = build_store(iter_ase_db(db, ["e_morse"]), out, targets=["e_morse"],
+        report = build_store(iter_ase_db(db, [target]), out, targets=[target],
                              backend=backend, num_workers=workers, log=False)
     seconds = time.perf_counter() - start
     store = CrystalStore(out)
@@ -400,6 +451,116 @@ def replicate_store(source: str, folder: str, size: int) -> int:
     return open_backend(folder).file_bytes()
 
 
+def prefix_store(source: str, folder: str, size: int) -> int:
+    """A store of the first ``size`` (distinct) entries of ``source``."""
+    from cft_pyg.data.store import open_backend
+    from cft_pyg.data.store.build import entry_key, finalize_store
+
+    src = open_backend(source)
+    out = open_backend(folder, "lmdb", write=True)
+    out.put_many({b"m:config": src.get(b"m:config"),
+                  b"m:total": json.dumps({"entries": size}).encode()})
+    batch: dict[bytes, bytes] = {}
+    for k, (_, value) in enumerate(src.items(b"e")):
+        if k == size:
+            break
+        batch[entry_key(k)] = value
+        if len(batch) == 20000:
+            out.put_many(batch)
+            batch = {}
+    if batch:
+        out.put_many(batch)
+    finalize_store(out)
+    out.close()
+    return open_backend(folder).file_bytes()
+
+
+def run_distinct(n: int, work: Path, workers: int, sizes: list[int], batches: int,
+                 batch_size: int, out: str) -> None:
+    """Part 7: ``n`` *distinct* generated crystals, each step resumable (state in ``work``).
+
+    (a) the ASE database (:func:`make_database_resumable`); (b) the store, featurized on
+    ``workers`` processes by ``build_store`` (resumed where a kill left it); (c) peak memory
+    of ``batches`` streamed training steps over the first ``sizes[0]`` crystals and over all
+    of them.  Writes ``res['distinct']`` into the recorded JSON ``out`` and its docs block.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    state_file = work / "distinct.json"
+    state: dict[str, Any] = json.loads(state_file.read_text()) if state_file.exists() else {}
+
+    def save() -> None:
+        state_file.write_text(json.dumps(state, indent=1))
+
+    db = work / "crystals.db"
+    if "input" not in state:
+        print(f"[7a] writing {n:,} distinct crystals to {db} (load {_load()})", flush=True)
+        state.setdefault("input_parts", []).append(make_database_resumable(n, db, workers))
+        import ase.db
+
+        rows = ase.db.connect(str(db))
+        atoms = sum(len(r.numbers) for r in rows.select())
+        state["input"] = {"crystals": n, "mean_atoms": round(atoms / n, 2),
+                          "bytes": db.stat().st_size, "parts": state.pop("input_parts")}
+        save()
+    store = work / "store"
+    if "featurization" not in state:
+        print(f"[7b] featurizing into {store} on {workers} workers (load {_load()})",
+              flush=True)
+        load0 = _load()
+        part = _subprocess(["_store", str(db), str(store), str(workers), "lmdb",
+                            "volume_per_atom"], str(REPO))
+        part["load"] = [load0, _load()]
+        state.setdefault("featurization_parts", []).append(part)
+        parts = state["featurization_parts"]
+        cpu = sum(p["cpu_seconds"] for p in parts)
+        wall = sum(p["seconds"] for p in parts)
+        state["featurization"] = {
+            "workers": workers, "kept": part["kept"], "skipped": part["skipped"],
+            "cpu_seconds": round(cpu, 1), "seconds": round(wall, 1),
+            "per_core_cpu": round(part["kept"] / cpu, 2), "per_wall": round(part["kept"] / wall, 2),
+            "peak_mib": max(p["peak_mib"] for p in parts), "bytes": part["bytes"],
+            "bytes_per_crystal": round(part["bytes"] / max(part["kept"], 1), 1),
+            "atoms_per_crystal": round(part["atoms"] / max(part["kept"], 1), 2),
+            "parts": parts, "code": _git_head()}
+        state.pop("featurization_parts")
+        save()
+    runs = state.setdefault("scale", {})
+    for size in sizes:
+        if str(size) in runs:
+            continue
+        print(f"[7c] {batches} streamed steps over {size:,} crystals (load {_load()})",
+              flush=True)
+        folder = str(store)
+        if size < state["featurization"]["kept"]:
+            folder = str(work / f"prefix_{size}")
+            shutil.rmtree(folder, ignore_errors=True)
+            prefix_store(str(store), folder, size)
+        run = _subprocess(["_epoch", folder, "stream", str(batch_size), "2", str(batches)],
+                          str(REPO))
+        run["load"] = _load()
+        runs[str(size)] = run
+        save()
+        if folder != str(store):
+            shutil.rmtree(folder, ignore_errors=True)
+    peaks = [runs[str(s)]["peak_mib"] for s in sizes]
+    state["peak_ratio_largest_to_smallest"] = round(peaks[-1] / peaks[0], 3)
+    state["batches"] = batches
+    save()
+    res = json.loads(Path(out).read_text())
+    res["distinct"] = state
+    res["targets"]["distinct_peak_flat_within_10pct"] = abs(peaks[-1] / peaks[0] - 1) <= 0.10
+    res["targets"]["distinct_peak_under_2gb"] = max(peaks) < 2048
+    Path(out).write_text(json.dumps(res, indent=2))
+    write_docs(docs_block(res))
+    print(json.dumps(state, indent=1))
+
+
+def _git_head() -> str:
+    result = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
 # ---------------------------------------------------------------------------- 6. extrapolate
 def extrapolate(cpu_per_crystal: float, bytes_per_crystal: float, rank_base_mib: float
                 ) -> list[dict[str, Any]]:
@@ -482,6 +643,27 @@ def docs_block(res: dict[str, Any]) -> str:
         f"{res['scale']['batches']} streamed steps (2 workers): "
         + ", ".join(f"{s['store_size']:,} crystals {s['peak_mib']} MiB"
                     for s in res["scale"]["runs"]) + ".",
+    ]
+    if "distinct" in res:
+        d = res["distinct"]
+        fd = d["featurization"]
+        lines += [
+            "",
+            f"**{d['input']['crystals']:,} distinct crystals** (the generator over all 230 "
+            f"groups, mean {d['input']['mean_atoms']} atoms, written to an ASE database "
+            f"first: {d['input']['bytes'] / 2**20:.0f} MiB) featurized into the store on "
+            f"{fd['workers']} processes (code {fd['code']}, load "
+            f"{fd['parts'][0]['load']}): {fd['kept']:,} kept, {fd['skipped']} skipped, "
+            f"**{fd['per_core_cpu']} crystals/s per core** (CPU time; {fd['per_wall']}/s "
+            f"wall, {fd['seconds'] / 60:.0f} min), {fd['bytes_per_crystal']} bytes per "
+            f"crystal ({fd['atoms_per_crystal']} atoms), peak memory {fd['peak_mib']} MiB "
+            "(all processes).  Peak memory of "
+            f"{d['batches']} streamed steps (2 workers) over the first "
+            + " and over ".join(f"{int(k):,} crystals: {v['peak_mib']} MiB"
+                                for k, v in d["scale"].items())
+            + f" (ratio {d['peak_ratio_largest_to_smallest']}).",
+        ]
+    lines += [
         "",
         "| crystals | cores | hours | disk (GB) | memory per rank (MiB) |",
         "|---|---|---|---|---|",
@@ -531,7 +713,18 @@ def main() -> None:
     parser.add_argument("--update-epoch", type=int, default=None, metavar="N",
                         help="only re-measure the training epochs (N crystals) of the "
                              "recorded run")
+    parser.add_argument("--distinct", type=int, default=None, metavar="N",
+                        help="only part 7: featurize N distinct generated crystals "
+                             "(resumable in --workdir) and measure streamed peak memory over "
+                             "the first --scale[0] and all N; added to the recorded run")
     args = parser.parse_args()
+    if args.distinct:
+        if args.workdir is None:
+            parser.error("--distinct needs --workdir (its resumable state lives there)")
+        run_distinct(args.distinct, Path(args.workdir), args.workers,
+                     [s for s in args.scale if s < args.distinct] + [args.distinct],
+                     args.scale_batches, args.batch_size, args.out)
+        return
     if args.update_epoch:
         update_epoch(args.out, args.update_epoch, args.workers, args.batch_size)
         return
@@ -716,7 +909,7 @@ def _child() -> None:
     if kind == "_baseline":
         out = run_baseline(rest[0], rest[1], int(rest[2]))
     elif kind == "_store":
-        out = run_store(rest[0], rest[1], int(rest[2]), rest[3])
+        out = run_store(rest[0], rest[1], int(rest[2]), rest[3], *rest[4:5])
     elif kind == "_steady":
         out = run_steady(rest[0], rest[1], int(rest[2]))
     elif kind == "_profile":
