@@ -704,7 +704,11 @@ def block(sources: dict[str, Any]) -> str:
 
 def peers_markdown(payload: dict[str, Any], file: str) -> str:
     """The rows of the table that come from one summary of the peers study (its "which
-    model" section; ``payload``: ``{"summary": ..., "settings": ...}``, ``file`` its name)."""
+    model" section; ``payload``: ``{"summary": ..., "settings": ...}``, ``file`` its name):
+    the relaxed-crystals and pretrained-backbone rows, or for the ``small`` preset the
+    small-data row."""
+    if (payload.get("settings") or {}).get("label") == "small":  # the small-data row
+        return render([small_data_row(payload)])
     peers: list[PeerSource] = [(file, None, payload)]
     targets = [t for t in _targets(peers) if t in payload["summary"]]
     return render([relaxed_row(peers, targets, link=False),

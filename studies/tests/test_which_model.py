@@ -204,7 +204,7 @@ def test_small_data_row_ranks_every_model_and_says_when_the_backbone_wins() -> N
               "n_train": 50, "n_test": 7, "test_mae": 1.0}]
     small = {"preset": "small", "settings": {"n_val": 3}, "summary": ps.summarize(runs),
              "missing": []}
-    _, use, cell = wm.small_data_row(small, None)
+    case, use, cell = wm.small_data_row(small, None)
     form, gap, link = cell.split("<br>")
     assert form.startswith("**MP-20 formation energy** (eV/atom; 50 training crystals, 30 "
                            "CPU-s of one-thread training, 3 seeds, 7 test crystals")
@@ -219,5 +219,9 @@ def test_small_data_row_ranks_every_model_and_says_when_the_backbone_wins() -> N
     assert use.endswith("from scratch `cft-pyg train` (`--model cft-trunk`); on MP-20 band "
                         "gap `cft-pyg train` (`--model cft-trunk`)")
     assert link == wm.LINKS["peers"]
+    own = wm.peers_markdown({**small, "settings": {"label": "small", "n_val": 3}},
+                            "peers_small.json")  # the study's own "which model" section
+    assert own.startswith(f"| your case | use | measured |\n|---|---|---|\n| {case} |")
+    assert "relaxed crystals" not in own
     assert "2 planned runs missing: `a`, `b`" in wm.small_data_row(
         {**small, "missing": ["a", "b"]})[2]
