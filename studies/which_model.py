@@ -615,6 +615,13 @@ def small_part(target: str, found: dict[str, Any]) -> tuple[str, str | None]:
                  if r["kind"] == "reference"), None)
     if mean is not None:
         text += f"; training mean {mean:.4f}"
+        idle = [(m, r) for m, r in ranked if r["kind"] == "train"
+                and r["test_mae"]["mean"] > LEARNED * mean]
+        if idle:
+            epochs = max(r["epochs"]["mean"] for _, r in idle)
+            text += (f" ({_and([_small_name(m, r) for m, r in idle])} within "
+                     f"{100 * (1 - LEARNED):.0f}% of it, at most {epochs:.1f} epochs: not "
+                     "learned in the budget)")
     (best, row), scratch = ranked[0], [(m, r) for m, r in ranked if not _pretrained(r)]
     use = f"on {_short(target)} {_small_use(best, row)}"
     if _pretrained(row):
