@@ -9,15 +9,17 @@ Usage (from the repository root)::
 The block between ``<!-- which-model:begin -->`` and ``<!-- which-model:end -->`` tells a
 user which model (or backbone + head) to pick per use, with the measured accuracy, its
 conditions (seeds, training budget, test size, machine load) and the cost per crystal.
-Sources (:data:`PEER_FILES`, :data:`UNRELAXED`, :data:`TENSORS`, :data:`TRANSFER`,
-:data:`CARDS`), each read when present:
+Sources (:data:`PEER_FILES`, :data:`SMALL`, :data:`UNRELAXED`, :data:`TENSORS`,
+:data:`TRANSFER`, :data:`CARDS`), each read when present:
 
 * the peers study, ``studies/peers/results/peers_long.json`` (MP-20 at 120 CPU-s) and
   ``peers_full.json`` (every target at 30 CPU-s): per target the first of the two that has
-  trained rows of it, the cell naming the file it fell back from;
+  trained rows of it, the cell naming the file it fell back from; its ``small`` preset,
+  ``peers_small.json`` (500 MP-20 training crystals at 30 CPU-s), for the small-data row;
 * the unrelaxed-prototype study (``studies/unrelaxed/results/summary.json``), the tensor
   study (``studies/tensors/results/tensors.json``), the transfer study
-  (``studies/results/transfer.json``: its few-shot runs, for the small-data row);
+  (``studies/results/transfer.json``: its few-shot runs, named by the small-data row
+  when ``peers_small.json`` is absent);
 * the shipped model cards, ``cft_pyg/pretrained/models/*.json``.
 
 A missing source, or one without the rows a cell needs, gives a line in that cell naming the
@@ -51,6 +53,8 @@ PEER_FILES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 UNRELAXED = "studies/unrelaxed/results/summary.json"
 TENSORS = "studies/tensors/results/tensors.json"
 TRANSFER = "studies/results/transfer.json"
+SMALL = "studies/peers/results/peers_small.json"
+"""The peers study's ``small`` preset (500 MP-20 training crystals), the small-data row."""
 CARDS = "cft_pyg/pretrained/models"
 
 CLI = {"cft-no-encoding": "cft-trunk"}
@@ -108,7 +112,7 @@ def load_sources(root: Path = ROOT) -> dict[str, Any]:
     cards = sorted((root / CARDS).glob("*.json"))
     return {"peers": [(f, targets, _load(root / f)) for f, targets in PEER_FILES],
             "unrelaxed": _load(root / UNRELAXED), "tensors": _load(root / TENSORS),
-            "transfer": _load(root / TRANSFER),
+            "transfer": _load(root / TRANSFER), "small": _load(root / SMALL),
             "cards": [json.loads(p.read_text()) for p in cards]}
 
 
@@ -551,23 +555,124 @@ def tensors_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
 
 
 # ------------------------------------------------------------------------------ small data
-def small_data_row(transfer: dict[str, Any] | None) -> tuple[str, str, str]:
-    """Small data: not measured (no committed result trains on a small set); names the
-    nearest measurement, the few-shot runs of the transfer study."""
+PRETRAINED = ("chgnet",)
+"""The ``source`` of the peers study's models built on a pretrained backbone."""
+
+
+def _pretrained(row: dict[str, Any]) -> bool:
+    return row["source"] in PRETRAINED
+
+
+def _small_cost(found: dict[str, Any], row: dict[str, Any]) -> str:
+    """CPU-ms per crystal predicting: the timed prediction of a trained model; CHGNet's
+    features of a read-out (train, val and test crystals featurized once)."""
+    if row["kind"] == "train":
+        return f"{_ms(row)} CPU-ms/crystal"
+    n_val = row.get("n_val", (found["payload"].get("settings") or {}).get("n_val"))
+    seconds = row.get("feature_cpu_seconds")
+    if seconds is None or n_val is None:
+        return "prediction time not recorded"
+    per = 1e3 * seconds / (row["n_train"] + n_val + row["n_test"])
+    return f"≈ {per:.0f} CPU-ms/crystal of CHGNet features"
+
+
+def _small_name(model: str, row: dict[str, Any]) -> str:
+    return _cli(model) + _mark(row) if row["kind"] == "train" else row["label"] + _mark(row)
+
+
+def _small_use(model: str, row: dict[str, Any]) -> str:
+    """What a user runs to get ``model`` of the peers study."""
+    if model in CLI:
+        return f"`cft-pyg train` (`--model {CLI[model]}`)"
+    if row["kind"] == "train":
+        return f"`--model {model}`{_mark(row)}"
+    return (f"{row['label']}{_mark(row)} (a read-out of CHGNet's pretrained model, "
+            "`studies/peers/run.py`, no `cft-pyg` command)")
+
+
+def small_part(target: str, found: dict[str, Any]) -> tuple[str, str | None]:
+    """The evidence of the small-data row on ``target`` (every model of the ``small``
+    preset of the peers study, best first, with its cost per crystal), and its "use" words:
+    the most accurate model, and the best from scratch where a pretrained backbone wins."""
+    ps = peers_summary()
+    if "missing" in found:
+        return f"**{_short(target)}**: not measured ({found['missing']})", None
+    rows = {m: r for m, r in found["rows"].items()
+            if r["kind"] in ("train", "readout") and r["test_mae"]["mean"] is not None}
+    ranked = sorted(rows.items(), key=lambda mr: mr[1]["test_mae"]["mean"])
+    n_train = sorted({r["n_train"] for r in rows.values()})
+    head = _head(target, f"{'/'.join(map(str, n_train))} training crystals, "
+                 + _conditions(found))
+    items = []
+    for m, r in ranked:
+        epochs = (f"{r['epochs']['mean']:.1f} epochs, " if r["kind"] == "train"
+                  and r.get("epochs", {}).get("mean") is not None else "")
+        items.append(f"{_small_name(m, r)} {ps._mae(r['test_mae'])} "
+                     f"({epochs}{_small_cost(found, r)})")
+    items[0] = "**" + items[0].replace(" (", "** (", 1)
+    text = head + " < ".join(items)
+    mean = next((r["test_mae"]["mean"] for r in found["rows"].values()
+                 if r["kind"] == "reference"), None)
+    if mean is not None:
+        text += f"; training mean {mean:.4f}"
+        idle = [(m, r) for m, r in ranked if r["kind"] == "train"
+                and r["test_mae"]["mean"] > LEARNED * mean]
+        if idle:
+            epochs = max(r["epochs"]["mean"] for _, r in idle)
+            text += (f" ({_and([_small_name(m, r) for m, r in idle])} within "
+                     f"{100 * (1 - LEARNED):.0f}% of it, at most {epochs:.1f} epochs: not "
+                     "learned in the budget)")
+    (best, row), scratch = ranked[0], [(m, r) for m, r in ranked if not _pretrained(r)]
+    use = f"on {_short(target)} {_small_use(best, row)}"
+    if _pretrained(row):
+        text += f"; **the pretrained backbone wins** ({_small_name(best, row)}"
+        if scratch:
+            m, r = scratch[0]
+            c = ps.margin(row["test_mae"], r["test_mae"])
+            text += (f" against the best from scratch, {_cli(m)}: "
+                     + _verdict(c, "ahead", "behind"))
+            use += f", from scratch {_small_use(m, r)}"
+        text += ")"
+    else:
+        pre = [(m, r) for m, r in ranked if _pretrained(r)]
+        text += f"; from scratch wins ({_cli(best)}"
+        if pre:
+            m, r = pre[0]
+            c = ps.margin(row["test_mae"], r["test_mae"])
+            text += (f" against the best on CHGNet, {_small_name(m, r)}: "
+                     + _verdict(c, "ahead", "**behind**"))
+        text += ")"
+    return text, use
+
+
+def small_data_row(small: dict[str, Any] | None = None,
+                   transfer: dict[str, Any] | None = None) -> tuple[str, str, str]:
+    """Small data: the ``small`` preset of the peers study (500 MP-20 training crystals),
+    per target every model best first; without it, not measured, naming the nearest
+    measurement, the few-shot runs of the transfer study."""
     case = "small data (a few hundred labels)"
-    if transfer is None:
-        return (case, "not measured",
-                f"no committed result trains on a small set (`{TRANSFER}` absent)")
-    ks = transfer.get("settings", {}).get("few_shot_ks") or []
-    n = next((m["n_train"].get("zero-shot") for m in
-              transfer.get("summary", {}).get("models", {}).values()
-              if m.get("n_train", {}).get("zero-shot")), None)
-    near = ""
-    if ks and n:
-        near = (f"; the nearest, the few-shot runs of the transfer study, add k = "
-                f"{', '.join(map(str, ks))} crystals of each unseen group to {n:,} training "
-                "crystals (row \"groups never seen\")")
-    return case, "not measured", "no committed result trains on a small set" + near
+    sources: list[PeerSource] = [(SMALL, None, small)]
+    targets = [t for t in _targets(sources) if small is not None and t in small["summary"]]
+    if not targets:
+        reason = f"`{_name(SMALL)}` absent" if small is None else f"none in `{_name(SMALL)}`"
+        ks = (transfer or {}).get("settings", {}).get("few_shot_ks") or []
+        n = next((m["n_train"].get("zero-shot") for m in
+                  (transfer or {}).get("summary", {}).get("models", {}).values()
+                  if m.get("n_train", {}).get("zero-shot")), None)
+        near = ""
+        if ks and n:
+            near = (f"; the nearest, the few-shot runs of the transfer study, add k = "
+                    f"{', '.join(map(str, ks))} crystals of each unseen group to {n:,} "
+                    "training crystals (row \"groups never seen\")")
+        return case, "not measured", f"not measured ({reason}){near}"
+    parts = [(t, find_peers(t, sources)) for t in targets]
+    uses = [u for t, f in parts if (u := small_part(t, f)[1])]
+    cells = _merge_missing(parts, lambda t, f: small_part(t, f)[0])
+    missing = small.get("missing") or []
+    if missing:
+        cells.append(f"{len(missing)} planned runs missing: " + ", ".join(
+            f"`{m}`" for m in missing))
+    return (case, "; ".join(uses) or "not measured", "<br>".join([*cells, LINKS["peers"]]))
 
 
 # ------------------------------------------------------------------------------ the table
@@ -577,7 +682,7 @@ def rows(sources: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [relaxed_row(peers), shipped_row(sources["cards"], peers), STATIC["unseen"],
             STATIC["paper"], unrelaxed_row(sources["unrelaxed"], sources["cards"]),
             tensors_row(sources["tensors"]), backbone_row(peers),
-            small_data_row(sources["transfer"]), STATIC["store"]]
+            small_data_row(sources["small"], sources["transfer"]), STATIC["store"]]
 
 
 def _notes() -> list[str]:
@@ -606,7 +711,11 @@ def block(sources: dict[str, Any]) -> str:
 
 def peers_markdown(payload: dict[str, Any], file: str) -> str:
     """The rows of the table that come from one summary of the peers study (its "which
-    model" section; ``payload``: ``{"summary": ..., "settings": ...}``, ``file`` its name)."""
+    model" section; ``payload``: ``{"summary": ..., "settings": ...}``, ``file`` its name):
+    the relaxed-crystals and pretrained-backbone rows, or for the ``small`` preset the
+    small-data row."""
+    if (payload.get("settings") or {}).get("label") == "small":  # the small-data row
+        return render([small_data_row(payload)])
     peers: list[PeerSource] = [(file, None, payload)]
     targets = [t for t in _targets(peers) if t in payload["summary"]]
     return render([relaxed_row(peers, targets, link=False),

@@ -107,7 +107,8 @@ def _sources() -> dict:
                           row("cft-no-encoding", 0.2, 0.01)]}
     return {"peers": [(wm.PEER_FILES[0][0], wm.PEER_FILES[0][1], None),
                       (wm.PEER_FILES[1][0], None, full)],
-            "unrelaxed": unrelaxed, "tensors": None, "transfer": None, "cards": [card]}
+            "unrelaxed": unrelaxed, "tensors": None, "transfer": None, "small": None,
+            "cards": [card]}
 
 
 def test_format_of_a_tiny_summary_with_missing_sources() -> None:
@@ -152,8 +153,7 @@ def test_format_of_a_tiny_summary_with_missing_sources() -> None:
     tensors = cells["tensor properties (dielectric, piezoelectric, elastic)"][1]
     assert tensors == f"not measured (`{wm.TENSORS}` absent)"
     small = cells["small data (a few hundred labels)"]
-    assert small == ("not measured", f"no committed result trains on a small set "
-                                     f"(`{wm.TRANSFER}` absent)")
+    assert small == ("not measured", "not measured (`peers_small.json` absent)")
     assert cells["groups never seen in training"] == wm.STATIC["unseen"][1:]
     assert text.splitlines()[-3].startswith(f"{ps.SAW} CHGNet was pretrained")
 
@@ -171,7 +171,9 @@ def test_partial_sources_say_what_is_missing() -> None:
     raw = {"frobenius_rel_pooled": 0.5, "frobenius_rel_pooled_std": 0.01, "neumann_max": 1.0}
     _, _, cell = wm.tensors_row({"summary": {"elastic": {"raw": raw}}, "settings": {}})
     assert "elastic: no `TensorHead` row" in cell and "seeds not recorded" in cell
-    assert wm.small_data_row({"settings": {}})[2] == "no committed result trains on a small set"
+    assert wm.small_data_row(None, {"settings": {}})[2] == (
+        "not measured (`peers_small.json` absent)")
+    assert wm.small_data_row({"summary": {}})[2] == "not measured (none in `peers_small.json`)"
 
 
 def test_peers_markdown_shows_only_the_targets_of_its_summary() -> None:
@@ -180,3 +182,49 @@ def test_peers_markdown_shows_only_the_targets_of_its_summary() -> None:
     text = wm.peers_markdown(only_carbon, "peers_x.json")
     assert "**Carbon-24 energy**" in text and "**MP-20" not in text
     assert wm.LINKS["peers"] not in text
+
+
+def test_small_data_row_ranks_every_model_and_says_when_the_backbone_wins() -> None:
+    """The small-data row from a made-up ``small`` preset: on formation energy a CHGNet
+    read-out wins (said plainly, marked, the best from scratch named), on the band gap the
+    library's trunk wins; every model listed best first with its cost per crystal."""
+    ps = wm.peers_summary()
+    runs = []
+    for seed, noise in enumerate((0.0, 0.002, -0.002)):
+        runs += [_run(FORM, "cft-no-encoding", seed, 0.10 + noise),
+                 _run(FORM, "megnet", seed, 0.30 + noise, "matgl"),
+                 _run(FORM, "chgnet", seed, 0.20 + noise, "chgnet", saw=True),
+                 _run(GAP, "cft-no-encoding", seed, 0.40 + noise),
+                 _run(GAP, "chgnet-frozen", seed, 0.60 + noise, "chgnet", saw=True),
+                 _run(GAP, "megnet", seed, 0.95 + noise, "matgl")]  # not learned
+    runs += [{"kind": "readout", "target": FORM, "model": "chgnet-energy-linear",
+              "label": "LINEAR", "seed": None, "source": "chgnet", "saw_test": True,
+              "n_train": 50, "n_test": 7, "feature_cpu_seconds": 6.0, "test_mae": 0.03},
+             {"kind": "reference", "target": GAP, "model": "training-mean",
+              "label": "mean", "seed": None, "source": "-", "saw_test": False,
+              "n_train": 50, "n_test": 7, "test_mae": 1.0}]
+    small = {"preset": "small", "settings": {"n_val": 3}, "summary": ps.summarize(runs),
+             "missing": []}
+    case, use, cell = wm.small_data_row(small, None)
+    form, gap, link = cell.split("<br>")
+    assert form.startswith("**MP-20 formation energy** (eV/atom; 50 training crystals, 30 "
+                           "CPU-s of one-thread training, 3 seeds, 7 test crystals")
+    assert (f"**LINEAR{ps.SAW} 0.0300** (≈ 100 CPU-ms/crystal of CHGNet features) < "
+            "`cft-trunk` 0.1000 ± 0.0020 (2.0 epochs, 1.5 CPU-ms/crystal) < "
+            f"`chgnet`{ps.SAW} 0.2000 ± 0.0020") in form
+    assert (f"**the pretrained backbone wins** (LINEAR{ps.SAW} against the best from "
+            "scratch, `cft-trunk`: ahead by more than 2 std)") in form
+    assert gap.endswith("training mean 1.0000 (`megnet` within 10% of it, at most 2.0 "
+                        "epochs: not learned in the budget); from scratch wins (`cft-trunk` "
+                        f"against the best on CHGNet, `chgnet-frozen`{ps.SAW}: ahead by more "
+                        "than 2 std)")
+    assert use.startswith(f"on MP-20 formation energy LINEAR{ps.SAW} (a read-out")
+    assert use.endswith("from scratch `cft-pyg train` (`--model cft-trunk`); on MP-20 band "
+                        "gap `cft-pyg train` (`--model cft-trunk`)")
+    assert link == wm.LINKS["peers"]
+    own = wm.peers_markdown({**small, "settings": {"label": "small", "n_val": 3}},
+                            "peers_small.json")  # the study's own "which model" section
+    assert own.startswith(f"| your case | use | measured |\n|---|---|---|\n| {case} |")
+    assert "relaxed crystals" not in own
+    assert "2 planned runs missing: `a`, `b`" in wm.small_data_row(
+        {**small, "missing": ["a", "b"]})[2]
