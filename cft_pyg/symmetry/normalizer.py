@@ -73,6 +73,22 @@ def _metric_coefficients(mats: np.ndarray) -> np.ndarray:
 
 _UNIT_COEF = _metric_coefficients(_UNIT_MATRICES)
 _UNIMODULAR_COEF = _metric_coefficients(_UNIMODULAR_MATRICES)
+_UNIT_VECTORS = np.array(list(np.ndindex(3, 3, 3)), dtype=np.float64) - 1  # (27, 3)
+
+
+
+
+def _by_columns(mats: np.ndarray) -> np.ndarray:
+    """``(27, 27, 27)`` table: the index in ``mats`` of the matrix with columns
+    ``_UNIT_VECTORS[a], [b], [c]``, or -1."""
+    columns = (mats.transpose(0, 2, 1) + 1) @ np.array([9, 3, 1])  # (m, 3) vector indices
+    table = np.full((27, 27, 27), -1, dtype=np.int64)
+    table[columns[:, 0], columns[:, 1], columns[:, 2]] = np.arange(mats.shape[0])
+    return table
+
+
+_UNIT_TABLE = _by_columns(_UNIT_MATRICES)
+_UNIMODULAR_TABLE = _by_columns(_UNIMODULAR_MATRICES)
 _D = TRANSLATION_DENOMINATOR
 _GRID_12 = np.array(list(np.ndindex(_D, _D, _D)), dtype=np.int64)  # t = k / 12
 
@@ -93,8 +109,14 @@ def free_axes(group: SpaceGroup) -> list[int]:
     Returns:
         The axis indices ``k`` (0, 1, 2) fixed by every rotation of the group.
     """
+    return list(_free_axes_of(group.hall_number))
+
+
+@functools.cache
+def _free_axes_of(hall: int) -> tuple[int, ...]:
+    group = SpaceGroup.from_hall(hall)
     M = np.concatenate([np.eye(3, dtype=np.int64) - W for W in group.point_group_rotations])
-    return [k for k in range(3) if np.all(M[:, k] == 0)]
+    return tuple(k for k in range(3) if np.all(M[:, k] == 0))
 
 
 def metric_preserving_matrices(lattice: np.ndarray, rtol: float = 1e-6, *,
@@ -113,13 +135,25 @@ def metric_preserving_matrices(lattice: np.ndarray, rtol: float = 1e-6, *,
     """
     G = lattice @ lattice.T
     mats = _UNIT_MATRICES if proper else _UNIMODULAR_MATRICES
+    tol = rtol * np.abs(G).max()
+    # a matrix keeps G only if each column a_i keeps its length, (W^T G W)_ii =
+    # a_i^T G a_i = G_ii: a necessary test on the 27 possible columns (at twice the
+    # tolerance, far above the rounding of either sum; ~10x faster than testing all the
+    # matrices) leaves a few candidate matrices,
+    # which the full test below decides as before
+    norms = ((_UNIT_VECTORS @ G) * _UNIT_VECTORS).sum(axis=1)  # (27,)
+    loose = 2 * tol + 1e-12 * np.abs(G).max()
+    fits = [np.flatnonzero(np.abs(norms - G[i, i]) <= loose) for i in range(3)]
+    table = _UNIT_TABLE if proper else _UNIMODULAR_TABLE
+    found = table[np.ix_(*fits)].ravel()
+    rows = np.sort(found[found >= 0])
     # (W^T G W)_il = sum_jk W_ji W_kl G_jk: one product of the precomputed integer
     # coefficients with the 9 entries of G (a three-operand einsum took ~11 ms per call;
     # the sums round differently only by ulps, far below rtol)
-    coefficients = _UNIT_COEF if proper else _UNIMODULAR_COEF
-    product = (coefficients @ G.reshape(9)).reshape(-1, 3, 3)
+    coefficients = (_UNIT_COEF if proper else _UNIMODULAR_COEF).reshape(-1, 9, 9)[rows]
+    product = (coefficients.reshape(-1, 9) @ G.reshape(9)).reshape(-1, 3, 3)
     ok = np.abs(product - G).max(axis=(1, 2))
-    return mats[ok <= rtol * np.abs(G).max()]
+    return mats[rows[ok <= tol]]
 
 
 def affine_normalizer(
