@@ -76,13 +76,24 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- symmetrization
 def _periodic_match(
-    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray
+    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray,
+    tolerance: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For images (g, n, 3) find the same-type atom nearest to each image.
 
     Returns ``perm`` (g, n) atom index, ``shift`` (g, n, 3) integer lattice vectors with
-    ``images ~ frac[perm] + shift`` and the Cartesian mismatch (g, n).
+    ``images ~ frac[perm] + shift`` and the Cartesian mismatch (g, n): for the image ``y``
+    and atom ``x_j``, with ``d = y - x_j``, the length of ``(d - round(d)) @ lattice``,
+    minimized over the atoms ``j`` of the image's type (the first on exact ties).
+
+    With ``tolerance`` given, only the atoms that can lie within it are compared
+    (:func:`_match_within`); where some image has none (the crystal then fails the
+    tolerance anyway) the full comparison runs, so the result is the same either way.
     """
+    if tolerance is not None:
+        found = _match_within(images, frac, numbers, lattice, tolerance)
+        if found is not None:
+            return found
     g, n = images.shape[:2]
     perm = np.empty((g, n), dtype=np.int64)
     best_shift = np.empty((g, n, 3))
@@ -100,6 +111,57 @@ def _periodic_match(
         best_shift[a : a + step] = shift[g_idx, n_idx, p]
         best_dist[a : a + step] = dist[g_idx, n_idx, p]
     return perm, best_shift, best_dist
+
+
+def _match_within(
+    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_periodic_match` among the atoms that can lie within ``tolerance``.
+
+    For an atom at mismatch ``D = |f @ lattice|`` (``f = d - round(d)``) every component
+    obeys ``|f_k| <= D |b_k|`` (``b_k`` the reciprocal vectors, ``f_k = (f @ lattice) . b_k``).
+    So only the same-type atoms with ``|f_k| <= tolerance |b_k|`` along the most selective
+    axis ``k`` (one coordinate, one species at a time: a fraction of the full comparison's
+    work) can be within
+    ``tolerance``; the mismatch of those candidates is computed as in the full comparison and
+    the nearest taken (the first on exact ties).  Every atom left out is farther than
+    ``tolerance``, so where each image has a candidate within ``tolerance`` the nearest
+    candidate is the nearest atom.
+
+    Returns:
+        The match, or ``None`` when some image has no candidate within ``tolerance``.
+    """
+    g, n = images.shape[:2]
+    reach = tolerance * np.linalg.norm(np.linalg.inv(lattice), axis=0)  # tol * |b_k|
+    k = int(np.argmin(reach))
+    bound = reach[k] * (1 + 1e-9) + 1e-12  # margin for the rounding of f_k
+    pairs = []
+    for z in np.unique(numbers):  # an image is matched within its own type only
+        atoms = np.flatnonzero(numbers == z)
+        m = atoms.shape[0]
+        step = max(1, (1 << 22) // max(1, m * m))
+        for a in range(0, g, step):
+            d = images[a : a + step, atoms, k][:, :, None] - frac[atoms, k]  # (c, m, m)
+            d -= np.round(d)
+            c_idx, i_idx, j_idx = np.nonzero(np.abs(d) <= bound)
+            pairs.append(((c_idx + a) * n + atoms[i_idx], atoms[j_idx]))
+    seg = np.concatenate([s for s, _ in pairs])  # image g * n + i
+    j = np.concatenate([t for _, t in pairs])  # atom, ascending within an image
+    if seg.size == 0:
+        return None
+    diff = images.reshape(-1, 3)[seg] - frac[j]  # (m, 3)
+    shift = np.round(diff)
+    dist = np.linalg.norm((diff - shift) @ lattice, axis=-1)
+    # nearest candidate of each image: by image, then distance, then atom (stable)
+    order = np.lexsort((dist, seg))
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = seg[order][1:] != seg[order][:-1]
+    best = order[first]
+    if best.shape[0] != g * n or not float(dist[best].max()) <= tolerance:
+        return None
+    return (j[best].reshape(g, n), shift[best].reshape(g, n, 3),
+            dist[best].reshape(g, n))
 
 
 def _measured_std_positions(
@@ -188,7 +250,7 @@ def symmetrize_frac_coords(
     """
     x = np.asarray(frac_coords, dtype=np.float64)
     images = group.apply(x)  # (g, n, 3)
-    perm, shift, mismatch = _periodic_match(images, x, numbers, lattice)
+    perm, shift, mismatch = _periodic_match(images, x, numbers, lattice, tolerance)
     worst = float(mismatch.max())
     bijective = bool(np.all(np.sort(perm, axis=1) == np.arange(perm.shape[1])))
     if worst > tolerance or not bijective:
