@@ -121,40 +121,59 @@ def _match_within(
 
     For an atom at mismatch ``D = |f @ lattice|`` (``f = d - round(d)``) every component
     obeys ``|f_k| <= D |b_k|`` (``b_k`` the reciprocal vectors, ``f_k = (f @ lattice) . b_k``).
-    So only the same-type atoms with ``|f_k| <= tolerance |b_k|`` along the most selective
-    axis ``k`` (one coordinate, one species at a time: a fraction of the full comparison's
-    work) can be within
-    ``tolerance``; the mismatch of those candidates is computed as in the full comparison and
-    the nearest taken (the first on exact ties).  Every atom left out is farther than
-    ``tolerance``, so where each image has a candidate within ``tolerance`` the nearest
-    candidate is the nearest atom.
+    So only the same-type atoms with ``|f_k| <= tolerance |b_k|`` can be within
+    ``tolerance``.  They are found by a binary search in the atoms' sorted (wrapped)
+    coordinates along the most selective axis (a window a little wider than the bound),
+    then the bound is tested on every axis with ``f`` computed as the full comparison
+    computes it: ``O(g n log n)`` instead of ``O(g n^2)``.  The mismatch of the remaining
+    candidates is computed as in the full comparison and the nearest taken (the first atom
+    on exact ties).  Every atom left out is farther than ``tolerance``, so where each image
+    has a candidate within ``tolerance`` the nearest candidate is the nearest atom.
 
     Returns:
-        The match, or ``None`` when some image has no candidate within ``tolerance``.
+        The match, or ``None`` when some image has no candidate within ``tolerance`` (or
+        the bound reaches half the cell, where the full comparison is as cheap).
     """
     g, n = images.shape[:2]
     reach = tolerance * np.linalg.norm(np.linalg.inv(lattice), axis=0)  # tol * |b_k|
+    bounds = reach * (1 + 1e-9) + 1e-12  # margin for the rounding of f
     k = int(np.argmin(reach))
-    bound = reach[k] * (1 + 1e-9) + 1e-12  # margin for the rounding of f_k
-    pairs = []
+    window = bounds[k] + 1e-9  # wider still: the wrapped coordinates round differently
+    if not window < 0.45:  # a window under half the cell holds each atom at most once
+        return None
+    segs, atoms_j, shifts, fs = [], [], [], []
     for z in np.unique(numbers):  # an image is matched within its own type only
         atoms = np.flatnonzero(numbers == z)
         m = atoms.shape[0]
-        step = max(1, (1 << 22) // max(1, m * m))
-        for a in range(0, g, step):
-            d = images[a : a + step, atoms, k][:, :, None] - frac[atoms, k]  # (c, m, m)
-            d -= np.round(d)
-            c_idx, i_idx, j_idx = np.nonzero(np.abs(d) <= bound)
-            pairs.append(((c_idx + a) * n + atoms[i_idx], atoms[j_idx]))
-    seg = np.concatenate([s for s, _ in pairs])  # image g * n + i
-    j = np.concatenate([t for _, t in pairs])  # atom, ascending within an image
+        x = frac[atoms, k] - np.floor(frac[atoms, k])
+        order = np.argsort(x, kind="stable")
+        line = np.concatenate([x[order] - 1.0, x[order], x[order] + 1.0])  # sorted
+        owner = np.tile(atoms[order], 3)
+        y = images[:, atoms, k].reshape(-1)  # (g * m,) image c * m + i
+        y = y - np.floor(y)
+        lo = np.searchsorted(line, y - window, side="left")
+        count = np.searchsorted(line, y + window, side="right") - lo
+        image = np.repeat(np.arange(g * m), count)
+        start = np.repeat(np.cumsum(count) - count, count)
+        j = owner[lo[image] + np.arange(image.shape[0]) - start]
+        c, i = np.divmod(image, m)
+        i = atoms[i]
+        diff = images[c, i] - frac[j]  # (pairs, 3): f as the full comparison computes it
+        shift = np.round(diff)
+        f = diff - shift
+        keep = np.all(np.abs(f) <= bounds, axis=1)  # necessary along every axis
+        segs.append(c[keep] * n + i[keep])
+        atoms_j.append(j[keep])
+        shifts.append(shift[keep])
+        fs.append(f[keep])
+    seg = np.concatenate(segs)  # image g * n + i
     if seg.size == 0:
         return None
-    diff = images.reshape(-1, 3)[seg] - frac[j]  # (m, 3)
-    shift = np.round(diff)
-    dist = np.linalg.norm((diff - shift) @ lattice, axis=-1)
-    # nearest candidate of each image: by image, then distance, then atom (stable)
-    order = np.lexsort((dist, seg))
+    j = np.concatenate(atoms_j)
+    shift = np.concatenate(shifts)
+    dist = np.linalg.norm(np.concatenate(fs) @ lattice, axis=-1)
+    # nearest candidate of each image: by image, then distance, then atom
+    order = np.lexsort((j, dist, seg))
     first = np.ones(order.shape[0], dtype=bool)
     first[1:] = seg[order][1:] != seg[order][:-1]
     best = order[first]
@@ -366,6 +385,11 @@ _KEY_SNAP = 10**8
 any published coordinate), so that the key's rounding to 1e-4 is decided by integers."""
 
 
+_KEY_BATCH = 1 << 20
+"""Atoms (over all candidate descriptions) whose keys :func:`_canonical_origin` computes at
+once."""
+
+
 def _canonical_key(frac: np.ndarray, numbers: np.ndarray) -> tuple[int, ...]:
     """Sorted rows ``(Z, x, y, z)`` with coordinates on a 1e-4 grid.
 
@@ -391,27 +415,53 @@ def _canonical_origin(
     description.  Candidates: the affine-normalizer elements of the group that preserve
     the metric (only ``det A = +1`` when ``proper``), combined, for polar groups, with
     pinning an atom of the rarest species (smallest Z on ties) to 0 along the free axes.
+    Of candidates with equal keys the first (normalizer order, then anchor order) is taken.
     """
     elements = affine_normalizer(group, metric_preserving_matrices(lattice, proper=proper))
     free = free_axes(group)
     species, count = np.unique(numbers, return_counts=True)
     anchor_species = species[np.lexsort((species, count))[0]]
     anchors = np.flatnonzero(numbers == anchor_species) if free else np.array([-1])
-    best: tuple | None = None
-    best_at = (np.eye(3, dtype=np.int64), np.zeros(3))
-    for A, t12 in elements:
-        moved = frac @ A.T + t12 / 12.0
-        for k in anchors:
-            t = t12 / 12.0
-            x = moved
-            if k >= 0:
-                pin = np.zeros(3)
-                pin[free] = -moved[k, free]
-                x, t = moved + pin, t + pin
-            key = _canonical_key(_wrap(x), numbers)
-            if best is None or key < best:
-                best, best_at = key, (A, t)
-    return best_at
+    moved = np.stack([frac @ A.T + t12 / 12.0 for A, t12 in elements])  # (E, n, 3)
+    pins = np.zeros((len(elements), anchors.shape[0], 3))  # (E, K, 3)
+    if free:
+        pins[:, :, free] = -moved[:, anchors][:, :, free]
+    # all candidates' keys at once, by chunks of elements (memory); the smallest key, the
+    # first of equal ones (lexsort is stable, column 0 decides first; a later chunk wins
+    # only with a strictly smaller key)
+    chunk = max(1, _KEY_BATCH // max(1, anchors.shape[0] * frac.shape[0]))
+    best_key: tuple[int, ...] | None = None
+    best_at = (0, 0)
+    for start in range(0, len(elements), chunk):
+        part = moved[start : start + chunk, None]  # (c, 1, n, 3)
+        candidates = part + pins[start : start + chunk, :, None, :] if free else part
+        keys = _canonical_keys(_wrap(candidates.reshape(-1, *frac.shape)), numbers)
+        first = int(np.lexsort(keys.T[::-1])[0])
+        key = tuple(keys[first].tolist())
+        if best_key is None or key < best_key:
+            best_key = key
+            best_at = divmod(first, anchors.shape[0])
+            best_at = (best_at[0] + start, best_at[1])
+    e, k = best_at
+    A, t = elements[e][0], elements[e][1] / 12.0
+    if free:
+        t = t + pins[e, k]
+    return A, t
+
+
+def _canonical_keys(frac: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """:func:`_canonical_key` of many descriptions at once: ``(C, n, 3)`` coordinates of
+    the same atoms -> ``(C, 4 n)`` int64, row ``c`` equal to the key of ``frac[c]``."""
+    snapped = np.rint(frac * _KEY_SNAP).astype(np.int64)
+    step = _KEY_SNAP // 10_000
+    q = ((snapped + step // 2) // step) % 10_000  # (C, n, 3)
+    c, n = q.shape[:2]
+    rows = np.concatenate([np.broadcast_to(numbers[None, :, None], (c, n, 1)), q], axis=2)
+    flat = rows.reshape(c * n, 4)
+    which = np.repeat(np.arange(c), n)
+    # each description's rows sorted by (Z, x, y, z), descriptions kept apart
+    order = np.lexsort((flat[:, 3], flat[:, 2], flat[:, 1], flat[:, 0], which))
+    return flat[order].reshape(c, 4 * n)
 
 
 # ---------------------------------------------------------------------------- standardization

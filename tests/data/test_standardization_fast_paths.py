@@ -1,6 +1,7 @@
 """The shortcuts of the standardization decide exactly as the full computations they skip:
 the pruned atom matching of the symmetrization (:func:`_match_within`), the cheap overlap
-test of the validation (:func:`_clearly_apart`) and the cached per-setting constants."""
+test of the validation (:func:`_clearly_apart`), the canonical origin from all candidates'
+keys at once, and the cached per-setting constants."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cft_pyg.data import StructureError, validate_cell
+from cft_pyg.data import StructureError, standardization, validate_cell
 from cft_pyg.data.generator import generate_crystal
 from cft_pyg.data.neighbors import radius_graph_pbc
 from cft_pyg.data.standardization import _match_within, _periodic_match
@@ -96,3 +97,50 @@ def test_cached_point_group(hall: int) -> None:
     assert np.array_equal(rotations, np.unique(group.rotations, axis=0))
     assert not rotations.flags.writeable
     assert group.point_group_rotations is rotations
+
+
+def _canonical_origin_loop(frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray,
+                           group: SpaceGroup, proper: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The canonical origin by the definition: one key per candidate, the first smallest."""
+    from cft_pyg.symmetry.normalizer import (
+        affine_normalizer,
+        free_axes,
+        metric_preserving_matrices,
+    )
+
+    elements = affine_normalizer(group, metric_preserving_matrices(lattice, proper=proper))
+    free = free_axes(group)
+    species, count = np.unique(numbers, return_counts=True)
+    anchor_species = species[np.lexsort((species, count))[0]]
+    anchors = np.flatnonzero(numbers == anchor_species) if free else np.array([-1])
+    best, best_at = None, None
+    for A, t12 in elements:
+        moved = frac @ A.T + t12 / 12.0
+        for k in anchors:
+            t, x = t12 / 12.0, moved
+            if k >= 0:
+                pin = np.zeros(3)
+                pin[free] = -moved[k, free]
+                x, t = moved + pin, t + pin
+            key = standardization._canonical_key(standardization._wrap(x), numbers)
+            if best is None or key < best:
+                best, best_at = key, (A, t)
+    return best_at
+
+
+@pytest.mark.parametrize("batch", [1 << 20, 7])
+@pytest.mark.parametrize("number", [1, 3, 8, 26, 47, 77, 99, 143, 146, 160, 168, 186, 191,
+                                    198, 221, 225])
+def test_canonical_origin_is_the_first_smallest_key(number: int, batch: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """All candidates' keys computed at once (and by small chunks) pick the element and
+    shift of the one-key-at-a-time definition, bit for bit, proper and improper."""
+    monkeypatch.setattr(standardization, "_KEY_BATCH", batch)
+    rng = np.random.default_rng(number)
+    group = SpaceGroup(number)
+    for _ in range(2):
+        lattice, frac, z = generate_crystal(number, rng)
+        for proper in (True, False):
+            A, t = standardization._canonical_origin(frac, z, lattice, group, proper=proper)
+            A0, t0 = _canonical_origin_loop(frac, z, lattice, group, proper)
+            assert np.array_equal(A, A0) and np.array_equal(t, t0)
