@@ -142,6 +142,7 @@ def _match_within(
     if not window < 0.45:  # a window under half the cell holds each atom at most once
         return None
     segs, atoms_j, shifts, fs = [], [], [], []
+    flat = images.reshape(-1, 3).T  # (3, g * n): image g * n + i, one row per axis
     for z in np.unique(numbers):  # an image is matched within its own type only
         atoms = np.flatnonzero(numbers == z)
         m = atoms.shape[0]
@@ -157,15 +158,18 @@ def _match_within(
         start = np.repeat(np.cumsum(count) - count, count)
         j = owner[lo[image] + np.arange(image.shape[0]) - start]
         c, i = np.divmod(image, m)
-        i = atoms[i]
-        diff = images[c, i] - frac[j]  # (pairs, 3): f as the full comparison computes it
+        seg = c * n + atoms[i]
+        # f = d - round(d) as the full comparison computes it, one axis at a time; the
+        # bound is necessary along every axis
+        diff = flat[:, seg] - frac.T[:, j]  # (3, pairs)
         shift = np.round(diff)
         f = diff - shift
-        keep = np.all(np.abs(f) <= bounds, axis=1)  # necessary along every axis
-        segs.append(c[keep] * n + i[keep])
+        keep = ((np.abs(f[0]) <= bounds[0]) & (np.abs(f[1]) <= bounds[1])
+                & (np.abs(f[2]) <= bounds[2]))
+        segs.append(seg[keep])
         atoms_j.append(j[keep])
-        shifts.append(shift[keep])
-        fs.append(f[keep])
+        shifts.append(shift[:, keep].T)
+        fs.append(f[:, keep].T)
     seg = np.concatenate(segs)  # image g * n + i
     if seg.size == 0:
         return None
