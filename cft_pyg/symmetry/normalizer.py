@@ -181,6 +181,10 @@ def affine_normalizer(
                           np.ascontiguousarray(matrices, dtype=np.int64).tobytes())
 
 
+_ONE_AT_A_TIME = 2
+"""Operations that :func:`_normalizer_of` tests one at a time before the rest at once."""
+
+
 @functools.cache
 def _normalizer_of(hall: int, metric_matrices: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     group = SpaceGroup.from_hall(hall)
@@ -189,36 +193,49 @@ def _normalizer_of(hall: int, metric_matrices: bytes) -> tuple[tuple[np.ndarray,
     free = free_axes(group)
     grid = _GRID_12[np.all(_GRID_12[:, free] == 0, axis=1)] if free else _GRID_12
     out = []
-    for A in np.frombuffer(metric_matrices, dtype=np.int64).reshape(-1, 3, 3):
-        A_inv = np.rint(np.linalg.inv(A)).astype(np.int64)
-        rot_new = A @ rot @ A_inv  # (g, 3, 3)
-        if not np.array_equal(np.unique(_op_keys(rot_new, np.zeros_like(tr12))),
-                              np.unique(_op_keys(rot, np.zeros_like(tr12)))):
+    rot_ref = np.unique(_op_keys(rot, np.zeros_like(tr12)))
+    weights = np.array([_D * _D, _D, 1])
+    matrices = np.frombuffer(metric_matrices, dtype=np.int64).reshape(-1, 3, 3)
+    if not matrices.shape[0]:
+        return ()
+    # the rotation parts conjugated by every candidate A at once (exact integers)
+    inverses = np.rint(np.linalg.inv(matrices)).astype(np.int64)
+    conjugated = matrices[:, None] @ rot[None] @ inverses[:, None]  # (m, g, 3, 3)
+    conjugated_keys = _op_keys(conjugated, np.zeros_like(tr12)[None])  # (m, g)
+    for A, rot_new, rot_keys in zip(matrices, conjugated, conjugated_keys):
+        if not np.array_equal(np.unique(rot_keys), rot_ref):
             continue
         # w' = A w + (I - W') t  (all in twelfths): keep the grid translations t for which
-        # every conjugated operation is an operation of the group, one operation at a time
-        # (most t fail on the first few).  Conjugation maps distinct operations (modulo
-        # lattice translations) to distinct ones, so this is the equality of the sorted
-        # operation keys with the group's, at a fraction of the cost.
+        # every conjugated operation is an operation of the group.  Conjugation maps
+        # distinct operations (modulo lattice translations) to distinct ones, so this is
+        # the equality of the sorted operation keys with the group's, at a fraction of the
+        # cost.  Most t fail on the first few operations: those are tested one at a time,
+        # the rest (exact integers either way) all at once on the few t left.
         base = tr12 @ A.T  # (g, 3)
         shift = np.eye(3, dtype=np.int64) - rot_new  # (g, 3, 3)
-        rot_keys = _op_keys(rot_new, np.zeros_like(tr12))  # (g,)
-        weights = np.array([_D * _D, _D, 1])
         candidates = grid
         # operations that move t first (pure translations do not depend on t)
-        for g in np.argsort(~np.any(shift.reshape(-1, 9) != 0, axis=1), kind="stable"):
+        ops = np.argsort(~np.any(shift.reshape(-1, 9) != 0, axis=1), kind="stable")
+        for g in ops[:_ONE_AT_A_TIME]:
             w = base[g] + candidates @ shift[g].T  # (t, 3)
             keys = rot_keys[g] + (w % _D) @ weights
             at = np.minimum(np.searchsorted(ref, keys), ref.shape[0] - 1)
             candidates = candidates[ref[at] == keys]
             if not candidates.shape[0]:
                 break
-        for t in candidates:
-            out.append((A, t))
-    # (A, t) and (A, t) o g give the same image of a G-invariant crystal: keep one element
-    # per coset (A, t) G, identified by the smallest key of the coset
+        rest = ops[_ONE_AT_A_TIME:]
+        if candidates.shape[0] and rest.shape[0]:
+            w = base[rest][None] + np.einsum("tj,gij->tgi", candidates, shift[rest])
+            keys = rot_keys[rest][None] + (w % _D) @ weights  # (t, rest)
+            at = np.minimum(np.searchsorted(ref, keys), ref.shape[0] - 1)
+            candidates = candidates[np.all(ref[at] == keys, axis=1)]
+        if candidates.shape[0]:
+            # (A, t) and (A, t) o g give the same image of a G-invariant crystal: the coset
+            # (A, t) G is identified by its smallest key
+            coset_keys = _op_keys((A @ rot)[None], base[None] + candidates[:, None]).min(axis=1)
+            out.extend((A, t, int(key)) for t, key in zip(candidates, coset_keys))
+    # keep one element per coset, the first found
     cosets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for A, t in out:
-        coset = _op_keys(A @ rot, tr12 @ A.T + t).min()
-        cosets.setdefault(int(coset), (A, t))
+    for A, t, coset in out:
+        cosets.setdefault(coset, (A, t))
     return tuple(cosets.values())
