@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["AtomBalancedBatchSampler", "atom_balanced_batches", "atom_counts"]
+__all__ = ["AtomBalancedBatchSampler", "atom_balanced_batches", "atom_balanced_cuts",
+           "atom_counts"]
 
 
 def atom_counts(dataset: Sequence[Any]) -> np.ndarray:
@@ -58,14 +59,58 @@ def atom_counts(dataset: Sequence[Any]) -> np.ndarray:
     return np.array([count(dataset[i]) for i in range(len(dataset))], dtype=np.int64)
 
 
+def atom_balanced_cuts(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
+                       num_replicas: int = 1) -> np.ndarray:
+    """Cut ``order`` greedily into batches of at most ``max_atoms`` atoms: the offsets.
+
+    Batch ``b`` is ``order[offsets[b]:offsets[b + 1]]``: the batches are consecutive runs
+    of ``order`` (two int64 arrays in all, 8 bytes per crystal, rather than a Python list
+    per batch).  A batch takes the next crystals while their atoms fit (one batch-sized
+    binary search in the cumulative atom counts); a crystal larger than ``max_atoms`` forms
+    a batch of its own.  The number of batches is then made a multiple of
+    ``num_replicas`` (every process takes the same number of steps) by halving the batch
+    with the most crystals (the first of equals) as often as needed: no crystal is
+    repeated or dropped.
+
+    Args:
+        natoms: ``(n,)`` atom counts (non-negative).
+        order: the crystals in the order to pack them.
+        max_atoms: the atom budget of a batch.
+        num_replicas: data-parallel processes.
+
+    Returns:
+        ``(B + 1,)`` int64 offsets into ``order``, from 0 to ``len(order)``.
+
+    Raises:
+        ValueError: the batches cannot be made a multiple of ``num_replicas`` (fewer
+            crystals than processes, or every batch already a single crystal).
+    """
+    order = np.asarray(order, dtype=np.int64)
+    total = np.zeros(order.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.asarray(natoms, dtype=np.int64)[order], out=total[1:])
+    starts = []
+    start = 0
+    while start < order.shape[0]:
+        starts.append(start)
+        # the crystals start..end-1 fit: total[end] - total[start] <= max_atoms (at least one)
+        end = int(np.searchsorted(total, total[start] + max_atoms, side="right")) - 1
+        start = max(end, start + 1)
+    offsets = np.array([*starts, order.shape[0]], dtype=np.int64)
+    while (offsets.shape[0] - 1) % num_replicas:
+        sizes = np.diff(offsets)
+        k = int(np.argmax(sizes))  # the most crystals, the first of equals
+        if sizes[k] < 2:
+            why = "fewer crystals than processes" if len(order) < num_replicas else \
+                "every batch already holds a single crystal"
+            raise ValueError(f"{len(order)} crystals cannot be cut into a multiple of "
+                             f"{num_replicas} batches without repeating one ({why})")
+        offsets = np.insert(offsets, k + 1, offsets[k] + sizes[k] // 2)
+    return offsets
+
+
 def atom_balanced_batches(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
                           num_replicas: int = 1) -> list[list[int]]:
-    """Cut ``order`` greedily into batches of at most ``max_atoms`` atoms.
-
-    A crystal larger than ``max_atoms`` forms a batch of its own.  The number of batches is
-    then made a multiple of ``num_replicas`` (every process takes the same number of steps)
-    by halving the batch with the most crystals (the first of equals) as often as needed:
-    no crystal is repeated or dropped.
+    """The batches of :func:`atom_balanced_cuts` as lists of crystal indices.
 
     Args:
         natoms: ``(n,)`` atom counts.
@@ -77,28 +122,9 @@ def atom_balanced_batches(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
         ValueError: the batches cannot be made a multiple of ``num_replicas`` (fewer
             crystals than processes, or every batch already a single crystal).
     """
-    batches: list[list[int]] = []
-    current: list[int] = []
-    atoms = 0
-    for i in order.tolist():
-        a = int(natoms[i])
-        if current and atoms + a > max_atoms:
-            batches.append(current)
-            current, atoms = [], 0
-        current.append(i)
-        atoms += a
-    if current:
-        batches.append(current)
-    while len(batches) % num_replicas:
-        k = max(range(len(batches)), key=lambda j: (len(batches[j]), -j))
-        if len(batches[k]) < 2:
-            why = "fewer crystals than processes" if len(order) < num_replicas else \
-                "every batch already holds a single crystal"
-            raise ValueError(f"{len(order)} crystals cannot be cut into a multiple of "
-                             f"{num_replicas} batches without repeating one ({why})")
-        half = len(batches[k]) // 2
-        batches[k:k + 1] = [batches[k][:half], batches[k][half:]]
-    return batches
+    order = np.asarray(order, dtype=np.int64)
+    offsets = atom_balanced_cuts(natoms, order, max_atoms, num_replicas)
+    return [order[a:b].tolist() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
 class AtomBalancedBatchSampler(Sampler[list[int]]):
@@ -145,6 +171,7 @@ class AtomBalancedBatchSampler(Sampler[list[int]]):
         self.epoch = 0
         self._start = 0
         self._yielded = 0
+        self._packed: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the permutation of ``epoch`` (from its first batch)."""
@@ -152,29 +179,42 @@ class AtomBalancedBatchSampler(Sampler[list[int]]):
             self._start = 0
         self.epoch = int(epoch)
 
-    def _all_batches(self) -> list[list[int]]:
+    def _packing(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(order, offsets)`` of the current epoch (:func:`atom_balanced_cuts`): batch
+        ``b`` of all processes is ``order[offsets[b]:offsets[b + 1]]``.  Kept for the
+        epoch: int64 arrays, 8 bytes per crystal."""
+        if self._packed is not None and self._packed[0] == self.epoch:
+            return self._packed[1], self._packed[2]
         n = self.natoms.shape[0]
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(n, generator=g).numpy()
+            order = torch.randperm(n, generator=g).numpy().astype(np.int64, copy=False)
         else:
-            order = np.arange(n)
-        return atom_balanced_batches(self.natoms, order, self.max_atoms, self.num_replicas)
+            order = np.arange(n, dtype=np.int64)
+        offsets = atom_balanced_cuts(self.natoms, order, self.max_atoms, self.num_replicas)
+        self._packed = (self.epoch, order, offsets)
+        return order, offsets
+
+    def _mine(self, skip: int = 0) -> Iterator[list[int]]:
+        """This process's batches of the current epoch after its first ``skip``."""
+        order, offsets = self._packing()
+        first = self.rank + skip * self.num_replicas
+        for b in range(first, offsets.shape[0] - 1, self.num_replicas):
+            yield order[offsets[b]:offsets[b + 1]].tolist()
 
     def batches(self) -> list[list[int]]:
         """This process's batches of the current epoch (all of them, from the first)."""
-        return self._all_batches()[self.rank::self.num_replicas]
+        return list(self._mine())
 
     def __iter__(self) -> Iterator[list[int]]:
-        mine = self.batches()
         start, self._start = self._start, 0
         self._yielded = start
-        for batch in mine[start:]:
+        for batch in self._mine(start):
             self._yielded += 1
             yield batch
 
     def __len__(self) -> int:
-        return len(self._all_batches()) // self.num_replicas
+        return (self._packing()[1].shape[0] - 1) // self.num_replicas
 
     def state_dict(self, batches_done: int | None = None) -> dict[str, Any]:
         """``{'epoch', 'batches_done', 'seed', 'max_atoms', 'num_replicas'}``.

@@ -76,13 +76,24 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- symmetrization
 def _periodic_match(
-    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray
+    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray,
+    tolerance: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For images (g, n, 3) find the same-type atom nearest to each image.
 
     Returns ``perm`` (g, n) atom index, ``shift`` (g, n, 3) integer lattice vectors with
-    ``images ~ frac[perm] + shift`` and the Cartesian mismatch (g, n).
+    ``images ~ frac[perm] + shift`` and the Cartesian mismatch (g, n): for the image ``y``
+    and atom ``x_j``, with ``d = y - x_j``, the length of ``(d - round(d)) @ lattice``,
+    minimized over the atoms ``j`` of the image's type (the first on exact ties).
+
+    With ``tolerance`` given, only the atoms that can lie within it are compared
+    (:func:`_match_within`); where some image has none (the crystal then fails the
+    tolerance anyway) the full comparison runs, so the result is the same either way.
     """
+    if tolerance is not None:
+        found = _match_within(images, frac, numbers, lattice, tolerance)
+        if found is not None:
+            return found
     g, n = images.shape[:2]
     perm = np.empty((g, n), dtype=np.int64)
     best_shift = np.empty((g, n, 3))
@@ -100,6 +111,80 @@ def _periodic_match(
         best_shift[a : a + step] = shift[g_idx, n_idx, p]
         best_dist[a : a + step] = dist[g_idx, n_idx, p]
     return perm, best_shift, best_dist
+
+
+def _match_within(
+    images: np.ndarray, frac: np.ndarray, numbers: np.ndarray, lattice: np.ndarray,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_periodic_match` among the atoms that can lie within ``tolerance``.
+
+    For an atom at mismatch ``D = |f @ lattice|`` (``f = d - round(d)``) every component
+    obeys ``|f_k| <= D |b_k|`` (``b_k`` the reciprocal vectors, ``f_k = (f @ lattice) . b_k``).
+    So only the same-type atoms with ``|f_k| <= tolerance |b_k|`` can be within
+    ``tolerance``.  They are found by a binary search in the atoms' sorted (wrapped)
+    coordinates along the most selective axis (a window a little wider than the bound),
+    then the bound is tested on every axis with ``f`` computed as the full comparison
+    computes it: ``O(g n log n)`` instead of ``O(g n^2)``.  The mismatch of the remaining
+    candidates is computed as in the full comparison and the nearest taken (the first atom
+    on exact ties).  Every atom left out is farther than ``tolerance``, so where each image
+    has a candidate within ``tolerance`` the nearest candidate is the nearest atom.
+
+    Returns:
+        The match, or ``None`` when some image has no candidate within ``tolerance`` (or
+        the bound reaches half the cell, where the full comparison is as cheap).
+    """
+    g, n = images.shape[:2]
+    reach = tolerance * np.linalg.norm(np.linalg.inv(lattice), axis=0)  # tol * |b_k|
+    bounds = reach * (1 + 1e-9) + 1e-12  # margin for the rounding of f
+    k = int(np.argmin(reach))
+    window = bounds[k] + 1e-9  # wider still: the wrapped coordinates round differently
+    if not window < 0.45:  # a window under half the cell holds each atom at most once
+        return None
+    segs, atoms_j, shifts, fs = [], [], [], []
+    flat = images.reshape(-1, 3).T  # (3, g * n): image g * n + i, one row per axis
+    for z in np.unique(numbers):  # an image is matched within its own type only
+        atoms = np.flatnonzero(numbers == z)
+        m = atoms.shape[0]
+        x = frac[atoms, k] - np.floor(frac[atoms, k])
+        order = np.argsort(x, kind="stable")
+        line = np.concatenate([x[order] - 1.0, x[order], x[order] + 1.0])  # sorted
+        owner = np.tile(atoms[order], 3)
+        y = images[:, atoms, k].reshape(-1)  # (g * m,) image c * m + i
+        y = y - np.floor(y)
+        lo = np.searchsorted(line, y - window, side="left")
+        count = np.searchsorted(line, y + window, side="right") - lo
+        image = np.repeat(np.arange(g * m), count)
+        start = np.repeat(np.cumsum(count) - count, count)
+        j = owner[lo[image] + np.arange(image.shape[0]) - start]
+        c, i = np.divmod(image, m)
+        seg = c * n + atoms[i]
+        # f = d - round(d) as the full comparison computes it, one axis at a time; the
+        # bound is necessary along every axis
+        diff = flat[:, seg] - frac.T[:, j]  # (3, pairs)
+        shift = np.round(diff)
+        f = diff - shift
+        keep = ((np.abs(f[0]) <= bounds[0]) & (np.abs(f[1]) <= bounds[1])
+                & (np.abs(f[2]) <= bounds[2]))
+        segs.append(seg[keep])
+        atoms_j.append(j[keep])
+        shifts.append(shift[:, keep].T)
+        fs.append(f[:, keep].T)
+    seg = np.concatenate(segs)  # image g * n + i
+    if seg.size == 0:
+        return None
+    j = np.concatenate(atoms_j)
+    shift = np.concatenate(shifts)
+    dist = np.linalg.norm(np.concatenate(fs) @ lattice, axis=-1)
+    # nearest candidate of each image: by image, then distance, then atom
+    order = np.lexsort((j, dist, seg))
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = seg[order][1:] != seg[order][:-1]
+    best = order[first]
+    if best.shape[0] != g * n or not float(dist[best].max()) <= tolerance:
+        return None
+    return (j[best].reshape(g, n), shift[best].reshape(g, n, 3),
+            dist[best].reshape(g, n))
 
 
 def _measured_std_positions(
@@ -188,7 +273,7 @@ def symmetrize_frac_coords(
     """
     x = np.asarray(frac_coords, dtype=np.float64)
     images = group.apply(x)  # (g, n, 3)
-    perm, shift, mismatch = _periodic_match(images, x, numbers, lattice)
+    perm, shift, mismatch = _periodic_match(images, x, numbers, lattice, tolerance)
     worst = float(mismatch.max())
     bijective = bool(np.all(np.sort(perm, axis=1) == np.arange(perm.shape[1])))
     if worst > tolerance or not bijective:
@@ -304,6 +389,11 @@ _KEY_SNAP = 10**8
 any published coordinate), so that the key's rounding to 1e-4 is decided by integers."""
 
 
+_KEY_BATCH = 1 << 20
+"""Atoms (over all candidate descriptions) whose keys :func:`_canonical_origin` computes at
+once."""
+
+
 def _canonical_key(frac: np.ndarray, numbers: np.ndarray) -> tuple[int, ...]:
     """Sorted rows ``(Z, x, y, z)`` with coordinates on a 1e-4 grid.
 
@@ -329,27 +419,53 @@ def _canonical_origin(
     description.  Candidates: the affine-normalizer elements of the group that preserve
     the metric (only ``det A = +1`` when ``proper``), combined, for polar groups, with
     pinning an atom of the rarest species (smallest Z on ties) to 0 along the free axes.
+    Of candidates with equal keys the first (normalizer order, then anchor order) is taken.
     """
     elements = affine_normalizer(group, metric_preserving_matrices(lattice, proper=proper))
     free = free_axes(group)
     species, count = np.unique(numbers, return_counts=True)
     anchor_species = species[np.lexsort((species, count))[0]]
     anchors = np.flatnonzero(numbers == anchor_species) if free else np.array([-1])
-    best: tuple | None = None
-    best_at = (np.eye(3, dtype=np.int64), np.zeros(3))
-    for A, t12 in elements:
-        moved = frac @ A.T + t12 / 12.0
-        for k in anchors:
-            t = t12 / 12.0
-            x = moved
-            if k >= 0:
-                pin = np.zeros(3)
-                pin[free] = -moved[k, free]
-                x, t = moved + pin, t + pin
-            key = _canonical_key(_wrap(x), numbers)
-            if best is None or key < best:
-                best, best_at = key, (A, t)
-    return best_at
+    moved = np.stack([frac @ A.T + t12 / 12.0 for A, t12 in elements])  # (E, n, 3)
+    pins = np.zeros((len(elements), anchors.shape[0], 3))  # (E, K, 3)
+    if free:
+        pins[:, :, free] = -moved[:, anchors][:, :, free]
+    # all candidates' keys at once, by chunks of elements (memory); the smallest key, the
+    # first of equal ones (lexsort is stable, column 0 decides first; a later chunk wins
+    # only with a strictly smaller key)
+    chunk = max(1, _KEY_BATCH // max(1, anchors.shape[0] * frac.shape[0]))
+    best_key: tuple[int, ...] | None = None
+    best_at = (0, 0)
+    for start in range(0, len(elements), chunk):
+        part = moved[start : start + chunk, None]  # (c, 1, n, 3)
+        candidates = part + pins[start : start + chunk, :, None, :] if free else part
+        keys = _canonical_keys(_wrap(candidates.reshape(-1, *frac.shape)), numbers)
+        first = int(np.lexsort(keys.T[::-1])[0])
+        key = tuple(keys[first].tolist())
+        if best_key is None or key < best_key:
+            best_key = key
+            best_at = divmod(first, anchors.shape[0])
+            best_at = (best_at[0] + start, best_at[1])
+    e, k = best_at
+    A, t = elements[e][0], elements[e][1] / 12.0
+    if free:
+        t = t + pins[e, k]
+    return A, t
+
+
+def _canonical_keys(frac: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """:func:`_canonical_key` of many descriptions at once: ``(C, n, 3)`` coordinates of
+    the same atoms -> ``(C, 4 n)`` int64, row ``c`` equal to the key of ``frac[c]``."""
+    snapped = np.rint(frac * _KEY_SNAP).astype(np.int64)
+    step = _KEY_SNAP // 10_000
+    q = ((snapped + step // 2) // step) % 10_000  # (C, n, 3)
+    c, n = q.shape[:2]
+    rows = np.concatenate([np.broadcast_to(numbers[None, :, None], (c, n, 1)), q], axis=2)
+    flat = rows.reshape(c * n, 4)
+    which = np.repeat(np.arange(c), n)
+    # each description's rows sorted by (Z, x, y, z), descriptions kept apart
+    order = np.lexsort((flat[:, 3], flat[:, 2], flat[:, 1], flat[:, 0], which))
+    return flat[order].reshape(c, 4 * n)
 
 
 # ---------------------------------------------------------------------------- standardization

@@ -11,6 +11,7 @@ one atom, and no two atoms (or an atom and its own periodic image) closer than
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -162,10 +163,49 @@ def _check_lattice(lattice: np.ndarray) -> None:
 
 
 def _reduced_lattice(lattice: np.ndarray) -> np.ndarray:
-    """LLL-reduced basis of the same lattice (rows), via pymatgen."""
+    """LLL-reduced basis of the same lattice (rows), via pymatgen.
+
+    The last few results are kept (keyed by the bytes of ``lattice``): the validation and
+    the symmetry detection of one crystal reduce the same lattice.
+    """
+    lattice = np.ascontiguousarray(lattice, dtype=np.float64)
+    return _reduced_of(lattice.tobytes()).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _reduced_of(lattice: bytes) -> np.ndarray:
     from pymatgen.core import Lattice
 
-    return np.array(Lattice(lattice).get_lll_reduced_lattice().matrix, dtype=np.float64)
+    matrix = np.frombuffer(lattice, dtype=np.float64).reshape(3, 3)
+    return np.array(Lattice(matrix).get_lll_reduced_lattice().matrix, dtype=np.float64)
+
+
+def _clearly_apart(cart: np.ndarray, reduced: np.ndarray, min_distance: float) -> bool:
+    """Whether no two atoms (an atom's own periodic images included) are within
+    ``min_distance``, decided cheaply where it is clear (``False``: not decided).
+
+    In the basis of ``reduced`` a pair within ``r`` has ``|df_k + T_k| <= r |b_k|`` for its
+    image ``T`` along every axis (``b_k`` the reciprocal vectors).  Where ``r |b_k| < 1/2``
+    for every ``k``, only ``T = -round(df)`` can qualify, so one distance per pair decides;
+    a pair at or near ``min_distance`` (and any other case) is left to the full search.
+    """
+    inv = np.linalg.inv(reduced)
+    reach = min_distance * np.linalg.norm(inv, axis=0)  # r |b_k|
+    n = cart.shape[0]
+    if reach.max() >= 0.45 or n > 2048:
+        return False
+    frac = cart @ inv
+    for start in range(0, n, 256):
+        df = frac[None, :, :] - frac[start : start + 256, None, :]  # (c, n, 3)
+        df -= np.round(df)
+        near = np.all(np.abs(df) <= reach * (1 + 1e-6) + 1e-9, axis=-1)
+        centre, other = np.nonzero(near)
+        near_pairs = centre + start != other  # an atom and itself (T = 0) is no pair
+        if np.any(near_pairs):
+            d = np.linalg.norm(df[centre[near_pairs], other[near_pairs]] @ reduced, axis=-1)
+            if float(d.min()) <= min_distance * (1 + 1e-6) + 1e-9:
+                return False
+    return True
 
 
 def validate_cell(
@@ -227,6 +267,8 @@ def validate_cell(
             "degenerate_lattice",
         )
     cart = frac_coords @ lattice
+    if _clearly_apart(cart, reduced, min_distance):
+        return
     edge_index, _, dist = radius_graph_pbc(
         torch.from_numpy(cart),
         torch.from_numpy(reduced),

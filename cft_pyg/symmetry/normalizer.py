@@ -73,6 +73,22 @@ def _metric_coefficients(mats: np.ndarray) -> np.ndarray:
 
 _UNIT_COEF = _metric_coefficients(_UNIT_MATRICES)
 _UNIMODULAR_COEF = _metric_coefficients(_UNIMODULAR_MATRICES)
+_UNIT_VECTORS = np.array(list(np.ndindex(3, 3, 3)), dtype=np.float64) - 1  # (27, 3)
+
+
+
+
+def _by_columns(mats: np.ndarray) -> np.ndarray:
+    """``(27, 27, 27)`` table: the index in ``mats`` of the matrix with columns
+    ``_UNIT_VECTORS[a], [b], [c]``, or -1."""
+    columns = (mats.transpose(0, 2, 1) + 1) @ np.array([9, 3, 1])  # (m, 3) vector indices
+    table = np.full((27, 27, 27), -1, dtype=np.int64)
+    table[columns[:, 0], columns[:, 1], columns[:, 2]] = np.arange(mats.shape[0])
+    return table
+
+
+_UNIT_TABLE = _by_columns(_UNIT_MATRICES)
+_UNIMODULAR_TABLE = _by_columns(_UNIMODULAR_MATRICES)
 _D = TRANSLATION_DENOMINATOR
 _GRID_12 = np.array(list(np.ndindex(_D, _D, _D)), dtype=np.int64)  # t = k / 12
 
@@ -93,8 +109,14 @@ def free_axes(group: SpaceGroup) -> list[int]:
     Returns:
         The axis indices ``k`` (0, 1, 2) fixed by every rotation of the group.
     """
+    return list(_free_axes_of(group.hall_number))
+
+
+@functools.cache
+def _free_axes_of(hall: int) -> tuple[int, ...]:
+    group = SpaceGroup.from_hall(hall)
     M = np.concatenate([np.eye(3, dtype=np.int64) - W for W in group.point_group_rotations])
-    return [k for k in range(3) if np.all(M[:, k] == 0)]
+    return tuple(k for k in range(3) if np.all(M[:, k] == 0))
 
 
 def metric_preserving_matrices(lattice: np.ndarray, rtol: float = 1e-6, *,
@@ -113,13 +135,25 @@ def metric_preserving_matrices(lattice: np.ndarray, rtol: float = 1e-6, *,
     """
     G = lattice @ lattice.T
     mats = _UNIT_MATRICES if proper else _UNIMODULAR_MATRICES
+    tol = rtol * np.abs(G).max()
+    # a matrix keeps G only if each column a_i keeps its length, (W^T G W)_ii =
+    # a_i^T G a_i = G_ii: a necessary test on the 27 possible columns (at twice the
+    # tolerance, far above the rounding of either sum; ~10x faster than testing all the
+    # matrices) leaves a few candidate matrices,
+    # which the full test below decides as before
+    norms = ((_UNIT_VECTORS @ G) * _UNIT_VECTORS).sum(axis=1)  # (27,)
+    loose = 2 * tol + 1e-12 * np.abs(G).max()
+    fits = [np.flatnonzero(np.abs(norms - G[i, i]) <= loose) for i in range(3)]
+    table = _UNIT_TABLE if proper else _UNIMODULAR_TABLE
+    found = table[np.ix_(*fits)].ravel()
+    rows = np.sort(found[found >= 0])
     # (W^T G W)_il = sum_jk W_ji W_kl G_jk: one product of the precomputed integer
     # coefficients with the 9 entries of G (a three-operand einsum took ~11 ms per call;
     # the sums round differently only by ulps, far below rtol)
-    coefficients = _UNIT_COEF if proper else _UNIMODULAR_COEF
-    product = (coefficients @ G.reshape(9)).reshape(-1, 3, 3)
+    coefficients = (_UNIT_COEF if proper else _UNIMODULAR_COEF).reshape(-1, 9, 9)[rows]
+    product = (coefficients.reshape(-1, 9) @ G.reshape(9)).reshape(-1, 3, 3)
     ok = np.abs(product - G).max(axis=(1, 2))
-    return mats[ok <= rtol * np.abs(G).max()]
+    return mats[rows[ok <= tol]]
 
 
 def affine_normalizer(
@@ -147,6 +181,10 @@ def affine_normalizer(
                           np.ascontiguousarray(matrices, dtype=np.int64).tobytes())
 
 
+_ONE_AT_A_TIME = 2
+"""Operations that :func:`_normalizer_of` tests one at a time before the rest at once."""
+
+
 @functools.cache
 def _normalizer_of(hall: int, metric_matrices: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     group = SpaceGroup.from_hall(hall)
@@ -155,36 +193,49 @@ def _normalizer_of(hall: int, metric_matrices: bytes) -> tuple[tuple[np.ndarray,
     free = free_axes(group)
     grid = _GRID_12[np.all(_GRID_12[:, free] == 0, axis=1)] if free else _GRID_12
     out = []
-    for A in np.frombuffer(metric_matrices, dtype=np.int64).reshape(-1, 3, 3):
-        A_inv = np.rint(np.linalg.inv(A)).astype(np.int64)
-        rot_new = A @ rot @ A_inv  # (g, 3, 3)
-        if not np.array_equal(np.unique(_op_keys(rot_new, np.zeros_like(tr12))),
-                              np.unique(_op_keys(rot, np.zeros_like(tr12)))):
+    rot_ref = np.unique(_op_keys(rot, np.zeros_like(tr12)))
+    weights = np.array([_D * _D, _D, 1])
+    matrices = np.frombuffer(metric_matrices, dtype=np.int64).reshape(-1, 3, 3)
+    if not matrices.shape[0]:
+        return ()
+    # the rotation parts conjugated by every candidate A at once (exact integers)
+    inverses = np.rint(np.linalg.inv(matrices)).astype(np.int64)
+    conjugated = matrices[:, None] @ rot[None] @ inverses[:, None]  # (m, g, 3, 3)
+    conjugated_keys = _op_keys(conjugated, np.zeros_like(tr12)[None])  # (m, g)
+    for A, rot_new, rot_keys in zip(matrices, conjugated, conjugated_keys):
+        if not np.array_equal(np.unique(rot_keys), rot_ref):
             continue
         # w' = A w + (I - W') t  (all in twelfths): keep the grid translations t for which
-        # every conjugated operation is an operation of the group, one operation at a time
-        # (most t fail on the first few).  Conjugation maps distinct operations (modulo
-        # lattice translations) to distinct ones, so this is the equality of the sorted
-        # operation keys with the group's, at a fraction of the cost.
+        # every conjugated operation is an operation of the group.  Conjugation maps
+        # distinct operations (modulo lattice translations) to distinct ones, so this is
+        # the equality of the sorted operation keys with the group's, at a fraction of the
+        # cost.  Most t fail on the first few operations: those are tested one at a time,
+        # the rest (exact integers either way) all at once on the few t left.
         base = tr12 @ A.T  # (g, 3)
         shift = np.eye(3, dtype=np.int64) - rot_new  # (g, 3, 3)
-        rot_keys = _op_keys(rot_new, np.zeros_like(tr12))  # (g,)
-        weights = np.array([_D * _D, _D, 1])
         candidates = grid
         # operations that move t first (pure translations do not depend on t)
-        for g in np.argsort(~np.any(shift.reshape(-1, 9) != 0, axis=1), kind="stable"):
+        ops = np.argsort(~np.any(shift.reshape(-1, 9) != 0, axis=1), kind="stable")
+        for g in ops[:_ONE_AT_A_TIME]:
             w = base[g] + candidates @ shift[g].T  # (t, 3)
             keys = rot_keys[g] + (w % _D) @ weights
             at = np.minimum(np.searchsorted(ref, keys), ref.shape[0] - 1)
             candidates = candidates[ref[at] == keys]
             if not candidates.shape[0]:
                 break
-        for t in candidates:
-            out.append((A, t))
-    # (A, t) and (A, t) o g give the same image of a G-invariant crystal: keep one element
-    # per coset (A, t) G, identified by the smallest key of the coset
+        rest = ops[_ONE_AT_A_TIME:]
+        if candidates.shape[0] and rest.shape[0]:
+            w = base[rest][None] + np.einsum("tj,gij->tgi", candidates, shift[rest])
+            keys = rot_keys[rest][None] + (w % _D) @ weights  # (t, rest)
+            at = np.minimum(np.searchsorted(ref, keys), ref.shape[0] - 1)
+            candidates = candidates[np.all(ref[at] == keys, axis=1)]
+        if candidates.shape[0]:
+            # (A, t) and (A, t) o g give the same image of a G-invariant crystal: the coset
+            # (A, t) G is identified by its smallest key
+            coset_keys = _op_keys((A @ rot)[None], base[None] + candidates[:, None]).min(axis=1)
+            out.extend((A, t, int(key)) for t, key in zip(candidates, coset_keys))
+    # keep one element per coset, the first found
     cosets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for A, t in out:
-        coset = _op_keys(A @ rot, tr12 @ A.T + t).min()
-        cosets.setdefault(int(coset), (A, t))
+    for A, t, coset in out:
+        cosets.setdefault(coset, (A, t))
     return tuple(cosets.values())

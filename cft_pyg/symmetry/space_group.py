@@ -129,7 +129,7 @@ class SpaceGroup:
     def _init_from_hall(self, hall: int) -> None:
         rotations, translations_12 = _operations(hall)
         self.hall_number = hall
-        self.number = int(spglib.get_spacegroup_type(hall).number)
+        self.number = _number_of_hall(hall)
         self.rotations = rotations
         self.translations_12 = translations_12
 
@@ -149,8 +149,9 @@ class SpaceGroup:
 
     @property
     def point_group_rotations(self) -> np.ndarray:
-        """``(|P|, 3, 3)`` the distinct rotation matrices (the point group in this basis)."""
-        return np.unique(self.rotations, axis=0)
+        """``(|P|, 3, 3)`` the distinct rotation matrices (the point group in this basis;
+        read-only, computed once per setting)."""
+        return _point_group(self.hall_number)
 
     @property
     def point_group_order(self) -> int:
@@ -242,6 +243,18 @@ class SpaceGroup:
 
     def __hash__(self) -> int:
         return hash(("SpaceGroup", self.hall_number))
+
+
+@functools.cache
+def _number_of_hall(hall: int) -> int:
+    return int(spglib.get_spacegroup_type(hall).number)
+
+
+@functools.cache
+def _point_group(hall: int) -> np.ndarray:
+    rotations = np.unique(_operations(hall)[0], axis=0)
+    rotations.setflags(write=False)
+    return rotations
 
 
 @functools.cache

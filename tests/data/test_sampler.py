@@ -124,3 +124,60 @@ def test_atom_counts_without_building_the_crystals(tmp_path) -> None:
         assert atom_counts(view).tolist() == [d.z.numel() for d in view]
     finally:
         dataset.slices["natoms"] = natoms
+
+
+def _batches_as_lists(natoms: np.ndarray, order: np.ndarray, max_atoms: int,
+                      num_replicas: int) -> list[list[int]]:
+    """The packing as it was written with a Python list per batch (the reference)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    atoms = 0
+    for i in order.tolist():
+        a = int(natoms[i])
+        if current and atoms + a > max_atoms:
+            batches.append(current)
+            current, atoms = [], 0
+        current.append(i)
+        atoms += a
+    if current:
+        batches.append(current)
+    while len(batches) % num_replicas:
+        k = max(range(len(batches)), key=lambda j: (len(batches[j]), -j))
+        if len(batches[k]) < 2:
+            raise ValueError("cannot")
+        half = len(batches[k]) // 2
+        batches[k:k + 1] = [batches[k][:half], batches[k][half:]]
+    return batches
+
+
+def test_arrays_give_the_batches_of_the_lists() -> None:
+    """The offsets into the order (two int64 arrays) cut exactly the batches that the list
+    per batch did: random counts (crystals over the budget too), budgets and processes."""
+    from cft_pyg.data.sampler import atom_balanced_cuts
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(1, 300))
+        natoms = rng.integers(1, 60, n)
+        natoms[rng.random(n) < 0.02] = 500
+        order = rng.permutation(n)
+        max_atoms = int(rng.integers(20, 400))
+        replicas = int(rng.integers(1, 9))
+        try:
+            expected = _batches_as_lists(natoms, order, max_atoms, replicas)
+        except ValueError:
+            with pytest.raises(ValueError):
+                atom_balanced_cuts(natoms, order, max_atoms, replicas)
+            continue
+        offsets = atom_balanced_cuts(natoms, order, max_atoms, replicas)
+        assert offsets.dtype == np.int64 and offsets[0] == 0 and offsets[-1] == n
+        assert atom_balanced_batches(natoms, order, max_atoms, replicas) == expected
+        for rank in range(replicas):
+            sampler = AtomBalancedBatchSampler(natoms, max_atoms, seed=trial,
+                                               num_replicas=replicas, rank=rank)
+            sampler.set_epoch(2)
+            g = torch.Generator().manual_seed(trial * 1_000_003 + 2)
+            perm = torch.randperm(n, generator=g).numpy()
+            assert list(sampler) == _batches_as_lists(natoms, perm, max_atoms,
+                                                      replicas)[rank::replicas]
+            assert len(sampler) == len(sampler.batches())
