@@ -555,8 +555,8 @@ def run_distinct(n: int, work: Path, workers: int, sizes: list[int], batches: in
     print(json.dumps(state, indent=1))
 
 
-def _git_head() -> str:
-    result = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+def _git_head(repo: str | Path = REPO) -> str:
+    result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True)
     return result.stdout.strip() or "unknown"
 
@@ -593,6 +593,8 @@ def docs_block(res: dict[str, Any]) -> str:
         f"| store (`build_store`, LMDB) | {new['per_core_cpu']} | {new['per_wall']} | "
         f"{new['bytes_per_crystal']} | {new['peak_mib']} |",
         "",
+        f"Today's path is the code of commit {f.get('baseline_commit', '?')} (v0.4, before "
+        f"the store), the store that of {f.get('code_commit', '?')}.  "
         f"Speed-up per core (CPU time, whole build, each worker filling its per-group caches): "
         f"**{f['speedup_per_core_cpu']}x** (wall: {f['speedup_wall']}x)"
         + (f"; once the per-group caches are warm (one process, "
@@ -758,7 +760,8 @@ def main() -> None:
         r["bytes_per_crystal"] = round(r["bytes"] / max(r["kept"], 1), 1)
     res["featurization"] = {
         "workers": args.workers, "load": [load0, _load()], "baseline": base, "store": new,
-        "baseline_repo": baseline_repo,
+        "baseline_repo": baseline_repo, "baseline_commit": _git_head(baseline_repo),
+        "code_commit": _git_head(),
         "speedup_per_core_cpu": round(new["per_core_cpu"] / base["per_core_cpu"], 2),
         "speedup_wall": round(new["per_wall"] / base["per_wall"], 2),
     }
