@@ -80,8 +80,13 @@ MODELS: dict[str, StudyModel] = {m.name: m for m in (
                "composition only (floor)", composition_only=True),
     # issue 34's Wyckoff baseline from a maintained package (aviary's Wrenformer), and
     # issue 37's stronger peers: the best matgl model on MP-20 at equal time and CHGNet
-    StudyModel("wrenformer", "wrenformer", {}, "Wrenformer (aviary, coordinate-free)",
-               protostructure=True),
+    # aviary's defaults (5.2 M parameters, 6 layers of width 128) reach about 0.4 epoch in
+    # 30 CPU seconds; at the size of the library's Wyckoff model (0.7 M against 0.5 M
+    # parameters) it gets about as many epochs as the other models
+    StudyModel("wrenformer", "wrenformer",
+               {"d_model": 64, "n_attn_layers": 2, "n_attn_heads": 4,
+                "trunk_hidden": [256, 128], "out_hidden": [128, 64]},
+               "Wrenformer (aviary, coordinate-free)", protostructure=True),
     StudyModel("megnet", "megnet", {}, "MEGNet (matgl, from scratch)"),
     StudyModel("chgnet-frozen", "chgnet-frozen", {"head_hidden": [64]},
                "CHGNet frozen + library head (pretrained on MP)", pretrained_on_mp=True),
@@ -120,8 +125,11 @@ _FULL_JOBS = (
     ("unrelaxed", "wrenformer"), ("relaxed", "wrenformer"),
     ("unrelaxed", "megnet"), ("relaxed", "megnet"),
     ("unrelaxed", "chgnet-frozen"), ("relaxed", "chgnet-frozen"),
-    ("unrelaxed", "chgnet"), ("relaxed", "chgnet"),
+    ("unrelaxed", "chgnet"),
 )
+ONE_SEED = {("unrelaxed", "chgnet")}
+"""Jobs run for the first seed only: CHGNet fine-tuned reaches under 0.1 epoch in 30 CPU
+seconds (36 steps of 16 crystals), a measurement of its speed, not of its accuracy."""
 PRESETS = {
     "full": Preset(budget=30.0, seeds=(0, 1, 2), eval_points=3,
                    sample={"train": None, "val": None, "test": None}, jobs=_FULL_JOBS),
@@ -174,6 +182,24 @@ def load_part(root: Path, part: str, inp: str, sample: int | None,
     return ds, dict(zip(table["id"], table["composition"], strict=True))
 
 
+_LABELS: dict[str, str] = {}
+"""aviary protostructure labels by crystal (digest of z, positions, cell): computed once per
+crystal in a process (about 20 ms each), not again for every seed."""
+
+
+def _with_label(data: Any) -> Any:
+    """The crystal with aviary's protostructure label (:class:`AddProtostructure`)."""
+    from cft_pyg.nn.aviary import AddProtostructure
+    from cft_pyg.nn.structures import crystal_key
+
+    key = crystal_key(data.z, data.pos, data.cell)
+    if key not in _LABELS:
+        _LABELS[key] = AddProtostructure()(data).protostructure
+    data = data.clone()
+    data.protostructure = _LABELS[key]
+    return data
+
+
 def train_one(spec: StudyModel, parts: dict[str, Any], compositions: dict[str, str],
               seed: int, preset: Preset, run_dir: Path) -> dict[str, Any]:
     """Train one model for the CPU budget, predict the test part, score it."""
@@ -188,10 +214,7 @@ def train_one(spec: StudyModel, parts: dict[str, Any], compositions: dict[str, s
         add = AddWyckoff()
         parts = {k: [add(d) for d in v] for k, v in parts.items()}
     if spec.protostructure:
-        from cft_pyg.nn.aviary import AddProtostructure
-
-        add_label = AddProtostructure()
-        parts = {k: [add_label(d) for d in v] for k, v in parts.items()}
+        parts = {k: [_with_label(d) for d in v] for k, v in parts.items()}
     config = TrainConfig(
         model=spec.model, model_kwargs=dict(spec.kwargs), target="energy_per_atom",
         target_index=0, epochs=1, batch_size=spec.batch_size, lr=1e-3, weight_decay=1e-4,
@@ -262,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # every seed of a job before the next job: the key comparison finishes first
     jobs = [(inp, m, s) for inp, m in preset.jobs for s in preset.seeds
-            if args.seeds is None or s in args.seeds
-            if (args.only is None or f"{inp}/{m}" in args.only)
+            if ((inp, m) not in ONE_SEED or s == preset.seeds[0])
+            and (args.seeds is None or s in args.seeds)
+            and (args.only is None or f"{inp}/{m}" in args.only)
             and (args.models is None or m in args.models)
             and (args.inputs is None or inp in args.inputs)]
     unknown = sorted(set(args.models or ()) - set(MODELS))
