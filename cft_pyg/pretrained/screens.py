@@ -209,10 +209,10 @@ def study_statement(study: dict[str, Any]) -> str:
         other = ""
     else:
         ahead = wren["relative_mae"] > cft["relative_mae"]
-        other = (f"; aviary's Wrenformer (the maintained coordinate-free Wyckoff baseline, the "
-                 f"same inputs) reached {pm(wren, 'relative_mae')} eV/atom (Spearman "
-                 f"{wren['spearman']:.2f}), {'behind' if ahead else 'ahead of'} this "
-                 f"architecture")
+        other = (f"; aviary's Wrenformer (the coordinate-free Wyckoff baseline of a maintained "
+                 f"package, {wren['epochs']:.1f} epochs) reached {pm(wren, 'relative_mae')} "
+                 f"eV/atom (Spearman {wren['spearman']:.2f}), "
+                 f"{'behind' if ahead else 'ahead of'} this architecture")
     return (f"the study that chose it ({study['source']}: unrelaxed inputs, the same "
             f"{cft['n_compositions']} test compositions, {len(cft['seeds'])} seeds of "
             f"{cft['budget_cpu_seconds']:.0f} CPU-seconds of training each) found a tie, not "
