@@ -441,8 +441,9 @@ def _shipped_screen(cards: list[dict[str, Any]]) -> str:
 def unrelaxed_row(payload: dict[str, Any] | None, cards: list[dict[str, Any]] | None = None
                   ) -> tuple[str, str, str]:
     """The unrelaxed-candidates row: the shipped model for unrelaxed candidates (its card),
-    and the CFT with the encoding, the Wyckoff model and the trunk without the encoding on
-    unrelaxed inputs (the study)."""
+    and the CFT with the encoding, the Wyckoff model, aviary's Wrenformer (the maintained
+    Wyckoff baseline, where measured) and the trunk without the encoding on unrelaxed inputs
+    (the study)."""
     ps = peers_summary()
     case = ("**unrelaxed** candidate structures (a screen before relaxation: exact symmetry, "
             "wrong distances)")
@@ -451,7 +452,7 @@ def unrelaxed_row(payload: dict[str, Any] | None, cards: list[dict[str, Any]] | 
     if payload is None:
         return case, default_use, f"not measured (`{UNRELAXED}` absent)"
     rows = {r["model"]: r for r in payload.get("rows", []) if r["input"] == "unrelaxed"}
-    shown = [m for m in ("cft", "wyckoff", "cft-no-encoding") if m in rows]
+    shown = [m for m in ("cft", "wyckoff", "wrenformer", "cft-no-encoding") if m in rows]
     if not shown:
         return case, default_use, f"no unrelaxed-input row in `{UNRELAXED}`"
 
@@ -474,13 +475,14 @@ def unrelaxed_row(payload: dict[str, Any] | None, cards: list[dict[str, Any]] | 
             + "; " + " / ".join(_k(rows[m].get("parameters")) for m in shown) + " parameters")
     if "cft" in rows:
         for other, name in (("wyckoff", "the Wyckoff model"),
+                            ("wrenformer", "aviary's Wrenformer"),
                             ("cft-no-encoding", "the trunk without it")):
             if other in rows:
                 c = ps.margin(stat("cft"), stat(other))
                 text += f"; the CFT against {name}: {_verdict(c, 'ahead', '**behind**')}"
     text += "; prediction time not recorded by the study"
     # the pick: the models of the two candidates not behind the better one by 2 std
-    cands = [m for m in ("cft", "wyckoff") if m in rows]
+    cands = [m for m in ("cft", "wyckoff", "wrenformer") if m in rows]
     if not cands:
         return case, default_use, text + f"; {LINKS['unrelaxed']}"
     best = min(cands, key=lambda m: rows[m]["relative_mae"])

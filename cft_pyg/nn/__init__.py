@@ -6,6 +6,7 @@ benchmarks are not layers of the library: import them from
 """
 
 from .alignn import ALIGNN
+from .aviary import Wrenformer
 from .backbone import Backbone
 from .cft import (
     CrystalFourierTransformer,
@@ -44,6 +45,7 @@ __all__ = [
     "M3GNet",
     "MEGNet",
     "TensorNet",
+    "Wrenformer",
     "MaskedSelfAttention",
     "PlainPETransformer",
     "PublishedCFT",

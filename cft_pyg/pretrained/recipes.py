@@ -89,9 +89,10 @@ _MP20_WHY = ("most accurate variant on both MP-20 targets in results/ablation.js
 # The model for unrelaxed prototype candidates (studies/unrelaxed, issue 34): the same trunk
 # with the symmetry-adapted encoding switched on, the CFT of that study (its sizes are these:
 # the study kit's 'cft' entry). On the NREL pnictides' test compositions it halved the
-# relative-energy MAE of the trunk without the encoding at equal CPU time; the coordinate-free
-# Wyckoff model tied it. The schedule is the trunk recipe's (30 epochs: about 10 CPU-seconds
-# each on one thread over the ~6,600 training candidates, measured before the build).
+# relative-energy MAE of the trunk without the encoding at equal CPU time; the library's
+# coordinate-free Wyckoff model tied it (aviary's Wrenformer was behind). The schedule is the
+# trunk recipe's (30 epochs: about 10 CPU-seconds each on one thread over the ~6,600 training
+# candidates, measured before the build).
 _UNRELAXED_CFT = {**_MP20_TRUNK, "encoding": "symmetry"}
 _UNRELAXED_WHY = ("on unrelaxed prototype candidates the symmetry-adapted encoding halved the "
                   "relative-energy MAE of the same trunk without it, at equal CPU time "

@@ -195,26 +195,36 @@ def _chemistry(compositions: list[str]) -> dict[str, Any]:
 
 
 def study_statement(study: dict[str, Any]) -> str:
-    """The card's line on the study that chose the architecture: the coordinate-free Wyckoff
-    model ties it (``study``: the rows of ``studies/unrelaxed/results/summary.json``)."""
+    """The card's line on the study that chose the architecture: the library's coordinate-free
+    Wyckoff model ties it, and aviary's Wrenformer, where the study has its row, is compared
+    too (``study``: the rows of ``studies/unrelaxed/results/summary.json``)."""
     rows = study["rows"]
     cft, wyckoff, none = rows["cft"], rows["wyckoff"], rows["cft-no-encoding"]
 
     def pm(r: dict[str, Any], key: str, d: int = 4) -> str:
         return f"{r[key]:.{d}f} ± {r[key + '_std']:.{d}f}"
 
+    wren = rows.get("wrenformer")
+    if wren is None:
+        other = ""
+    else:
+        ahead = wren["relative_mae"] > cft["relative_mae"]
+        other = (f"; aviary's Wrenformer (the coordinate-free Wyckoff baseline of a maintained "
+                 f"package, {wren['epochs']:.1f} epochs) reached {pm(wren, 'relative_mae')} "
+                 f"eV/atom (Spearman {wren['spearman']:.2f}), "
+                 f"{'behind' if ahead else 'ahead of'} this architecture")
     return (f"the study that chose it ({study['source']}: unrelaxed inputs, the same "
             f"{cft['n_compositions']} test compositions, {len(cft['seeds'])} seeds of "
             f"{cft['budget_cpu_seconds']:.0f} CPU-seconds of training each) found a tie, not "
-            f"a win: the coordinate-free Wyckoff model (elements, space group, Wyckoff "
-            f"letters; no coordinates) reached a relative-energy MAE of "
+            f"a win: the library's coordinate-free Wyckoff model (elements, space group, "
+            f"Wyckoff letters; no coordinates) reached a relative-energy MAE of "
             f"{pm(wyckoff, 'relative_mae')} against {pm(cft, 'relative_mae')} eV/atom for "
             f"this architecture (Spearman {wyckoff['spearman']:.2f} against "
-            f"{cft['spearman']:.2f}); the encoding's gain is over the same trunk without it "
-            f"({pm(none, 'relative_mae', 3)}), which reads the prototypes' wrong distances. "
-            f"Those runs trained {cft['epochs']:.1f} epochs; this model trained longer, and "
-            f"no Wyckoff model was trained as long, so whether the tie holds at this length "
-            f"is not measured")
+            f"{cft['spearman']:.2f}){other}; the encoding's gain is over the same trunk "
+            f"without it ({pm(none, 'relative_mae', 3)}), which reads the prototypes' wrong "
+            f"distances. Those runs trained {cft['epochs']:.1f} epochs; this model trained "
+            f"longer, and no Wyckoff model was trained as long, so whether the tie holds at "
+            f"this length is not measured")
 
 
 def _group_rows(frame: Any, column: str) -> list[dict[str, Any]]:

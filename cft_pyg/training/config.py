@@ -152,7 +152,7 @@ class TrainConfig(Presets):
     model: str = setting("cft-trunk", "model: cft-trunk (relaxed crystals), cft (the paper's "
                          "CFT; unrelaxed candidates), cft-transformer, transformer-plain, "
                          "cft-published, cgcnn, alignn, wyckoff, composition, m3gnet, megnet, "
-                         "tensornet, chgnet, chgnet-frozen")
+                         "tensornet, chgnet, chgnet-frozen, wrenformer")
     model_kwargs: dict[str, Any] = setting(dict, "model constructor arguments, e.g. "
                                         "'{\"channels\": 64, \"num_blocks\": 2}'", "JSON")
     pretrained_encoding: str | None = setting(None, "start the positional encoding from a file "

@@ -21,6 +21,9 @@ The built-in names map to classes of :mod:`cft_pyg.nn` (imported lazily, when us
 ``wyckoff``               :class:`~cft_pyg.nn.WyckoffTransformer`: coordinate-free, reads
                           elements, space group and Wyckoff letters (Wren-like)
 ``composition``           the same with elements only (a composition-only model)
+``wrenformer``            :class:`~cft_pyg.nn.Wrenformer`: aviary's Wrenformer, coordinate-free
+                          (protostructure label: elements, space group, Wyckoff positions;
+                          ``aviary`` extra)
 ========================  ==========================================================
 
 User keyword arguments override the preset ones. :func:`register_model` adds names (for
@@ -70,6 +73,7 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "chgnet-frozen": ("CHGNetRegressor", {"freeze_backbone": True}),
     "wyckoff": ("WyckoffTransformer", {}),
     "composition": ("WyckoffTransformer", {"inputs": "composition"}),
+    "wrenformer": ("Wrenformer", {}),
 }
 
 _CUSTOM: dict[str, ModelFactory] = {}

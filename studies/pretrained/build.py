@@ -52,7 +52,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 EVIDENCE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nrel-unrelaxed-energy": ("studies/unrelaxed/results/summary.json", "unrelaxed",
-                              ("cft", "cft-no-encoding", "wyckoff", "cgcnn", "composition")),
+                              ("cft", "cft-no-encoding", "wyckoff", "wrenformer", "cgcnn",
+                               "composition")),
 }
 """Recipe name -> (summary JSON of the study that chose its architecture, the input of the
 rows to keep, the models to keep): the card's ``validity["study"]``."""

@@ -29,7 +29,11 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 METRICS = ("mae", "relative_mae", "spearman", "hit_rate")
 BEGIN, END = "<!-- unrelaxed:begin -->", "<!-- unrelaxed:end -->"
-_ORDER = ("cft", "cft-no-encoding", "published", "cgcnn", "alignn", "wyckoff", "composition")
+_ORDER = ("cft", "cft-no-encoding", "published", "cgcnn", "alignn", "wrenformer", "wyckoff",
+          "composition", "megnet", "chgnet-frozen", "chgnet")
+WYCKOFF_BASELINE = "wrenformer"
+"""Issue 34's coordinate-free Wyckoff baseline: aviary's Wrenformer (a maintained package);
+the library's own ``wyckoff`` model is a second, earlier row."""
 _INPUT_ORDER = ("unrelaxed", "rescaled", "relaxed")
 
 
@@ -60,6 +64,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         row["fit_wall_seconds"] = float(np.mean([r["fit_wall_seconds"] for r in rs]))
         row["budget_cpu_seconds"] = rs[0]["budget_cpu_seconds"]
         row["parameters"] = rs[0]["parameters"]
+        row["trainable_parameters"] = rs[0].get("trainable_parameters", rs[0]["parameters"])
+        row["pretrained_on_mp"] = bool(rs[0].get("pretrained_on_mp", False))
+        row["batch_size"] = rs[0].get("batch_size", 64)
         row["load"] = float(np.mean([r["load_start"] for r in rs]))
         row["n_test"] = rs[0]["n_test"]
         row["n_compositions"] = rs[0]["metrics"]["n_compositions"]
@@ -91,8 +98,13 @@ def _targets(table: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
         out["best_library"] = {"model": best["model"], "relative_mae": best["relative_mae"]}
         out["best_vs_baselines"] = {m: _versus(best, table[("unrelaxed", m)], "relative_mae",
                                                True)
-                                    for m in ("cgcnn", "alignn", "wyckoff")
+                                    for m in ("cgcnn", "alignn", "wyckoff", "megnet",
+                                              "chgnet-frozen", "chgnet")
                                     if ("unrelaxed", m) in table}
+        wren = table.get(("unrelaxed", WYCKOFF_BASELINE))
+        if wren:
+            out["best_vs_wyckoff_baseline"] = [_versus(best, wren, "relative_mae", True),
+                                               _versus(best, wren, "spearman", False)]
         upper = table.get(("relaxed", best["model"]))
         if upper:
             out["gap_to_relaxed"] = {m: best[m] - upper[m] for m in METRICS}
@@ -125,6 +137,24 @@ def markdown(summary: dict[str, Any], anchor: dict[str, Any] | None) -> str:
                   f"never seen in training (composition split, seed 0). Load average at the "
                   f"start of the runs: {min(loads):.1f} to {max(loads):.1f} on 2 cores "
                   f"(shared machine; the CPU budget does not depend on it)."]
+        mp = [r["label"] for r in summary["rows"] if r["pretrained_on_mp"]]
+        if mp:
+            lines.append("")
+            lines.append("Pretrained on Materials Project data (CHGNet 0.3.0: MPtrj): "
+                         + "; ".join(sorted(set(mp))) + ". The NREL pnictides are not "
+                         "Materials Project data, but MP holds many crystals of the same "
+                         "chemistry (alkali, alkaline-earth and post-transition-metal "
+                         "pnictides), which CHGNet saw in pretraining. Parameters: all of "
+                         "the model; the trainable ones of the frozen CHGNet are " + ", ".join(
+                             f"{r['trainable_parameters']:,} ({r['input']})"
+                             for r in summary["rows"] if r["model"] == "chgnet-frozen")
+                         + ". Batch 64, CHGNet fine-tuned 16.")
+        few = [r for r in summary["rows"] if len(r["seeds"]) < 3]
+        for r in few:
+            lines.append("")
+            lines.append(f"{r['label']} ({r['input']}): {len(r['seeds'])} seed only: it "
+                         f"reached {r['epochs']:.2f} epochs in the budget, a measurement of "
+                         "its speed, not of its accuracy; not run further.")
     t = summary["targets"]
     if "encoding_vs_none" in t:
         lines.append("")
@@ -136,9 +166,20 @@ def markdown(summary: dict[str, Any], anchor: dict[str, Any] | None) -> str:
     if "best_vs_baselines" in t:
         best = t["best_library"]["model"]
         for m, v in t["best_vs_baselines"].items():
+            noise = (f"2 std {v['two_std']:.4f}" if v["two_std"] == v["two_std"]
+                     else "one seed: no std")
             lines.append(f"- Best library model ({best}) vs {m}, relative MAE: "
                          f"{v['a']:.4f} vs {v['b']:.4f} (advantage {v['advantage_of_a']:+.4f}, "
-                         f"2 std {v['two_std']:.4f}).")
+                         f"{noise}).")
+    if "best_vs_wyckoff_baseline" in t:
+        best = t["best_library"]["model"]
+        for v in t["best_vs_wyckoff_baseline"]:
+            verdict = {True: "**beats it**", False: "does not beat it by more than 2 std",
+                       None: "undecided"}[v["met"]]
+            lines.append(f"- Best library model ({best}) vs the Wyckoff baseline "
+                         f"({WYCKOFF_BASELINE}), {v['metric']}: {v['a']:.4f} vs {v['b']:.4f} "
+                         f"(advantage {v['advantage_of_a']:+.4f}, 2 std {v['two_std']:.4f}): "
+                         f"{verdict}.")
     if "gap_to_relaxed" in t:
         g = t["gap_to_relaxed"]
         lines.append(f"- Gap of {t['best_library']['model']} to its relaxed-input upper bound: "

@@ -65,3 +65,22 @@ def test_quick_preset(tmp_path: Path, capsys) -> None:
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert {r["model"] for r in summary["rows"]} == {"cft", "wyckoff", "composition"}
     assert (tmp_path / "results" / "ranking.png").stat().st_size > 0
+
+
+@needs_data
+def test_filters_run_only_the_new_jobs_and_skip_finished_ones(tmp_path: Path, capsys) -> None:
+    """``--models`` restricts the full preset to the named models (CHGNet fine-tuned: one
+    seed), and finished run files are skipped without loading any data."""
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    keys = [run.run_key(inp, m, s) for inp, m in run.PRESETS["full"].jobs
+            for s in run.PRESETS["full"].seeds if m in ("wrenformer", "chgnet")
+            and ((inp, m) not in run.ONE_SEED or s == 0)]
+    assert len(keys) == 7 and "unrelaxed/chgnet/seed0" in keys
+    for key in keys:
+        run._file_of(results, key).write_text("{}")
+    assert run.main(["--models", "wrenformer", "chgnet", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done, skipped") == 7 and "wrenformer/seed2: done" in out
+    assert "cft/" not in out and "chgnet/seed1" not in out
+    assert run.main(["--models", "no-such-model", "--results", str(results)]) == 2

@@ -7,6 +7,7 @@ import torch
 
 from cft_pyg.nn import Backbone
 from cft_pyg.nn.alignn import alignn_available
+from cft_pyg.nn.aviary import aviary_available
 from cft_pyg.nn.chgnet import chgnet_available
 from cft_pyg.nn.matgl import matgl_available
 from cft_pyg.training import available_models, build_model
@@ -28,10 +29,12 @@ SMALL = {"cft": {"channels": 16, "num_blocks": 1, "heads": 2},
          "megnet": {"nblocks": 1},
          "tensornet": {"nblocks": 1, "units": 16},
          "chgnet": {"head_hidden": (8,)},
-         "chgnet-frozen": {"head_hidden": (8,)}}
+         "chgnet-frozen": {"head_hidden": (8,)},
+         "wrenformer": {"d_model": 16, "n_attn_layers": 1, "n_attn_heads": 2,
+                        "trunk_hidden": (16,), "out_hidden": (16, 8)}}
 EXTRAS = {"alignn": alignn_available, "m3gnet": matgl_available, "megnet": matgl_available,
           "tensornet": matgl_available, "chgnet": chgnet_available,
-          "chgnet-frozen": chgnet_available}
+          "chgnet-frozen": chgnet_available, "wrenformer": aviary_available}
 
 
 def test_every_builtin_name_is_covered() -> None:
