@@ -105,18 +105,24 @@ def jobs(preset: dict[str, Any], targets: list[str]) -> list[tuple[str, int]]:
     return [(t, s) for s in preset["seeds"] for t in targets]
 
 
-def _rows_path(quick: bool, shard: str) -> Path:
+def _rows_path(quick: bool, shard: str, seeds: list[int]) -> Path:
     tag = "_quick" if quick else ""
-    return RESULTS / f"backbones_runs{tag}_{shard.replace('/', 'of')}.jsonl"
+    part = "" if seeds == PRESETS["quick" if quick else "full"]["seeds"] else \
+        "_seed" + "-".join(map(str, seeds))
+    return RESULTS / f"backbones_runs{tag}{part}_{shard.replace('/', 'of')}.jsonl"
 
 
 def read_rows(quick: bool) -> list[dict[str, Any]]:
-    """Every row of every shard's JSONL file."""
+    """Every row of every shard's JSONL file (the first of a ``(target, seed, model)``
+    written twice by overlapping processes)."""
     tag = "_quick" if quick else ""
-    rows = []
+    rows: dict[tuple[str, int, str], dict[str, Any]] = {}
     for path in sorted(RESULTS.glob(f"backbones_runs{tag}_*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows.setdefault((row["target"], row["seed"], row["model"]), row)
+    return list(rows.values())
 
 
 def _train_row(name: str, target: str, seed: int, train: list, val: list, test: list,
@@ -152,7 +158,7 @@ def run_shard(preset: dict[str, Any], targets: list[str], models: list[str], sha
     """Train and evaluate this shard's jobs, appending each row as it finishes."""
     torch.set_num_threads(1)
     index, count = (int(v) for v in shard.split("/"))
-    path = _rows_path(quick, shard)
+    path = _rows_path(quick, shard, list(preset["seeds"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["target"], r["seed"], r["model"]) for r in read_rows(quick)}
     loaded: dict[str, tuple[list, dict[str, str], str, int]] = {}
@@ -282,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                         choices=study.TARGETS)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--shard", default="0/1", help="i/n: this process's share of the jobs")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="only these of the preset's seeds (e.g. more processes per seed)")
     parser.add_argument("--summarize", action="store_true",
                         help="only gather the rows into results/backbones[_quick].json and "
                              "(full preset) the README block")
@@ -292,10 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.results:
         RESULTS = Path(args.results)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    preset = PRESETS["quick" if args.quick else "full"]
+    preset = dict(PRESETS["quick" if args.quick else "full"])
+    if args.seeds is not None:
+        preset["seeds"] = [s for s in preset["seeds"] if s in args.seeds]
     if not args.summarize:
         run_shard(preset, args.targets, args.models, args.shard, args.quick)
-    result = summarize(args.quick, preset)
+    result = summarize(args.quick, PRESETS["quick" if args.quick else "full"])
     out = RESULTS / ("backbones_quick.json" if args.quick else "backbones.json")
     out.write_text(json.dumps(result, indent=1))
     table = markdown(result)
