@@ -74,7 +74,7 @@ def test_backbones_quick(tmp_path) -> None:
         assert row["neumann"]["max"] <= 1e-6, row["model"]
         if row["model"] != "mean":
             # CHGNet's float32 features of a re-standardized crystal move by rounding (the
-            # full run saw up to 6e-5 on near-zero piezoelectric tensors): 1e-4 there
+            # full run saw up to 8e-5 on near-zero piezoelectric tensors): 1e-4 there
             tol = 1e-4 if row["model"].startswith("chgnet") else 1e-5
             assert row["equivariance"]["max"] <= tol, row["model"]
             assert row["frozen_backbone"] == (row["model"] == "chgnet-frozen")
