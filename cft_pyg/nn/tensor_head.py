@@ -42,7 +42,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -51,6 +51,8 @@ from torch_geometric.data import Batch, Data
 
 from ..symmetry.space_group import SpaceGroup
 from ..symmetry.tensors import TENSOR_TYPES, TensorType, invariant_projector
+from .backbone import Backbone
+from .heads import BackboneModel
 
 __all__ = ["TensorHead", "TensorMode", "TensorModel", "group_projectors", "rotate_tensor_torch",
            "standardized_to_input", "input_to_standardized"]
@@ -187,24 +189,36 @@ class TensorHead(nn.Module):
         return tensor.to(features.dtype)
 
 
-class TensorModel(nn.Module):
+class TensorModel(BackboneModel):
     """A backbone followed by a :class:`TensorHead`: ``forward(data) -> (B, 3, ..., 3)``.
+
+    The backbone is anything of the :class:`~cft_pyg.nn.Backbone` interface (invariant
+    per-crystal features): the CFT trunk, CGCNN, matgl's models, CHGNet's pretrained
+    representation (:class:`~cft_pyg.nn.CHGNetBackbone`) or a user's module.  As in
+    :class:`~cft_pyg.nn.heads.BackboneModel` (which this is, with a tensor head), a frozen
+    backbone keeps its weights through training (no gradients, evaluation mode) and its
+    features may be cached per crystal.  The exactness of the output (Neumann's principle,
+    equivariance) comes from the head and holds for every such backbone.
 
     Args:
         backbone: any :class:`~cft_pyg.nn.Backbone` (``feature_dim``,
-            ``crystal_features(data)``): the CFT trunk, CGCNN, a registry model or a user's.
+            ``crystal_features(data)``).
         tensor_type: as in :class:`TensorHead`.
+        freeze_backbone: train the head only.
+        feature_cache_size: crystals whose frozen features are kept (0: none; ignored when
+            the backbone is trained).
         **head_kwargs: passed to :class:`TensorHead` (``hidden``, ``num_layers``, ``mode``).
     """
 
-    def __init__(self, backbone: nn.Module, tensor_type: str | TensorType = "dielectric",
-                 **head_kwargs: object) -> None:
-        super().__init__()
-        if not hasattr(backbone, "crystal_features") or not hasattr(backbone, "feature_dim"):
+    def __init__(self, backbone: nn.Module, tensor_type: str | TensorType = "dielectric", *,
+                 freeze_backbone: bool = False, feature_cache_size: int = 0,
+                 **head_kwargs: Any) -> None:
+        if not isinstance(backbone, Backbone):
             raise TypeError(f"{type(backbone).__name__} is not a Backbone (needs feature_dim "
                             "and crystal_features(data))")
-        self.backbone = backbone
-        self.head = TensorHead(int(backbone.feature_dim), tensor_type, **head_kwargs)
+        head = TensorHead(int(backbone.feature_dim), tensor_type, **head_kwargs)
+        super().__init__(backbone, head, freeze_backbone=freeze_backbone,
+                         feature_cache_size=feature_cache_size)
 
     def forward(self, data: Data | Batch) -> Tensor:
-        return self.head(self.backbone.crystal_features(data), data)
+        return self.head(self.crystal_features(data), data)

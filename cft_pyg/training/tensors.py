@@ -34,12 +34,14 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from ..data.featurization import Featurization
 from ..data.tensors import TENSOR_KIND, TENSOR_TARGETS
+from ..nn.backbone import Backbone
+from ..nn.heads import BackboneModel
 from ..nn.tensor_head import TensorModel, input_to_standardized
 from ..symmetry.space_group import SpaceGroup
 from ..symmetry.tensors import TENSOR_TYPES, rotate_tensor
@@ -52,9 +54,30 @@ __all__ = ["TensorPropertyModule", "derived_scalars", "equivariance_errors",
            "evaluate_tensor_model", "fit_tensor_model", "load_tensor_model",
            "neumann_violations", "predict_structures",
            "predict_tensors", "random_frame", "rotated_inputs", "split_indices", "tensor_metrics",
-           "tensor_split"]
+           "tensor_backbone", "tensor_split"]
 
 Mode = Literal["symmetric", "raw"]
+
+
+def tensor_backbone(model: str, model_kwargs: dict[str, Any] | None = None,
+                    ) -> tuple[nn.Module, bool]:
+    """The backbone of registry model ``model`` for a tensor head, and whether it is frozen.
+
+    A registry model that is itself a backbone (CGCNN, the CFT models, matgl's models) is
+    used as it is (its own scalar read-out is not used); one that is a backbone with a head
+    (:class:`~cft_pyg.nn.heads.BackboneModel`: ``'chgnet'``, ``'chgnet-frozen'``) gives its
+    backbone and its ``freeze_backbone``, its scalar head dropped.
+
+    Raises:
+        TypeError: the model is neither a backbone nor a backbone with a head.
+    """
+    built = build_model(model, **dict(model_kwargs or {}))
+    if isinstance(built, BackboneModel):
+        return built.backbone, built.freeze_backbone
+    if not isinstance(built, Backbone):
+        raise TypeError(f"model {model!r} ({type(built).__name__}) is not a Backbone (needs "
+                        "feature_dim and crystal_features(data))")
+    return built, False
 
 
 class TensorPropertyModule(L.LightningModule):
@@ -63,7 +86,9 @@ class TensorPropertyModule(L.LightningModule):
     Args:
         target: ``'dielectric'``, ``'dielectric-electronic'``, ``'piezoelectric'`` or
             ``'elastic'`` (:data:`cft_pyg.data.tensors.TENSOR_TARGETS`).
-        model: registered backbone name (``'cgcnn'``, ``'cft'``, ...), or ``'e3nn'`` for the
+        model: registered model name whose backbone is used (``'cgcnn'``, ``'cft'``,
+            ``'megnet'``, ``'chgnet'``, ``'chgnet-frozen'``, ...; :func:`tensor_backbone`),
+            or ``'e3nn'`` for the
             E(3)-equivariant baseline :class:`~cft_pyg.nn.e3nn_tensor.E3nnTensorModel`
             (its own Cartesian output, no head; ``mode`` is ignored).
         model_kwargs: its constructor's keyword arguments.
@@ -75,6 +100,9 @@ class TensorPropertyModule(L.LightningModule):
         seed: seed of the run (recorded).
         featurization: of the training crystals (recorded, used by :func:`predict_structures`).
         training_groups: space groups of the training crystals (recorded).
+        freeze_backbone: keep the backbone's weights fixed and train the head only (its
+            features cached per crystal); registry names that are frozen backbones with a
+            head (``'chgnet-frozen'``) are frozen whatever this says.
     """
 
     def __init__(self, target: str = "elastic", model: str = "cgcnn",
@@ -82,7 +110,8 @@ class TensorPropertyModule(L.LightningModule):
                  hidden: int = 128, num_layers: int = 1, lr: float = 1e-3,
                  weight_decay: float = 1e-4, warmup_fraction: float = 0.05, seed: int = 0,
                  featurization: dict[str, Any] | None = None,
-                 training_groups: list[int] | None = None) -> None:
+                 training_groups: list[int] | None = None,
+                 freeze_backbone: bool = False) -> None:
         super().__init__()
         if target not in TENSOR_TARGETS:
             raise ValueError(f"unknown tensor target {target!r}; one of "
@@ -95,9 +124,11 @@ class TensorPropertyModule(L.LightningModule):
 
             self.model = E3nnTensorModel(TENSOR_KIND[target], **dict(model_kwargs or {}))
         else:
-            backbone = build_model(model, **dict(model_kwargs or {}))
+            backbone, frozen = tensor_backbone(model, model_kwargs)
+            frozen = frozen or freeze_backbone
             self.model = TensorModel(backbone, TENSOR_KIND[target], hidden=hidden,
-                                     num_layers=num_layers, mode=mode)
+                                     num_layers=num_layers, mode=mode, freeze_backbone=frozen,
+                                     feature_cache_size=20000 if frozen else 0)
 
     @property
     def rank(self) -> int:
@@ -184,7 +215,9 @@ def fit_tensor_model(target: str, train: Sequence[Data], val: Sequence[Data], *,
                      time_budget_s: float | None = None, batch_size: int = 32,
                      lr: float = 1e-3, weight_decay: float = 1e-4, hidden: int = 128,
                      seed: int = 0, output_dir: str | Path | None = None,
-                     progress: bool = False) -> tuple[TensorPropertyModule, dict[str, Any]]:
+                     progress: bool = False, freeze_backbone: bool = False,
+                     clock: Literal["wall", "cpu"] = "wall",
+                     ) -> tuple[TensorPropertyModule, dict[str, Any]]:
     """Train a tensor model; the weights of the epoch with the lowest validation loss are
     kept (and written to ``output_dir/best.ckpt`` when given).
 
@@ -193,15 +226,23 @@ def fit_tensor_model(target: str, train: Sequence[Data], val: Sequence[Data], *,
         train, val: crystals with ``y`` (full tensors in their input frames).
         model, model_kwargs, mode, hidden, lr, weight_decay: see :class:`TensorPropertyModule`.
         epochs: epochs of the schedule (the cosine decay spans them).
-        time_budget_s: stop after this many seconds of training (``None``: all epochs).
+        time_budget_s: stop after this many seconds of training, validation included
+            (``None``: all epochs), checked after every batch.
+        clock: the clock of ``time_budget_s``: ``'wall'`` (elapsed seconds, Lightning's
+            ``max_time``) or ``'cpu'`` (:func:`time.process_time` of this process: with one
+            torch thread, the same computation whatever else runs on the machine).
         batch_size: crystals per batch.
         seed: seeds the weights and the batch order.
         output_dir: folder for ``best.ckpt`` (``None``: nothing written).
         progress: Lightning's progress bar.
+        freeze_backbone: train the head only (see :class:`TensorPropertyModule`).
 
     Returns:
-        ``(module, info)``: the module in eval mode and ``{'epochs', 'train_seconds',
-        'best_val_loss', 'checkpoint'}``.
+        ``(module, info)``: the module in eval mode and ``{'epochs', 'epochs_seen',
+        'train_seconds', 'cpu_seconds', 'clock', 'best_val_loss', 'checkpoint'}``
+        (``epochs``: completed epochs; ``epochs_seen``: optimizer steps over the batches of
+        an epoch, fractional; ``best_val_loss`` infinite when no epoch completed, and then the
+        last weights are kept).
     """
     with quiet_lightning():
         L.seed_everything(seed, workers=True, verbose=False)
@@ -209,7 +250,7 @@ def fit_tensor_model(target: str, train: Sequence[Data], val: Sequence[Data], *,
     groups = sorted({int(d.space_group) for d in train})
     module = TensorPropertyModule(
         target, model, model_kwargs, mode=mode, hidden=hidden, lr=lr,
-        weight_decay=weight_decay, seed=seed,
+        weight_decay=weight_decay, seed=seed, freeze_backbone=freeze_backbone,
         featurization=Featurization.from_json(featurization).to_dict() if featurization
         else None, training_groups=groups)
     module.set_normalization(train)
@@ -221,12 +262,17 @@ def fit_tensor_model(target: str, train: Sequence[Data], val: Sequence[Data], *,
     train_loader = DataLoader(list(train), batch_size=batch_size, shuffle=True,
                               generator=generator)
     val_loader = DataLoader(list(val), batch_size=128)
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    if time_budget_s and clock == "cpu":
+        callbacks.append(_CPUTimeLimit(time_budget_s))
     with quiet_lightning():
-        trainer = _trainer(epochs, progress, callbacks, time_budget_s)
-    start = time.perf_counter()
+        trainer = _trainer(epochs, progress, callbacks,
+                           time_budget_s if clock == "wall" else None)
+    start, cpu = time.perf_counter(), time.process_time()
     with quiet_lightning():
         trainer.fit(module, train_loader, val_loader)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     if best.state is not None:
         module.load_state_dict(best.state)
     module.eval()
@@ -239,7 +285,10 @@ def fit_tensor_model(target: str, train: Sequence[Data], val: Sequence[Data], *,
         payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
         payload["state_dict"] = {k: v.clone() for k, v in module.state_dict().items()}
         torch.save(payload, checkpoint)
-    return module, {"epochs": int(trainer.current_epoch), "train_seconds": seconds,
+    steps_per_epoch = max(1, len(train_loader))
+    return module, {"epochs": int(trainer.current_epoch),
+                    "epochs_seen": trainer.global_step / steps_per_epoch,
+                    "train_seconds": seconds, "cpu_seconds": cpu, "clock": clock,
                     "best_val_loss": best.value, "checkpoint": str(checkpoint)
                     if checkpoint else None}
 
@@ -251,6 +300,29 @@ def _trainer(epochs: int, progress: bool, callbacks: list[Any],
                      enable_model_summary=False, callbacks=callbacks,
                      max_time={"seconds": time_budget_s} if time_budget_s else None,
                      num_sanity_val_steps=0)
+
+
+class _CPUTimeLimit(L.Callback):
+    """Stops training once ``seconds`` of this process's CPU time have passed since the
+    start of training (checked after every batch and every epoch)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.start = 0.0
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.start = time.process_time()
+
+    def _check(self, trainer: L.Trainer) -> None:
+        if time.process_time() - self.start >= self.seconds:
+            trainer.should_stop = True
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        self._check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._check(trainer)
 
 
 class _BestWeights(L.Callback):

@@ -242,3 +242,95 @@ def test_other_backbones(backbone: str) -> None:
             Q = _orthogonal(rng, proper)
             moved = _predict(model, [from_structure((L @ Q.T, x, z))])[0]
             assert np.abs(moved - rotate_tensor(T, Q)).max() <= tol, (number, proper)
+
+
+def _available(name: str) -> bool:
+    if name.startswith("chgnet"):
+        from cft_pyg.nn.chgnet import chgnet_available
+
+        return chgnet_available()
+    from cft_pyg.nn.matgl import matgl_available
+
+    return matgl_available()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["chgnet-frozen", "megnet"])
+def test_chgnet_and_megnet_backbones_are_exact(name: str) -> None:
+    """CHGNet's pretrained representation and matgl's MEGNet under the tensor head (the
+    backbones of the tensor study, issue 37): on crystals of seven systems, the prediction
+    obeys Neumann's principle for every operation of the crystal's group (float64 head path:
+    1e-12), and the float32 model's output is unchanged when the structure is moved by any
+    operation of its group and rotates with rotations and mirrors of the input (1e-5 of the
+    tensor's norm)."""
+    if not _available(name):
+        pytest.skip(f"optional package of {name} not installed")
+    from cft_pyg.nn.tensor_head import standardized_to_input
+    from cft_pyg.training.tensors import tensor_backbone
+
+    torch.manual_seed(0)
+    backbone, frozen = tensor_backbone(name, {"nblocks": 1} if name == "megnet" else {})
+    assert frozen == (name == "chgnet-frozen")
+    model = TensorModel(backbone, "piezoelectric", hidden=16, freeze_backbone=frozen).eval()
+    rng = np.random.default_rng(11)
+    pool = [3, 8, 11, 14, 22, 26, 30, 56]
+    for number in (2, 14, 62, 82, 166, 194, 216):
+        L, x, z = generate_crystal(number, rng, max_atoms=12, max_orbits=2, species_pool=pool)
+        data = from_structure((L, x, z))
+        batch = Batch.from_data_list([data])
+        with torch.no_grad():
+            T_std = model.head.standardized(model.crystal_features(batch), batch)
+            T64 = standardized_to_input(T_std, batch.std_rotation.double(), 3)[0].numpy()
+        R = data.std_rotation[0].numpy()
+        ops = cartesian_rotations(SpaceGroup(int(data.space_group)), data.cell[0].double().numpy())
+        input_ops = np.einsum("ji,njk,kl->nil", R, ops, R)  # R^T g R: the input frame's
+        assert neumann_violation(T64, input_ops) <= 1e-12, number
+        T = _predict(model, [data])[0]
+        tol = RTOL * np.linalg.norm(T)
+        np.testing.assert_allclose(T, T64, atol=tol, rtol=0)
+        sym = spglib.get_symmetry((L, x, z), symprec=1e-3)
+        assert len(sym["rotations"]) >= len(ops), number  # the whole group (or a supercell's)
+        moved = [from_structure((L, (x @ W.T + t) % 1.0, z))
+                 for W, t in zip(sym["rotations"], sym["translations"])]
+        out = _predict(model, moved)
+        assert np.abs(out - T).max() <= tol, number
+        for proper in (True, False):
+            Q = _orthogonal(rng, proper)
+            turned = _predict(model, [from_structure((L @ Q.T, x, z))])[0]
+            assert np.abs(turned - rotate_tensor(T, Q)).max() <= tol, (number, proper)
+
+
+@pytest.mark.slow
+def test_frozen_backbone_keeps_its_weights() -> None:
+    """Training a tensor model on the frozen CHGNet backbone (``chgnet-frozen``) changes the
+    head and leaves every weight of CHGNet as shipped."""
+    if not _available("chgnet"):
+        pytest.skip("optional `chgnet` package not installed")
+    from cft_pyg.nn import CHGNetBackbone
+    from cft_pyg.training.tensors import fit_tensor_model
+
+    rng = np.random.default_rng(2)
+    crystals = []
+    for number in (1, 2, 14, 62, 139, 166, 194, 221):
+        L, x, z = generate_crystal(number, rng, max_atoms=8, max_orbits=1,
+                                   species_pool=[8, 12, 14, 26])
+        data = from_structure((L, x, z))
+        data.y = torch.randn(1, 9)
+        crystals.append(data)
+    module, info = fit_tensor_model("dielectric", crystals[:6], crystals[6:],
+                                    model="chgnet-frozen", epochs=3, batch_size=2,
+                                    lr=1e-2, seed=0)
+    assert info["epochs_seen"] == 3 and np.isfinite(info["best_val_loss"])
+    shipped = CHGNetBackbone().state_dict()
+    trained = module.model.backbone.state_dict()
+    assert set(shipped) == set(trained)
+    for key, value in shipped.items():
+        assert torch.equal(value, trained[key]), key
+    assert not any(p.requires_grad for p in module.model.backbone.parameters())
+    module.train()
+    assert not module.model.backbone.training and module.model.head.training
+    torch.manual_seed(0)
+    fresh = TensorHead(64, "dielectric", hidden=128)
+    # the head was trained: its last layer is no longer the seeded initial one
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.mlp.parameters(),
+                                                     module.model.head.mlp.parameters()))
