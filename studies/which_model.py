@@ -52,6 +52,7 @@ PEER_FILES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 (``None``: any; the presets of ``studies/peers/run.py``)."""
 UNRELAXED = "studies/unrelaxed/results/summary.json"
 TENSORS = "studies/tensors/results/tensors.json"
+TENSOR_BACKBONES = "studies/tensors/results/backbones.json"
 TRANSFER = "studies/results/transfer.json"
 SMALL = "studies/peers/results/peers_small.json"
 """The peers study's ``small`` preset (500 MP-20 training crystals), the small-data row."""
@@ -112,6 +113,7 @@ def load_sources(root: Path = ROOT) -> dict[str, Any]:
     cards = sorted((root / CARDS).glob("*.json"))
     return {"peers": [(f, targets, _load(root / f)) for f, targets in PEER_FILES],
             "unrelaxed": _load(root / UNRELAXED), "tensors": _load(root / TENSORS),
+            "tensor_backbones": _load(root / TENSOR_BACKBONES),
             "transfer": _load(root / TRANSFER), "small": _load(root / SMALL),
             "cards": [json.loads(p.read_text()) for p in cards]}
 
@@ -495,9 +497,48 @@ def unrelaxed_row(payload: dict[str, Any] | None, cards: list[dict[str, Any]] | 
 
 
 # ------------------------------------------------------------------------------ tensors
-def tensors_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
+TENSOR_BACKBONE_LABELS = {"symmetric": "CGCNN", "chgnet-frozen": "CHGNet frozen†",
+                          "chgnet": "CHGNet fine-tuned†", "megnet": "MEGNet"}
+"""The backbones under the ``TensorHead`` in ``TENSOR_BACKBONES`` (``symmetric``: the
+library's CGCNN backbone, re-run in the same window)."""
+
+
+def tensor_backbones_clause(payload: dict[str, Any] | None) -> str:
+    """Which backbone under the ``TensorHead`` is best per property (pooled relative
+    Frobenius error, mean ± std over seeds, CPU-second budget), and whether it is ahead of
+    the others by more than 2 std; ``''`` without the file."""
+    if not payload or not payload.get("summary"):
+        return ""
+    ps = peers_summary()
+    parts = []
+    for t, rows in payload["summary"].items():
+        stats = {m: {"mean": r["frobenius_rel_pooled"], "std": r.get("frobenius_rel_pooled_std")}
+                 for m, r in rows.items()
+                 if m in TENSOR_BACKBONE_LABELS and r.get("frobenius_rel_pooled") is not None}
+        if not stats:
+            continue
+        order = sorted(stats, key=lambda m: stats[m]["mean"])
+        best = order[0]
+        ties = [m for m in order[1:]
+                if not (ps.margin(stats[best], stats[m]) or {}).get("wins_by_2_std")]
+        parts.append(f"{t} " + " < ".join(f"{TENSOR_BACKBONE_LABELS[m]} "
+                                          f"{_stat(stats[m]['mean'], stats[m]['std'], 3)}"
+                                          for m in order)
+                     + (f" (not separated by 2 std from "
+                        f"{_and([TENSOR_BACKBONE_LABELS[m] for m in ties])})" if ties else
+                        " (ahead by more than 2 std)"))
+    budget = payload.get("settings", {}).get("budget_seconds") or \
+        payload.get("settings", {}).get("budget_s")
+    return ("<br>**Backbones under the `TensorHead`** ("
+            + (f"{budget:g} " if budget else "") + "CPU-s of one-thread training, "
+            "† pretrained on Materials Project data): " + "; ".join(parts))
+
+
+def tensors_row(payload: dict[str, Any] | None,
+                backbones: dict[str, Any] | None = None) -> tuple[str, str, str]:
     """The tensors row: the ``TensorHead`` (model ``symmetric``) against raw components and
-    the mean tensor, pooled relative Frobenius error; where it is not more accurate."""
+    the mean tensor, pooled relative Frobenius error; where it is not more accurate; and
+    which backbone under the head is best (:func:`tensor_backbones_clause`)."""
     ps = peers_summary()
     case = "tensor properties (dielectric, piezoelectric, elastic)"
     use = "`cft-pyg tensor train --target elastic` (a `TensorHead` on any backbone)"
@@ -553,7 +594,7 @@ def tensors_row(payload: dict[str, Any] | None) -> tuple[str, str, str]:
                  f"{_and(not_raw)}")
     if not_mean:
         text += f"; not better than the mean tensor (by 2 std) on {_and(not_mean)}"
-    return case, use, text + f"; {LINKS['tensors']}"
+    return case, use, text + tensor_backbones_clause(backbones) + f"; {LINKS['tensors']}"
 
 
 # ------------------------------------------------------------------------------ small data
@@ -683,7 +724,8 @@ def rows(sources: dict[str, Any]) -> list[tuple[str, str, str]]:
     peers = sources["peers"]
     return [relaxed_row(peers), shipped_row(sources["cards"], peers), STATIC["unseen"],
             STATIC["paper"], unrelaxed_row(sources["unrelaxed"], sources["cards"]),
-            tensors_row(sources["tensors"]), backbone_row(peers),
+            tensors_row(sources["tensors"], sources.get("tensor_backbones")),
+            backbone_row(peers),
             small_data_row(sources["small"], sources["transfer"]), STATIC["store"]]
 
 

@@ -228,3 +228,22 @@ def test_small_data_row_ranks_every_model_and_says_when_the_backbone_wins() -> N
     assert "relaxed crystals" not in own
     assert "2 planned runs missing: `a`, `b`" in wm.small_data_row(
         {**small, "missing": ["a", "b"]})[2]
+
+
+def test_tensor_backbones_clause_orders_and_separates_by_two_std() -> None:
+    """Best first; a backbone ahead of every other by more than 2 std says so, one within
+    2 std of the best is named as not separated; no file, no clause."""
+    def row(mean: float, std: float) -> dict[str, float]:
+        return {"frobenius_rel_pooled": mean, "frobenius_rel_pooled_std": std}
+
+    payload = {"settings": {"budget_s": 60.0}, "summary": {
+        "elastic": {"symmetric": row(0.30, 0.01), "megnet": row(0.50, 0.01)},
+        "dielectric": {"symmetric": row(0.50, 0.05), "chgnet": row(0.45, 0.05),
+                       "mean": row(0.9, 0.0)}}}
+    text = wm.tensor_backbones_clause(payload)
+    assert "60 CPU-s" in text
+    assert "elastic CGCNN 0.300 ± 0.010 < MEGNet 0.500 ± 0.010 (ahead by more than 2 std)" in text
+    assert ("dielectric CHGNet fine-tuned† 0.450 ± 0.050 < CGCNN 0.500 ± 0.050 "
+            "(not separated by 2 std from CGCNN)") in text
+    assert "0.900" not in text  # the mean tensor is not a backbone
+    assert wm.tensor_backbones_clause(None) == ""
