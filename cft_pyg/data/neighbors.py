@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
 from .featurization import DEFAULT_FEATURIZATION
@@ -208,6 +209,13 @@ def radius_graph_pbc(
     if max_neighbors is not None and max_neighbors < 1:
         raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors}")
     device, dtype = pos.device, pos.dtype
+    if _fast_path_applies(pos, cell, batch, natoms):
+        fast = _radius_graph_single(
+            pos, cell.to(dtype=dtype).reshape(3, 3), radius=radius, max_neighbors=max_neighbors,
+            tie_tolerance=tie_tolerance, strict_cap=strict_cap, max_candidates=max_candidates,
+        )
+        if fast is not None:
+            return fast
     cell = cell.to(device=device, dtype=dtype)
     if cell.ndim == 2:
         cell = cell.unsqueeze(0)
@@ -368,3 +376,176 @@ def _chunk_edges(
     p = p[sel]
     img = low[p] + torch.stack([a[sel], b[sel], c[sel]], dim=1)
     return pi[p], pj[p], img, dist[sel]
+
+
+# ---------------------------------------------------------------------------------------
+# Fast path: one small crystal on the CPU (the per-crystal build of a data-loader worker).
+#
+# The torch path above costs ~100 small torch ops per call, whose fixed overhead dominates
+# for one crystal of a few dozen atoms.  The same algorithm in NumPy costs a fraction of it.
+# It repeats the torch path's float64 arithmetic operation by operation, so its results are
+# the same bits (checked against the torch path in tests/data/test_neighbors_fast.py):
+# the cell quantities (inverse, face distances) and the square roots come from the same torch
+# calls, 3-term dot products are summed as torch's small-matrix ``bmm`` kernel sums them,
+# ``((0 + x0 y0) + x1 y1) + x2 y2``, and the squared distance is assembled from the same six
+# terms in the same order.  Where torch would switch to its BLAS ``bmm`` (image boxes with
+# ``3 s_a s_b >= 400``) the torch path is used instead.
+# ---------------------------------------------------------------------------------------
+
+_BMM_SMALL = 400  # torch's CPU bmm sums contractions with k * rows * cols < 400 in order
+
+
+def _fast_path_applies(
+    pos: torch.Tensor,
+    cell: torch.Tensor,
+    batch: torch.Tensor | None,
+    natoms: torch.Tensor | None,
+) -> bool:
+    """Whether :func:`_radius_graph_single` may answer: one float64 CPU crystal, no grad."""
+    return (
+        batch is None
+        and natoms is None
+        and pos.dtype == torch.float64
+        and pos.device.type == "cpu"
+        and cell.device.type == "cpu"
+        and cell.shape in ((3, 3), (1, 3, 3))
+        and pos.shape[0] > 0
+        and not pos.requires_grad
+        and not cell.requires_grad
+    )
+
+
+def _dot3(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sum_k x[..., k] y[..., k]`` summed as torch's small ``bmm`` kernel sums it."""
+    return ((0.0 + x[..., 0] * y[..., 0]) + x[..., 1] * y[..., 1]) + x[..., 2] * y[..., 2]
+
+
+def _vecmat3(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` for ``(N, 3) @ (3, 3)``, summed as torch's small ``bmm`` kernel sums it."""
+    return ((0.0 + x[:, 0, None] * m[0]) + x[:, 1, None] * m[1]) + x[:, 2, None] * m[2]
+
+
+def _sq3(x: np.ndarray) -> np.ndarray:
+    """``(x * x).sum(-1)`` for a last axis of 3, in torch's order."""
+    return (x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1]) + x[..., 2] * x[..., 2]
+
+
+def _nearest_neighbor_mask_np(
+    centre: np.ndarray,
+    dist: np.ndarray,
+    max_neighbors: int,
+    tie_tolerance: float,
+    strict_cap: bool,
+) -> np.ndarray:
+    """:func:`nearest_neighbor_mask` in NumPy (same rule, same comparisons)."""
+    num = centre.shape[0]
+    is_first = np.ones(num, dtype=bool)
+    is_first[1:] = centre[1:] != centre[:-1]
+    seg = np.cumsum(is_first) - 1
+    seg_start = np.flatnonzero(is_first)
+    rank = np.arange(num) - seg_start[seg]
+    within = rank < max_neighbors
+    if strict_cap:
+        return within
+    seg_end = np.append(seg_start[1:], num) - 1
+    kth = dist[np.minimum(seg_start + max_neighbors - 1, seg_end)]
+    return within | (dist <= kth[seg] + tie_tolerance)
+
+
+def _radius_graph_single(
+    pos: torch.Tensor,
+    cell: torch.Tensor,
+    *,
+    radius: float,
+    max_neighbors: int | None,
+    tie_tolerance: float,
+    strict_cap: bool,
+    max_candidates: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """:func:`radius_graph_pbc` of one float64 CPU crystal, in NumPy; the same output.
+
+    Args:
+        pos: ``(n, 3)`` float64 CPU positions, ``n >= 1``.
+        cell: ``(3, 3)`` float64 CPU lattice rows.
+        radius, max_neighbors, tie_tolerance, strict_cap, max_candidates: as in
+            :func:`radius_graph_pbc` (already validated).
+
+    Returns:
+        ``(edge_index, cell_offsets, distances)`` exactly as the torch path returns them, or
+        ``None`` where this path does not apply (the image box is large enough for torch
+        to change its summation, or the candidates exceed ``max_candidates``): the caller
+        then runs the torch path.
+
+    Raises:
+        ValueError: as :func:`radius_graph_pbc` (non-finite positions, singular cell).
+    """
+    if not torch.isfinite(pos).all():
+        raise ValueError("pos has non-finite entries")
+    r_frac_t = _frac_radius(cell.unsqueeze(0), radius)  # same torch ops as the torch path
+    inv_cell = torch.linalg.inv(cell.unsqueeze(0))[0].numpy()
+    r_frac = r_frac_t[0].numpy()
+    s0, s1, s2 = (int(v) for v in np.floor(2 * r_frac) + 1)
+    n = pos.shape[0]
+    if (
+        3 * s0 * s1 >= _BMM_SMALL
+        or 3 * s0 * s2 >= _BMM_SMALL
+        or 3 * s1 * s2 >= _BMM_SMALL
+        or n * n * s0 * s1 * s2 > max_candidates
+    ):
+        return None
+    p_np = pos.numpy()
+    lat = cell.numpy()
+    eps = _EPS[torch.float64]
+
+    # wrap positions into the cell: pos = pos_w + shift @ cell
+    frac = _vecmat3(p_np, inv_cell)
+    shift_f = np.floor(frac)
+    frac_w = frac - shift_f
+    pos_w = _vecmat3(frac_w, lat)
+    shift = shift_f.astype(np.int64)
+
+    # all pairs (i, j) in (i, j) order
+    pi = np.repeat(np.arange(n), n)
+    pj = np.tile(np.arange(n), n)
+    dfrac = frac_w[pj] - frac_w[pi]
+    low = np.ceil(-r_frac - dfrac - eps).astype(np.int64)  # (P, 3) first image per axis
+    base = (pos_w[pj] - pos_w[pi]) + _vecmat3(low.astype(np.float64), lat)
+    u = base[:, None, :] + np.arange(s0, dtype=np.float64)[None, :, None] * lat[None, None, 0]
+    v1 = np.arange(s1, dtype=np.float64)[:, None] * lat[1]  # (s1, 3)
+    v2 = np.arange(s2, dtype=np.float64)[:, None] * lat[2]  # (s2, 3)
+    d2 = (
+        _sq3(u)[:, :, None, None]
+        + _sq3(v1)[None, None, :, None]
+        + _sq3(v2)[None, None, None, :]
+        + 2 * _dot3(u[:, :, None, :], v1[None, None, :, :])[:, :, :, None]
+        + 2 * _dot3(u[:, :, None, :], v2[None, None, :, :])[:, :, None, :]
+        + 2 * _dot3(v1[:, None, :], v2[None, :, :])[None, None, :, :]
+    )  # (P, s0, s1, s2)
+    self_pair = np.arange(n) * (n + 1)  # exclude (i, i) with T = 0
+    d2[self_pair, -low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2]] = np.inf
+    p, a, b, c = np.nonzero(d2 <= radius * radius)  # row-major: by pair, then image
+    if p.shape[0] == 0:
+        return (
+            torch.empty(2, 0, dtype=torch.long),
+            torch.empty(0, 3, dtype=torch.long),
+            torch.empty(0, dtype=torch.float64),
+        )
+    # torch's CPU sqrt is not always NumPy's to the last bit, and may round an element
+    # differently by its position (vectorized body, scalar tail): take it from torch, on the
+    # same array as the torch path
+    dist = torch.sqrt(torch.from_numpy(d2[p, a, b, c])).numpy()
+    ci = pi[p]
+    # by centre, then distance; stable, so ties keep the (j, offset) order
+    sel = np.lexsort((dist, ci))
+    if max_neighbors is not None:
+        sel = sel[_nearest_neighbor_mask_np(ci[sel], dist[sel], max_neighbors,
+                                            tie_tolerance, strict_cap)]
+    p, a, b, c = p[sel], a[sel], b[sel], c[sel]
+    src, dst = pj[p], pi[p]
+    img = low[p] + np.stack([a, b, c], axis=1)
+    off = img + shift[dst] - shift[src]
+    return (
+        torch.from_numpy(np.stack([src, dst], axis=0)),
+        torch.from_numpy(off),
+        torch.from_numpy(dist[sel]),
+    )
