@@ -43,6 +43,7 @@ index and **breaks permutation and space-group invariance**; it is off by defaul
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -415,14 +416,21 @@ def _fast_path_applies(
     )
 
 
-def _dot3(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``sum_k x[..., k] y[..., k]`` summed as torch's small ``bmm`` kernel sums it."""
-    return ((0.0 + x[..., 0] * y[..., 0]) + x[..., 1] * y[..., 1]) + x[..., 2] * y[..., 2]
-
-
 def _vecmat3(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``x @ m`` for ``(N, 3) @ (3, 3)``, summed as torch's small ``bmm`` kernel sums it."""
     return ((0.0 + x[:, 0, None] * m[0]) + x[:, 1, None] * m[1]) + x[:, 2, None] * m[2]
+
+
+def _twice_dot3(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``2 * (x @ v.T)`` for ``x`` given by its components ``x0, x1, x2`` (any shape ``S``)
+    and ``v`` ``(m, 3)``: shape ``S + (m,)``, summed as torch's small ``bmm`` kernel sums it
+    but for the leading ``0 +``, which only turns a ``-0.0`` into ``+0.0``: the terms are
+    added to a nonnegative partial sum that is never ``-0.0``, so it changes nothing."""
+    out = x0[..., None] * v[:, 0]
+    out += x1[..., None] * v[:, 1]
+    out += x2[..., None] * v[:, 2]
+    out *= 2
+    return out
 
 
 def _sq3(x: np.ndarray) -> np.ndarray:
@@ -479,13 +487,23 @@ def _radius_graph_single(
     Raises:
         ValueError: as :func:`radius_graph_pbc` (non-finite positions, singular cell).
     """
-    if not torch.isfinite(pos).all():
+    p_np = pos.numpy()
+    lat = cell.numpy()
+    if not np.isfinite(p_np).all():
         raise ValueError("pos has non-finite entries")
-    r_frac_t = _frac_radius(cell.unsqueeze(0), radius)  # same torch ops as the torch path
-    inv_cell = torch.linalg.inv(cell.unsqueeze(0))[0].numpy()
-    r_frac = r_frac_t[0].numpy()
+    n = p_np.shape[0]
+    eps = _EPS[torch.float64]
+    # radius / face distances: NumPy's value differs from torch's in the last bits, which
+    # matters only through floor/ceil at integers (the image box and each pair's first
+    # image); where a value is near an integer, torch's is taken (and on singular cells,
+    # whose error torch raises)
+    r_frac = _frac_radius_np(lat, radius)
+    if r_frac is None or _near_integer(2 * r_frac):
+        r_frac = _frac_radius(cell.unsqueeze(0), radius)[0].numpy()
+        exact_r = True
+    else:
+        exact_r = False
     s0, s1, s2 = (int(v) for v in np.floor(2 * r_frac) + 1)
-    n = pos.shape[0]
     if (
         3 * s0 * s1 >= _BMM_SMALL
         or 3 * s0 * s2 >= _BMM_SMALL
@@ -493,9 +511,7 @@ def _radius_graph_single(
         or n * n * s0 * s1 * s2 > max_candidates
     ):
         return None
-    p_np = pos.numpy()
-    lat = cell.numpy()
-    eps = _EPS[torch.float64]
+    inv_cell = torch.linalg.inv(cell.unsqueeze(0))[0].numpy()
 
     # wrap positions into the cell: pos = pos_w + shift @ cell
     frac = _vecmat3(p_np, inv_cell)
@@ -504,23 +520,25 @@ def _radius_graph_single(
     pos_w = _vecmat3(frac_w, lat)
     shift = shift_f.astype(np.int64)
 
-    # all pairs (i, j) in (i, j) order
-    pi = np.repeat(np.arange(n), n)
-    pj = np.tile(np.arange(n), n)
-    dfrac = frac_w[pj] - frac_w[pi]
-    low = np.ceil(-r_frac - dfrac - eps).astype(np.int64)  # (P, 3) first image per axis
-    base = (pos_w[pj] - pos_w[pi]) + _vecmat3(low.astype(np.float64), lat)
+    # all pairs (i, j) in (i, j) order: pair p = i * n + j
+    dfrac = (frac_w[None, :, :] - frac_w[:, None, :]).reshape(n * n, 3)
+    x = -r_frac - dfrac - eps
+    if not exact_r and _near_integer(x):
+        r_frac = _frac_radius(cell.unsqueeze(0), radius)[0].numpy()
+        x = -r_frac - dfrac - eps
+    low = np.ceil(x).astype(np.int64)  # (P, 3) first image per axis
+    base = (pos_w[None, :, :] - pos_w[:, None, :]).reshape(n * n, 3) + _vecmat3(
+        low.astype(np.float64), lat)
     u = base[:, None, :] + np.arange(s0, dtype=np.float64)[None, :, None] * lat[None, None, 0]
     v1 = np.arange(s1, dtype=np.float64)[:, None] * lat[1]  # (s1, 3)
     v2 = np.arange(s2, dtype=np.float64)[:, None] * lat[2]  # (s2, 3)
-    d2 = (
-        _sq3(u)[:, :, None, None]
-        + _sq3(v1)[None, None, :, None]
-        + _sq3(v2)[None, None, None, :]
-        + 2 * _dot3(u[:, :, None, :], v1[None, None, :, :])[:, :, :, None]
-        + 2 * _dot3(u[:, :, None, :], v2[None, None, :, :])[:, :, None, :]
-        + 2 * _dot3(v1[:, None, :], v2[None, :, :])[None, None, :, :]
-    )  # (P, s0, s1, s2)
+    # the torch path's sum, term by term and in its order, accumulated in place
+    u0, u1, u2 = (np.ascontiguousarray(u[:, :, k]) for k in range(3))
+    d2 = np.add(((u0 * u0 + u1 * u1) + u2 * u2)[:, :, None, None] + _sq3(v1)[None, None, :, None],
+                _sq3(v2)[None, None, None, :])  # (P, s0, s1, s2)
+    d2 += _twice_dot3(u0, u1, u2, v1)[:, :, :, None]
+    d2 += _twice_dot3(u0, u1, u2, v2)[:, :, None, :]
+    d2 += _twice_dot3(v1[:, 0], v1[:, 1], v1[:, 2], v2)[None, None, :, :]
     self_pair = np.arange(n) * (n + 1)  # exclude (i, i) with T = 0
     d2[self_pair, -low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2]] = np.inf
     p, a, b, c = np.nonzero(d2 <= radius * radius)  # row-major: by pair, then image
@@ -534,14 +552,19 @@ def _radius_graph_single(
     # differently by its position (vectorized body, scalar tail): take it from torch, on the
     # same array as the torch path
     dist = torch.sqrt(torch.from_numpy(d2[p, a, b, c])).numpy()
-    ci = pi[p]
+    ci = p // n
+    if max_neighbors is not None:
+        # only edges no farther than their centre's k-th distance (+ tolerance) can be kept:
+        # drop the others before sorting (the sorted order of the rest is unchanged)
+        keep = _cap_candidates(ci, dist, n, max_neighbors, tie_tolerance, strict_cap)
+        p, a, b, c, dist, ci = p[keep], a[keep], b[keep], c[keep], dist[keep], ci[keep]
     # by centre, then distance; stable, so ties keep the (j, offset) order
     sel = np.lexsort((dist, ci))
     if max_neighbors is not None:
         sel = sel[_nearest_neighbor_mask_np(ci[sel], dist[sel], max_neighbors,
                                             tie_tolerance, strict_cap)]
     p, a, b, c = p[sel], a[sel], b[sel], c[sel]
-    src, dst = pj[p], pi[p]
+    src, dst = p % n, p // n
     img = low[p] + np.stack([a, b, c], axis=1)
     off = img + shift[dst] - shift[src]
     return (
@@ -549,3 +572,47 @@ def _radius_graph_single(
         torch.from_numpy(off),
         torch.from_numpy(dist[sel]),
     )
+
+
+def _near_integer(x: np.ndarray, margin: float = 1e-7) -> bool:
+    """Whether any entry is within ``margin`` of an integer (floor/ceil could flip)."""
+    return bool((np.abs(x - np.rint(x)) < margin).any())
+
+
+def _frac_radius_np(lat: np.ndarray, radius: float) -> np.ndarray | None:
+    """``radius / d_k`` in plain floats (close to :func:`_frac_radius`, not its bits);
+    ``None`` for a non-finite or (nearly) singular cell, which the torch function judges."""
+    (a, b, c), (d, e, f), (g, h, k) = lat.tolist()
+    crosses = ((e * k - f * h, f * g - d * k, d * h - e * g),  # a1 x a2
+               (h * c - k * b, k * a - g * c, g * b - h * a),  # a2 x a0
+               (b * f - c * e, c * d - a * f, a * e - b * d))  # a0 x a1
+    det = a * crosses[0][0] + b * crosses[0][1] + c * crosses[0][2]
+    if not (math.isfinite(det) and abs(det) >= 1e-9):
+        return None
+    return np.array([radius * math.sqrt(x * x + y * y + z * z) / abs(det)
+                     for x, y, z in crosses])
+
+
+def _cap_candidates(
+    ci: np.ndarray,
+    dist: np.ndarray,
+    n: int,
+    max_neighbors: int,
+    tie_tolerance: float,
+    strict_cap: bool,
+) -> np.ndarray:
+    """Mask of the edges that can survive the cap: ``dist <= kth + tie_tolerance``
+    (``dist <= kth`` with ``strict_cap``), ``kth`` the ``max_neighbors``-th smallest distance
+    of the edge's centre (infinite for centres with fewer edges).  A superset of what
+    :func:`nearest_neighbor_mask` keeps, closed under "nearer in the sorted order"."""
+    counts = np.bincount(ci, minlength=n)
+    width = int(counts.max())
+    if width <= max_neighbors:
+        return np.ones(ci.shape[0], dtype=bool)
+    start = np.cumsum(counts) - counts
+    padded = np.full((n, width), np.inf)
+    padded[ci, np.arange(ci.shape[0]) - start[ci]] = dist
+    kth = np.partition(padded, max_neighbors - 1, axis=1)[:, max_neighbors - 1]
+    if strict_cap:
+        return dist <= kth[ci]
+    return dist <= kth[ci] + tie_tolerance
