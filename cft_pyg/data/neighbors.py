@@ -541,8 +541,9 @@ def _radius_graph_single(
     d2 += _twice_dot3(v1[:, 0], v1[:, 1], v1[:, 2], v2)[None, None, :, :]
     self_pair = np.arange(n) * (n + 1)  # exclude (i, i) with T = 0
     d2[self_pair, -low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2]] = np.inf
-    p, a, b, c = np.nonzero(d2 <= radius * radius)  # row-major: by pair, then image
-    if p.shape[0] == 0:
+    d2 = d2.reshape(-1)
+    flat = np.flatnonzero(d2 <= radius * radius)  # row-major: by pair, then image
+    if flat.shape[0] == 0:
         return (
             torch.empty(2, 0, dtype=torch.long),
             torch.empty(0, 3, dtype=torch.long),
@@ -551,21 +552,26 @@ def _radius_graph_single(
     # torch's CPU sqrt is not always NumPy's to the last bit, and may round an element
     # differently by its position (vectorized body, scalar tail): take it from torch, on the
     # same array as the torch path
-    dist = torch.sqrt(torch.from_numpy(d2[p, a, b, c])).numpy()
-    ci = p // n
+    dist = torch.sqrt(torch.from_numpy(d2[flat])).numpy()
+    box = s0 * s1 * s2
+    ci = flat // (n * box)
     if max_neighbors is not None:
         # only edges no farther than their centre's k-th distance (+ tolerance) can be kept:
         # drop the others before sorting (the sorted order of the rest is unchanged)
         keep = _cap_candidates(ci, dist, n, max_neighbors, tie_tolerance, strict_cap)
-        p, a, b, c, dist, ci = p[keep], a[keep], b[keep], c[keep], dist[keep], ci[keep]
+        flat, dist, ci = flat[keep], dist[keep], ci[keep]
     # by centre, then distance; stable, so ties keep the (j, offset) order
     sel = np.lexsort((dist, ci))
     if max_neighbors is not None:
         sel = sel[_nearest_neighbor_mask_np(ci[sel], dist[sel], max_neighbors,
                                             tie_tolerance, strict_cap)]
-    p, a, b, c = p[sel], a[sel], b[sel], c[sel]
+    flat = flat[sel]
+    p, rest = np.divmod(flat, box)
+    img = low[p]
+    img[:, 0] += rest // (s1 * s2)
+    img[:, 1] += (rest // s2) % s1
+    img[:, 2] += rest % s2
     src, dst = p % n, p // n
-    img = low[p] + np.stack([a, b, c], axis=1)
     off = img + shift[dst] - shift[src]
     return (
         torch.from_numpy(np.stack([src, dst], axis=0)),
