@@ -433,6 +433,16 @@ def _twice_dot3(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, v: np.ndarray) -
     return out
 
 
+def _twice_dot3_t(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """:func:`_twice_dot3` with the ``v`` axis first: ``x0`` etc. ``(s, P)``, result
+    ``(s, m, P)`` (long inner axis); the same values."""
+    out = x0[:, None, :] * v[:, 0, None]
+    out += x1[:, None, :] * v[:, 1, None]
+    out += x2[:, None, :] * v[:, 2, None]
+    out *= 2
+    return out
+
+
 def _sq3(x: np.ndarray) -> np.ndarray:
     """``(x * x).sum(-1)`` for a last axis of 3, in torch's order."""
     return (x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1]) + x[..., 2] * x[..., 2]
@@ -527,34 +537,45 @@ def _radius_graph_single(
         r_frac = _frac_radius(cell.unsqueeze(0), radius)[0].numpy()
         x = -r_frac - dfrac - eps
     low = np.ceil(x).astype(np.int64)  # (P, 3) first image per axis
-    base = (pos_w[None, :, :] - pos_w[:, None, :]).reshape(n * n, 3) + _vecmat3(
-        low.astype(np.float64), lat)
-    u = base[:, None, :] + np.arange(s0, dtype=np.float64)[None, :, None] * lat[None, None, 0]
+    # The arrays below put the pair axis last (NumPy is slow on tiny inner axes); the
+    # values are the torch path's, element by element.
+    P = n * n
+    lowf = low.T.astype(np.float64)  # (3, P)
+    rel = pos_w.T[:, None, :] - pos_w.T[:, :, None]  # (3, n, n): pos_w[j] - pos_w[i]
+    ar0 = np.arange(s0, dtype=np.float64)[:, None]
+    u = []  # components of base + a * lat[0], each (s0, P)
+    for k in range(3):
+        base_k = rel[k].reshape(P) + (((0.0 + lowf[0] * lat[0, k]) + lowf[1] * lat[1, k])
+                                      + lowf[2] * lat[2, k])
+        u.append(base_k[None, :] + ar0 * lat[0, k])
+    u0, u1, u2 = u
     v1 = np.arange(s1, dtype=np.float64)[:, None] * lat[1]  # (s1, 3)
     v2 = np.arange(s2, dtype=np.float64)[:, None] * lat[2]  # (s2, 3)
     # the torch path's sum, term by term and in its order, accumulated in place
-    u0, u1, u2 = (np.ascontiguousarray(u[:, :, k]) for k in range(3))
-    d2 = np.add(((u0 * u0 + u1 * u1) + u2 * u2)[:, :, None, None] + _sq3(v1)[None, None, :, None],
-                _sq3(v2)[None, None, None, :])  # (P, s0, s1, s2)
-    d2 += _twice_dot3(u0, u1, u2, v1)[:, :, :, None]
-    d2 += _twice_dot3(u0, u1, u2, v2)[:, :, None, :]
-    d2 += _twice_dot3(v1[:, 0], v1[:, 1], v1[:, 2], v2)[None, None, :, :]
+    d2 = np.add((((u0 * u0 + u1 * u1) + u2 * u2)[:, None, :] + _sq3(v1)[None, :, None])
+                [:, :, None, :], _sq3(v2)[None, None, :, None])  # (s0, s1, s2, P)
+    d2 += _twice_dot3_t(u0, u1, u2, v1)[:, :, None, :]
+    d2 += _twice_dot3_t(u0, u1, u2, v2)[:, None, :, :]
+    d2 += _twice_dot3(v1[:, 0], v1[:, 1], v1[:, 2], v2)[None, :, :, None]
     self_pair = np.arange(n) * (n + 1)  # exclude (i, i) with T = 0
-    d2[self_pair, -low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2]] = np.inf
-    d2 = d2.reshape(-1)
-    flat = np.flatnonzero(d2 <= radius * radius)  # row-major: by pair, then image
+    d2[-low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2], self_pair] = np.inf
+    box = s0 * s1 * s2
+    d2 = d2.reshape(box, P)
+    # candidates in the torch path's order: by pair, then image (flat = p * box + image)
+    flat = np.flatnonzero((d2 <= radius * radius).T)
     if flat.shape[0] == 0:
         return (
             torch.empty(2, 0, dtype=torch.long),
             torch.empty(0, 3, dtype=torch.long),
             torch.empty(0, dtype=torch.float64),
         )
+    pair, image = np.divmod(flat, box)
+    d2_sel = d2.reshape(-1)[image * P + pair]
     # torch's CPU sqrt is not always NumPy's to the last bit, and may round an element
     # differently by its position (vectorized body, scalar tail): take it from torch, on the
     # same array as the torch path
-    dist = torch.sqrt(torch.from_numpy(d2[flat])).numpy()
-    box = s0 * s1 * s2
-    ci = flat // (n * box)
+    dist = torch.sqrt(torch.from_numpy(d2_sel)).numpy()
+    ci = pair // n
     if max_neighbors is not None:
         # only edges no farther than their centre's k-th distance (+ tolerance) can be kept:
         # drop the others before sorting (the sorted order of the rest is unchanged)
