@@ -521,7 +521,12 @@ def _radius_graph_single(
         or n * n * s0 * s1 * s2 > max_candidates
     ):
         return None
-    inv_cell = torch.linalg.inv(cell.unsqueeze(0))[0].numpy()
+    # torch's inverse (the same LAPACK result as the torch path's batched call, whose bits
+    # the wrapped positions depend on); the cell is known to be regular here
+    inv_t, info = torch.linalg.inv_ex(cell)
+    if int(info):
+        return None
+    inv_cell = inv_t.numpy()
 
     # wrap positions into the cell: pos = pos_w + shift @ cell
     frac = _vecmat3(p_np, inv_cell)
@@ -583,7 +588,9 @@ def _radius_graph_single(
         flat, dist, ci = flat[keep], dist[keep], ci[keep]
     # by centre, then distance; stable, so ties keep the (j, offset) order
     sel = np.lexsort((dist, ci))
-    if max_neighbors is not None:
+    if max_neighbors is not None and strict_cap:
+        # (without strict_cap the pre-cap kept exactly what nearest_neighbor_mask keeps:
+        # the first k of a centre are no farther than its k-th distance)
         sel = sel[_nearest_neighbor_mask_np(ci[sel], dist[sel], max_neighbors,
                                             tie_tolerance, strict_cap)]
     flat = flat[sel]
