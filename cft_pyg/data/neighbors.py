@@ -23,7 +23,10 @@ Squared distances of a chunk are evaluated as a broadcast sum of small products 
 float64 (no per-candidate gathers), whatever the input dtype; distances are returned in
 ``pos.dtype``.  All pairs of atoms of a crystal are enumerated (``O(n_b^2)`` per crystal
 times the images), which suits unit cells (up to a few hundred atoms) batched in any
-number; it is not a cell list for one huge supercell.
+number; it is not a cell list for one huge supercell.  One float64 crystal on the CPU
+(what a data-loader worker builds per crystal) takes a NumPy path that repeats the same
+arithmetic operation by operation and returns the same bits, without the per-call overhead
+of ~100 small torch ops (``_radius_graph_single``).
 
 Conventions follow ``docs/conventions.md`` (PyG flow source -> target):
 ``edge_index[0] = j`` (neighbour), ``edge_index[1] = i`` (centre), and the edge vector is

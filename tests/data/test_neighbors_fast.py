@@ -111,3 +111,31 @@ def test_fast_path_empty_and_errors():
         nb.radius_graph_pbc(torch.full((1, 3), float("nan"), dtype=torch.float64), cell)
     with pytest.raises(ValueError, match="singular"):
         nb.radius_graph_pbc(pos, torch.zeros(3, 3, dtype=torch.float64))
+
+
+def test_from_standardized_fields_and_graph_unchanged():
+    """from_standardized's float32 fields and graph equal the torch-only construction."""
+    from cft_pyg.data import DEFAULT_FEATURIZATION
+    from cft_pyg.data.structure import from_standardized, standardize
+
+    rng = np.random.default_rng(11)
+    for number in (1, 15, 62, 166, 194, 221, 227):
+        std = standardize(generate_crystal(number, rng, max_atoms=48), DEFAULT_FEATURIZATION)
+        data = from_standardized(std, DEFAULT_FEATURIZATION)
+        frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
+        frac32[frac32 >= 1.0] = 0.0
+        cell32 = torch.from_numpy(std.lattice).to(torch.float32)
+        assert torch.equal(data.frac_coords, frac32)
+        assert torch.equal(data.cell[0], cell32)
+        assert torch.equal(data.pos, frac32 @ cell32)
+        orig = nb._fast_path_applies
+        try:
+            nb._fast_path_applies = lambda *a: False
+            ref = nb.radius_graph_pbc(frac32.double() @ cell32.double(), cell32.double(),
+                                      radius=DEFAULT_FEATURIZATION.radius,
+                                      max_neighbors=DEFAULT_FEATURIZATION.max_neighbors)
+        finally:
+            nb._fast_path_applies = orig
+        assert torch.equal(data.edge_index, ref[0])
+        assert torch.equal(data.cell_offsets, ref[1])
+        assert torch.equal(data.edge_dist, ref[2].to(torch.float32))
