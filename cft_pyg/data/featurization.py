@@ -212,8 +212,15 @@ class Featurization:
         return cls.from_dict({k: v for k, v in values.items() if k != "cutoff"})
 
     def to_json(self) -> str:
-        """Compact JSON with sorted keys: equal featurizations give equal strings."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Compact JSON with sorted keys: equal featurizations give equal strings.
+
+        Computed once per object (it is immutable) and kept on it: every crystal a dataset
+        builds records it."""
+        text = self.__dict__.get("_json")
+        if text is None:
+            text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+            object.__setattr__(self, "_json", text)
+        return text
 
     @classmethod
     def from_json(cls, text: str) -> Featurization:

@@ -137,9 +137,11 @@ def from_standardized(
         raise ValueError("geometry='measured' builds the neighbour graph from the input's own "
                          "positions: pass measured=measured_positions(std, lattice, frac, "
                          "numbers) (from_structure does)")
-    frac32 = torch.from_numpy(std.frac_coords).to(torch.float32)
-    frac32[frac32 >= 1.0] = 0.0  # float32 rounding of values just below 1
-    cell32 = torch.from_numpy(std.lattice).to(torch.float32)
+    # conversions in NumPy (the same roundings as torch's, fewer tensor ops per crystal)
+    frac32_np = np.array(std.frac_coords, dtype=np.float32)
+    frac32_np[frac32_np >= 1.0] = 0.0  # float32 rounding of values just below 1
+    cell32_np = np.array(std.lattice, dtype=np.float32)
+    frac32, cell32 = torch.from_numpy(frac32_np), torch.from_numpy(cell32_np)
     pos32 = frac32 @ cell32
     n = frac32.shape[0]
     data = Data(
@@ -160,7 +162,8 @@ def from_standardized(
             frac_g = torch.from_numpy(measured[0]).to(torch.float32).double()
             cell_g = torch.from_numpy(measured[1]).to(torch.float32).double()
         else:
-            frac_g, cell_g = frac32.double(), cell32.double()
+            frac_g = torch.from_numpy(frac32_np.astype(np.float64))
+            cell_g = torch.from_numpy(cell32_np.astype(np.float64))
         edge_index, offsets, dist = radius_graph_pbc(
             frac_g @ cell_g, cell_g, radius=f.radius, max_neighbors=f.max_neighbors)
         data.edge_index = edge_index
