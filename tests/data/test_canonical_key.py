@@ -10,7 +10,8 @@ import pytest
 from pymatgen.core import Structure
 from scipy.spatial.transform import Rotation
 
-from cft_pyg.data.standardization import _canonical_key, standardize
+from cft_pyg.data.canonical_origin import _canonical_key
+from cft_pyg.data.standardization import standardize
 
 SI_OS = """Si4 Os4
 1.0
