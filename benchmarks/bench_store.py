@@ -428,31 +428,9 @@ def run_epoch(folder: str, mode: str, batch_size: int, workers: int,
             "store_size": len(store), "epochs": len(runs)}
 
 
-def replicate_store(source: str, folder: str, size: int) -> int:
-    """A store of ``size`` entries repeating ``source``'s records under new keys."""
-    from cft_pyg.data.store import open_backend
-    from cft_pyg.data.store.build import entry_key, finalize_store
-
-    src = open_backend(source)
-    records = [v for _, v in src.items(b"e")]
-    out = open_backend(folder, "lmdb", write=True)
-    out.put_many({b"m:config": src.get(b"m:config"),
-                  b"m:total": json.dumps({"entries": size}).encode()})
-    batch: dict[bytes, bytes] = {}
-    for k in range(size):
-        batch[entry_key(k)] = records[k % len(records)]
-        if len(batch) == 20000:
-            out.put_many(batch)
-            batch = {}
-    if batch:
-        out.put_many(batch)
-    finalize_store(out)
-    out.close()
-    return open_backend(folder).file_bytes()
-
-
-def prefix_store(source: str, folder: str, size: int) -> int:
-    """A store of the first ``size`` (distinct) entries of ``source``."""
+def _copy_store(source: str, folder: str, size: int, records: Any) -> int:
+    """A store of ``size`` entries in ``folder`` taking ``records`` (an iterator of stored
+    records) with ``source``'s configuration; returns its bytes."""
     from cft_pyg.data.store import open_backend
     from cft_pyg.data.store.build import entry_key, finalize_store
 
@@ -461,9 +439,7 @@ def prefix_store(source: str, folder: str, size: int) -> int:
     out.put_many({b"m:config": src.get(b"m:config"),
                   b"m:total": json.dumps({"entries": size}).encode()})
     batch: dict[bytes, bytes] = {}
-    for k, (_, value) in enumerate(src.items(b"e")):
-        if k == size:
-            break
+    for k, value in zip(range(size), records, strict=False):
         batch[entry_key(k)] = value
         if len(batch) == 20000:
             out.put_many(batch)
@@ -473,6 +449,23 @@ def prefix_store(source: str, folder: str, size: int) -> int:
     finalize_store(out)
     out.close()
     return open_backend(folder).file_bytes()
+
+
+def replicate_store(source: str, folder: str, size: int) -> int:
+    """A store of ``size`` entries repeating ``source``'s records under new keys."""
+    import itertools
+
+    from cft_pyg.data.store import open_backend
+
+    records = [v for _, v in open_backend(source).items(b"e")]
+    return _copy_store(source, folder, size, itertools.cycle(records))
+
+
+def prefix_store(source: str, folder: str, size: int) -> int:
+    """A store of the first ``size`` (distinct) entries of ``source``."""
+    from cft_pyg.data.store import open_backend
+
+    return _copy_store(source, folder, size, (v for _, v in open_backend(source).items(b"e")))
 
 
 def run_distinct(n: int, work: Path, workers: int, sizes: list[int], batches: int,
