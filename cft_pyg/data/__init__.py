@@ -13,6 +13,7 @@ from .featurization import (
     featurization_of,
 )
 from .geometry import measured_positions
+from .loader import CrystalLoader
 from .neighbors import num_images, radius_graph_pbc
 from .nrel import NRELHypothetical, composition_split
 from .readers import from_file, from_object, read_structure
@@ -48,6 +49,7 @@ __all__ = [
     "StandardizedCrystal",
     "StructureError",
     "compare_standardized",
+    "CrystalLoader",
     "from_cif",
     "from_file",
     "from_object",

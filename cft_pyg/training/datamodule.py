@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import BatchSampler, Sampler
 from torch_geometric.loader import DataLoader
 
+from ..data.loader import CrystalLoader
 from ..data.sampler import AtomBalancedBatchSampler, atom_counts
 
 __all__ = ["CrystalDataModule", "EpochSeededSampler", "TrainingOrder", "class_statistics",
@@ -257,7 +258,7 @@ class CrystalDataModule(L.LightningDataModule):
         if key is None or key not in self._loaders:
             size = {"batch_sampler": batches} if batches is not None \
                 else {"batch_size": self.batch_size, "shuffle": False}
-            loader = DataLoader(dataset, num_workers=self.num_workers,
+            loader = CrystalLoader(dataset, num_workers=self.num_workers,
                                 persistent_workers=self.num_workers > 0, **size)
             if key is None:
                 return loader
