@@ -5,7 +5,7 @@ resumable in the middle of an epoch.
 Use as the ``batch_sampler`` of a ``DataLoader`` (one per process)::
 
     sampler = AtomBalancedBatchSampler(atom_counts(store), max_atoms=2048, seed=0)
-    loader = torch_geometric.loader.DataLoader(store, batch_sampler=sampler, num_workers=2)
+    loader = CrystalLoader(store, batch_sampler=sampler, num_workers=2)
 
 The training engine does this for you (``TrainConfig.max_atoms_per_batch``,
 ``cft-pyg train --max-atoms-per-batch N``). With a ``Trainer`` of your own, pass
