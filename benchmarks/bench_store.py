@@ -15,9 +15,11 @@ Parts (each in its own subprocess where memory or a code version matters):
    bytes per crystal.  A profile of the store's standardization says where the time goes.
 3. **Backends**: LMDB and SQLite on the same crystals: bytes per crystal and random-read
    crystals/s through a ``DataLoader`` with 0, 2 and 4 workers.
-4. **One training epoch** (CGCNN, same batch, one thread), streamed from the store with
-   graphs built in 2 loader workers, against the in-memory list of the same ``Data``:
-   crystals/s and peak memory (the process and its workers, summed).
+4. **Training epochs** (CGCNN, same batch, one thread), streamed from the store with
+   graphs built in 2 loader workers (through ``CrystalLoader``, and through PyG's
+   ``DataLoader`` for comparison), against the in-memory list of the same ``Data``:
+   crystals/s and peak memory (the process and its workers, summed), in ``--epoch-repeats``
+   rounds with the paths interleaved; the ratio to the in-memory path of the same round.
 5. **Memory against size**: ``--scale`` stores (default 20,000 and 200,000 entries) made
    by repeating the featurized records under new keys (reads do not depend on the
    content), then ``--scale-batches`` streamed training steps over each: peak memory.
@@ -28,6 +30,9 @@ Usage::
 
     python benchmarks/bench_store.py --quick          # 300 crystals, small scale stores
     python benchmarks/bench_store.py --n 2000         # the recorded run
+    python benchmarks/bench_store.py --update-epoch 4000 --epoch-repeats 8   # part 4 again
+    python benchmarks/bench_store.py --update-scale 600   # part 5 again
+    python benchmarks/bench_store.py --distinct 200000 --workdir W   # part 7 (resumable)
 
 Writes ``benchmarks/results/store.json`` and the block between ``<!-- store:begin -->`` and
 ``<!-- store:end -->`` of ``benchmarks/README.md``.  Timings on a shared machine are noisy;
@@ -473,7 +478,8 @@ def measure_epochs(folder: str, batch_size: int, repeats: int) -> dict[str, Any]
 
     def stats(values: list[float]) -> dict[str, float]:
         return {"mean": round(statistics.mean(values), 3),
-                "std": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0}
+                "std": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
+                "median": round(statistics.median(values), 3)}
 
     out: dict[str, Any] = {"batch_size": batch_size, "repeats": repeats, "rounds": rounds,
                            "threads": 1, "workers": 2,
@@ -529,6 +535,27 @@ def prefix_store(source: str, folder: str, size: int) -> int:
     from cft_pyg.data.store import open_backend
 
     return _copy_store(source, folder, size, (v for _, v in open_backend(source).items(b"e")))
+
+
+def measure_scale(folder: str, work: Path, sizes: list[int], batches: int,
+                  batch_size: int) -> dict[str, Any]:
+    """Part 5: peak memory of ``batches`` streamed training steps over stores of each size
+    in ``sizes``, made by repeating ``folder``'s records under new keys."""
+    runs = []
+    for size in sizes:
+        big = str(work / f"scale_{size}")
+        shutil.rmtree(big, ignore_errors=True)
+        nbytes = replicate_store(folder, big, size)
+        run = _subprocess(["_epoch", big, "stream", str(batch_size), "2", str(batches)],
+                          str(REPO))
+        run["bytes"] = nbytes
+        runs.append(run)
+        shutil.rmtree(big, ignore_errors=True)
+    flat = runs[-1]["peak_mib"] / runs[0]["peak_mib"] if runs else None
+    return {"batches": batches, "runs": runs,
+            "peak_ratio_largest_to_smallest": None if flat is None else round(flat, 3),
+            "how": "stores of the featurized records repeated under new keys",
+            "load": _load(), "code": _git_head()}
 
 
 def run_distinct(n: int, work: Path, workers: int, sizes: list[int], batches: int,
@@ -594,6 +621,7 @@ def run_distinct(n: int, work: Path, workers: int, sizes: list[int], batches: in
         run = _subprocess(["_epoch", folder, "stream", str(batch_size), "2", str(batches)],
                           str(REPO))
         run["load"] = _load()
+        run["code"] = _git_head()
         runs[str(size)] = run
         save()
         if folder != str(store):
@@ -685,8 +713,8 @@ def docs_block(res: dict[str, Any]) -> str:
                              "in the trainer (`add_neighbor_graph`; on the device when there "
                              "is one)"}
 
-    def pm(x: dict[str, float]) -> str:
-        return f"{x['mean']} ± {x['std']}"
+    def pm(x: dict[str, float], digits: int) -> str:
+        return f"{x['mean']:.{digits}f} ± {x['std']:.{digits}f}"
 
     lines += [
         "",
@@ -700,11 +728,14 @@ def docs_block(res: dict[str, Any]) -> str:
     ]
     for mode, text in label.items():
         m = e[mode]
-        ratio = pm(m["ratio"]) if "ratio" in m else "1"
-        lines.append(f"| {text} | {pm(m['crystals_per_s'])} | {ratio} | {m['peak_mib']} |")
+        ratio = f"{pm(m['ratio'], 3)} (median {m['ratio']['median']:.3f})" if "ratio" in m \
+            else "1"
+        lines.append(f"| {text} | {pm(m['crystals_per_s'], 0)} | {ratio} | {m['peak_mib']} |")
     lines += [
         "",
-        f"Streamed / in-memory throughput: **{e['ratio']}** (the library's path).  Peak "
+        f"Streamed / in-memory throughput (the library's path): **{e['ratio']}**, the mean "
+        f"of {e['repeats']} rounds (median {e['stream']['ratio']['median']}, round-to-round "
+        f"std {e['stream']['ratio']['std']}).  Peak "
         f"memory of {res['scale']['batches']} streamed steps (2 workers): "
         + ", ".join(f"{s['store_size']:,} crystals {s['peak_mib']} MiB"
                     for s in res["scale"]["runs"]) + ".",
@@ -780,6 +811,9 @@ def main() -> None:
     parser.add_argument("--update-epoch", type=int, default=None, metavar="N",
                         help="only re-measure the training epochs (N crystals) of the "
                              "recorded run")
+    parser.add_argument("--update-scale", type=int, default=None, metavar="N",
+                        help="only re-measure part 5 (memory against --scale store sizes, "
+                             "repeating N fresh crystals) of the recorded run")
     parser.add_argument("--distinct", type=int, default=None, metavar="N",
                         help="only part 7: featurize N distinct generated crystals "
                              "(resumable in --workdir) and measure streamed peak memory over "
@@ -795,6 +829,10 @@ def main() -> None:
     if args.update_epoch:
         update_epoch(args.out, args.update_epoch, args.workers, args.batch_size,
                      args.epoch_repeats)
+        return
+    if args.update_scale:
+        update_scale(args.out, args.update_scale, args.workers, args.batch_size, args.scale,
+                     args.scale_batches)
         return
     if args.update_profile:
         update_profile(args.out, args.update_profile, args.workers)
@@ -863,21 +901,8 @@ def main() -> None:
     print(json.dumps(res["epoch"], indent=1), flush=True)
 
     print(f"[5] memory against store size (load {_load()})", flush=True)
-    runs = []
-    for size in args.scale:
-        big = str(work / f"scale_{size}")
-        shutil.rmtree(big, ignore_errors=True)
-        nbytes = replicate_store(folder, big, size)
-        run = _subprocess(["_epoch", big, "stream", str(args.batch_size), "2",
-                           str(args.scale_batches)], str(REPO))
-        run["bytes"] = nbytes
-        runs.append(run)
-        shutil.rmtree(big, ignore_errors=True)
-    flat = runs[-1]["peak_mib"] / runs[0]["peak_mib"] if runs else None
-    res["scale"] = {"batches": args.scale_batches, "runs": runs,
-                    "peak_ratio_largest_to_smallest": None if flat is None else round(flat, 3),
-                    "how": "stores of the featurized records repeated under new keys",
-                    "load": _load()}
+    res["scale"] = measure_scale(folder, work, args.scale, args.scale_batches, args.batch_size)
+    runs = res["scale"]["runs"]
     print(json.dumps(res["scale"], indent=1), flush=True)
 
     _finish(res, new, runs, res["epoch"]["stream"])
@@ -914,23 +939,45 @@ def _finish(res: dict[str, Any], new: dict[str, Any], runs: list[dict[str, Any]]
     res["gpu"] = "not run: no CUDA device in this run" if not _cuda() else "see gpu_check.sh"
 
 
-def update_epoch(out: str, n: int, workers: int, batch_size: int, repeats: int) -> None:
-    """Re-measure only the training epochs (:func:`measure_epochs`) of a recorded run on a
-    fresh store of ``n`` crystals."""
-    res = json.loads(Path(out).read_text())
-    work = Path(tempfile.mkdtemp(prefix="bench_store_epoch_"))
+def _fresh_store(n: int, workers: int) -> tuple[Path, str]:
+    """A work folder holding a fresh store of ``n`` generated crystals (Morse labels)."""
+    work = Path(tempfile.mkdtemp(prefix="bench_store_update_"))
     db = work / "crystals.db"
     make_database(n, db, workers)
     folder = str(work / "store")
     _subprocess(["_store", str(db), folder, str(workers), "lmdb"], str(REPO))
-    res["epoch"] = measure_epochs(folder, batch_size, repeats)
-    res["epoch"]["crystals"] = n
-    res["epoch"]["code"] = _git_head()
+    return work, folder
+
+
+def _save_update(out: str, res: dict[str, Any]) -> None:
     _finish(res, res["featurization"]["store"], res["scale"]["runs"], res["epoch"]["stream"])
     Path(out).write_text(json.dumps(res, indent=2))
     write_docs(docs_block(res))
+
+
+def update_epoch(out: str, n: int, workers: int, batch_size: int, repeats: int) -> None:
+    """Re-measure only the training epochs (part 4, :func:`measure_epochs`) of a recorded
+    run on a fresh store of ``n`` crystals."""
+    res = json.loads(Path(out).read_text())
+    work, folder = _fresh_store(n, workers)
+    res["epoch"] = measure_epochs(folder, batch_size, repeats)
+    res["epoch"]["crystals"] = n
+    res["epoch"]["code"] = _git_head()
+    _save_update(out, res)
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({k: v for k, v in res["epoch"].items() if k != "rounds"}, indent=1))
+
+
+def update_scale(out: str, n: int, workers: int, batch_size: int, sizes: list[int],
+                 batches: int) -> None:
+    """Re-measure only part 5 (:func:`measure_scale`) of a recorded run, repeating a fresh
+    store of ``n`` crystals."""
+    res = json.loads(Path(out).read_text())
+    work, folder = _fresh_store(n, workers)
+    res["scale"] = measure_scale(folder, work, sizes, batches, batch_size)
+    _save_update(out, res)
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(res["scale"], indent=1))
 
 
 def update_profile(out: str, n: int, workers: int) -> None:
@@ -941,9 +988,7 @@ def update_profile(out: str, n: int, workers: int) -> None:
     db = work / "crystals.db"
     make_database(n, db, workers)
     res["profile"] = _subprocess(["_profile", str(db), str(n)], str(REPO))
-    _finish(res, res["featurization"]["store"], res["scale"]["runs"], res["epoch"]["stream"])
-    Path(out).write_text(json.dumps(res, indent=2))
-    write_docs(docs_block(res))
+    _save_update(out, res)
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(res["profile"], indent=1))
 
