@@ -37,8 +37,9 @@ def _same_batch(a: Data, b: Data) -> bool:
 
 
 @pytest.fixture(scope="module")
-def crystals() -> list[Data]:
-    data = list(SyntheticCrystals(num_crystals=12, seed=3, num_workers=0, log=False))
+def crystals(tmp_path_factory) -> list[Data]:
+    data = list(SyntheticCrystals(tmp_path_factory.mktemp("synthetic"), num_crystals=12,
+                                  seed=3, num_workers=0, log=False))
     for k, d in enumerate(data):  # attributes of every kind a user may add
         d.half = torch.full((2,), k, dtype=torch.bfloat16)  # no NumPy dtype: torch's pickle
         d.flag = torch.tensor([k % 2 == 0])
