@@ -450,13 +450,32 @@ def run_epoch(folder: str, mode: str, batch_size: int, workers: int,
             loader = make(store, batch_size=batch_size, shuffle=True, num_workers=workers,
                           persistent_workers=workers > 0, generator=order)
         model = _model()
-        runs = [_train(loader, steps, model, prepare) for _ in range(1 if steps else epochs)]
+        runs = [_train(loader, steps, model, prepare) for _ in range(1 if steps else epochs - 1)]
+        if not steps:  # the last epoch, with the CPU time of this process and its workers
+            cpu, workers_cpu = time.process_time(), _children_cpu()
+            runs.append(_train(loader, steps, model, prepare))
+            cpu, workers_cpu = time.process_time() - cpu, _children_cpu() - workers_cpu
     seen, seconds = runs[-1]
-    return {"mode": mode, "crystals": seen, "seconds": round(seconds, 2),
+    cpu_ms = {} if steps else {
+        "trainer_cpu_ms_per_crystal": round(1e3 * cpu / seen, 3),
+        "workers_cpu_ms_per_crystal": round(1e3 * workers_cpu / seen, 3)}
+    return {"mode": mode, "crystals": seen, "seconds": round(seconds, 2), **cpu_ms,
             "crystals_per_s": round(seen / seconds, 1),
             "first_epoch_crystals_per_s": round(runs[0][0] / runs[0][1], 1),
             "peak_mib": peak.mib, "workers": workers if mode != "memory" else 0,
             "store_size": len(store), "epochs": len(runs)}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's live children (the loader workers)."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(Exception):
+            t = child.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def measure_epochs(folder: str, batch_size: int, repeats: int) -> dict[str, Any]:
@@ -486,6 +505,9 @@ def measure_epochs(folder: str, batch_size: int, repeats: int) -> dict[str, Any]
                            "model": "CGCNN(atom_fea_len=32, n_conv=2, h_fea_len=64)"}
     for mode in EPOCH_MODES:
         out[mode] = {"crystals_per_s": stats([r[mode]["crystals_per_s"] for r in rounds]),
+                     **{k: stats([r[mode][k] for r in rounds])
+                        for k in ("trainer_cpu_ms_per_crystal", "workers_cpu_ms_per_crystal")
+                        if k in rounds[0][mode]},
                      "first_epoch_crystals_per_s":
                          stats([r[mode]["first_epoch_crystals_per_s"] for r in rounds]),
                      "peak_mib": max(r[mode]["peak_mib"] for r in rounds)}
@@ -723,19 +745,30 @@ def docs_block(res: dict[str, Any]) -> str:
         f"with the modes interleaved (load {min(e['load'])}-{max(e['load'])}, code "
         f"{e.get('code', '?')}); mean ± std over the rounds.",
         "",
-        "| path | crystals/s | ratio to in-memory (same round) | peak MiB (all processes) |",
-        "|---|---|---|---|",
+        "| path | crystals/s | ratio to in-memory (same round) | CPU-ms per crystal: "
+        "trainer / workers | peak MiB (all processes) |",
+        "|---|---|---|---|---|",
     ]
     for mode, text in label.items():
         m = e[mode]
         ratio = f"{pm(m['ratio'], 3)} (median {m['ratio']['median']:.3f})" if "ratio" in m \
             else "1"
-        lines.append(f"| {text} | {pm(m['crystals_per_s'], 0)} | {ratio} | {m['peak_mib']} |")
+        cpu = (f"{m['trainer_cpu_ms_per_crystal']['mean']:.2f} / "
+               f"{m['workers_cpu_ms_per_crystal']['mean']:.2f}"
+               if "trainer_cpu_ms_per_crystal" in m else "-")
+        lines.append(f"| {text} | {pm(m['crystals_per_s'], 0)} | {ratio} | {cpu} | "
+                     f"{m['peak_mib']} |")
     lines += [
         "",
         f"Streamed / in-memory throughput (the library's path): **{e['ratio']}**, the mean "
         f"of {e['repeats']} rounds (median {e['stream']['ratio']['median']}, round-to-round "
-        f"std {e['stream']['ratio']['std']}).  Peak "
+        f"std {e['stream']['ratio']['std']})."
+        + (f"  It needs {e['stream']['trainer_cpu_ms_per_crystal']['mean']:.2f} + "
+           f"{e['stream']['workers_cpu_ms_per_crystal']['mean']:.2f} CPU-ms per crystal "
+           f"(trainer + workers) on the {res['cpus']} cores, the in-memory path "
+           f"{e['memory']['trainer_cpu_ms_per_crystal']['mean']:.2f} on one"
+           if "trainer_cpu_ms_per_crystal" in e["stream"] else "")
+        + ".  Peak "
         f"memory of {res['scale']['batches']} streamed steps (2 workers): "
         + ", ".join(f"{s['store_size']:,} crystals {s['peak_mib']} MiB"
                     for s in res["scale"]["runs"]) + ".",
