@@ -762,8 +762,8 @@ def docs_block(res: dict[str, Any]) -> str:
         "",
         f"Streamed / in-memory throughput (the library's path): **{e['ratio']}**, the mean "
         f"of {e['repeats']} rounds (median {e['stream']['ratio']['median']}, round-to-round "
-        f"std {e['stream']['ratio']['std']})."
-        + (f"  It needs {e['stream']['trainer_cpu_ms_per_crystal']['mean']:.2f} + "
+        f"std {e['stream']['ratio']['std']})"
+        + (f".  It needs {e['stream']['trainer_cpu_ms_per_crystal']['mean']:.2f} + "
            f"{e['stream']['workers_cpu_ms_per_crystal']['mean']:.2f} CPU-ms per crystal "
            f"(trainer + workers) on the {res['cpus']} cores, the in-memory path "
            f"{e['memory']['trainer_cpu_ms_per_crystal']['mean']:.2f} on one"
