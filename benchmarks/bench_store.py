@@ -501,7 +501,7 @@ def measure_epochs(folder: str, batch_size: int, repeats: int) -> dict[str, Any]
                 "median": round(statistics.median(values), 3)}
 
     out: dict[str, Any] = {"batch_size": batch_size, "repeats": repeats, "rounds": rounds,
-                           "threads": 1, "workers": 2,
+                           "threads": 1, "workers": 2, "code": _git_head(),
                            "model": "CGCNN(atom_fea_len=32, n_conv=2, h_fea_len=64)"}
     for mode in EPOCH_MODES:
         out[mode] = {"crystals_per_s": stats([r[mode]["crystals_per_s"] for r in rounds]),
@@ -995,7 +995,6 @@ def update_epoch(out: str, n: int, workers: int, batch_size: int, repeats: int) 
     work, folder = _fresh_store(n, workers)
     res["epoch"] = measure_epochs(folder, batch_size, repeats)
     res["epoch"]["crystals"] = n
-    res["epoch"]["code"] = _git_head()
     _save_update(out, res)
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({k: v for k, v in res["epoch"].items() if k != "rounds"}, indent=1))
