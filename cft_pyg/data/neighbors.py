@@ -24,9 +24,9 @@ float64 (no per-candidate gathers), whatever the input dtype; distances are retu
 ``pos.dtype``.  All pairs of atoms of a crystal are enumerated (``O(n_b^2)`` per crystal
 times the images), which suits unit cells (up to a few hundred atoms) batched in any
 number; it is not a cell list for one huge supercell.  One float64 crystal on the CPU
-(what a data-loader worker builds per crystal) takes a NumPy path that repeats the same
-arithmetic operation by operation and returns the same bits, without the per-call overhead
-of ~100 small torch ops (:mod:`cft_pyg.data.neighbors_single`).
+(what a data-loader worker builds per crystal) takes a compiled path (Numba) that repeats the
+same arithmetic operation by operation and returns the same bits, without the per-call
+overhead of ~100 small torch ops (:mod:`cft_pyg.data.neighbors_single`).
 
 Conventions follow ``docs/conventions.md`` (PyG flow source -> target):
 ``edge_index[0] = j`` (neighbour), ``edge_index[1] = i`` (centre), and the edge vector is
@@ -367,12 +367,13 @@ def _chunk_edges(
 # Fast path: one small crystal on the CPU (the per-crystal build of a data-loader worker).
 #
 # The torch path above costs ~100 small torch ops per call, whose fixed overhead dominates
-# for one crystal of a few dozen atoms.  The same algorithm in NumPy costs a fraction of it.
-# It repeats the torch path's float64 arithmetic operation by operation, so its results are
-# the same bits (checked against the torch path in tests/data/test_neighbors_fast.py):
-# the cell quantities (inverse, face distances) and the square roots come from the same torch
-# calls, 3-term dot products are summed as torch's small-matrix ``bmm`` kernel sums them,
-# ``((0 + x0 y0) + x1 y1) + x2 y2``, and the squared distance is assembled from the same six
-# terms in the same order.  Where torch would switch to its BLAS ``bmm`` (image boxes with
+# for one crystal of a few dozen atoms.  The same algorithm as two compiled loops (Numba)
+# costs a fraction of it.  It repeats the torch path's float64 arithmetic operation by
+# operation, so its results are the same bits (checked against the torch path in
+# tests/data/test_neighbors_fast.py): the cell inverse and the square roots come from the
+# same torch calls, 3-term dot products are summed as torch's small-matrix ``bmm`` kernel sums
+# them, ``((0 + x0 y0) + x1 y1) + x2 y2``, the squared distance is assembled from the same six
+# terms in the same order, and Numba (without ``fastmath``) neither reassociates nor fuses
+# them.  Where torch would switch to its BLAS ``bmm`` (image boxes with
 # ``3 s_a s_b >= 400``) the torch path is used instead.
 # ---------------------------------------------------------------------------------------

@@ -1,22 +1,31 @@
-"""The neighbour graph of one small float64 crystal on the CPU, in NumPy: the fast path of
-:func:`cft_pyg.data.neighbors.radius_graph_pbc`, bit-identical to its torch path.
+"""The neighbour graph of one small float64 crystal on the CPU, compiled with Numba: the fast
+path of :func:`cft_pyg.data.neighbors.radius_graph_pbc`, bit-identical to its torch path.
 
 A loader worker builds one crystal's graph at a time, where the torch path spends its time in
-the overhead of ~100 small tensor operations.  This module follows the torch path operation
-by operation (the same float64 formulas, summed in the same order as torch's small batched
-products; torch itself for the cell inverse and the square roots, whose last bits NumPy does
-not reproduce) and hands back (``None``) where the torch path would switch kernels.
-``_frac_radius`` and ``_EPS`` are shared with the torch path.
+the overhead of ~100 small tensor operations.  Two compiled loops do the work instead:
+:func:`_pair_candidates` evaluates every (pair, image) candidate of the torch path's image box
+with the torch path's float64 formula, term by term and summed in the same order (torch's
+small batched products sum a 3-term contraction left to right; Numba, without ``fastmath``,
+neither reassociates nor fuses multiply-adds), and :func:`_select_edges` sorts each centre's
+edges by distance (stably) and applies the neighbour cap.  Torch itself gives the cell inverse
+and the square roots, whose last bits other libraries do not reproduce.  Where the torch path
+would switch kernels (large image boxes) or exceed ``max_candidates``, this path hands back
+(``None``).  ``_frac_radius`` and ``_EPS`` are shared with the torch path.
+
+The loops are compiled on first use and cached on disk (Numba's ``cache=True``): a new
+process loads them in about 0.1 s.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import torch
 
 _EPS = {torch.float64: 1e-9}  # widening of per-pair image ranges (the distance test decides)
+_NEAR = 1e-7  # a floor/ceil argument within this of an integer is recomputed from torch's bits
 
 
 def _frac_radius(cell: torch.Tensor, radius: float) -> torch.Tensor:
@@ -59,58 +68,171 @@ def _fast_path_applies(
     )
 
 
-def _vecmat3(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``x @ m`` for ``(N, 3) @ (3, 3)``, summed as torch's small ``bmm`` kernel sums it."""
-    return ((0.0 + x[:, 0, None] * m[0]) + x[:, 1, None] * m[1]) + x[:, 2, None] * m[2]
+@numba.njit(cache=True, nogil=True)
+def _pair_candidates(
+    pos: np.ndarray, lat: np.ndarray, inv_cell: np.ndarray, r_frac: np.ndarray, eps: float,
+    r2: float, s0: int, s1: int, s2: int, check_x: bool, near: float,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every candidate of the torch path within the radius, in its order.
+
+    Args (NumPy): ``pos`` ``(n, 3)`` float64, ``lat`` and ``inv_cell`` ``(3, 3)``,
+    ``r_frac`` ``(3,)`` radius over the face distances, ``eps``, ``r2 = radius ** 2``, the
+    image box ``s0, s1, s2``, ``check_x``: stop if a first-image argument lies within
+    ``near`` of an integer.
+
+    Returns:
+        ``(count, pair, image, d2, low, shift)``: the first ``count`` entries of ``pair``
+        (``i * n + j``), ``image`` (flat index in the box) and ``d2`` (squared distance) are
+        the candidates with ``d2 <= r2``, by pair then image; ``low`` ``(n * n, 3)`` each
+        pair's first image, ``shift`` ``(n, 3)`` the wrapping of each atom.  ``count == -1``
+        when ``check_x`` found a near-integer argument (nothing else is valid then).
+    """
+    n = pos.shape[0]
+    frac_w = np.empty((n, 3))
+    pos_w = np.empty((n, 3))
+    shift = np.empty((n, 3), dtype=np.int64)
+    for i in range(n):  # wrap into the cell: pos = pos_w + shift @ lat
+        for k in range(3):
+            f = ((0.0 + pos[i, 0] * inv_cell[0, k]) + pos[i, 1] * inv_cell[1, k]) \
+                + pos[i, 2] * inv_cell[2, k]
+            s = math.floor(f)
+            frac_w[i, k] = f - s
+            shift[i, k] = np.int64(s)
+        for k in range(3):
+            pos_w[i, k] = ((0.0 + frac_w[i, 0] * lat[0, k]) + frac_w[i, 1] * lat[1, k]) \
+                + frac_w[i, 2] * lat[2, k]
+    npair = n * n
+    box = s0 * s1 * s2
+    low = np.empty((npair, 3), dtype=np.int64)
+    pair = np.empty(npair * box, dtype=np.int64)
+    image = np.empty(npair * box, dtype=np.int64)
+    d2s = np.empty(npair * box)
+    sv1 = np.empty(s1)
+    sv2 = np.empty(s2)
+    v12 = np.empty((s1, s2))
+    for b in range(s1):
+        x, y, z = b * lat[1, 0], b * lat[1, 1], b * lat[1, 2]
+        sv1[b] = (x * x + y * y) + z * z
+    for c in range(s2):
+        x, y, z = c * lat[2, 0], c * lat[2, 1], c * lat[2, 2]
+        sv2[c] = (x * x + y * y) + z * z
+    for b in range(s1):
+        for c in range(s2):
+            v12[b, c] = ((b * lat[1, 0] * (c * lat[2, 0]) + b * lat[1, 1] * (c * lat[2, 1]))
+                         + b * lat[1, 2] * (c * lat[2, 2])) * 2
+    count = 0
+    for i in range(n):
+        for j in range(n):
+            p = i * n + j
+            for k in range(3):
+                x = (-r_frac[k] - (frac_w[j, k] - frac_w[i, k])) - eps
+                if check_x and abs(x - np.rint(x)) < near:
+                    return -1, pair, image, d2s, low, shift
+                low[p, k] = np.int64(math.ceil(x))
+            l0, l1, l2 = float(low[p, 0]), float(low[p, 1]), float(low[p, 2])
+            b0 = (pos_w[j, 0] - pos_w[i, 0]) + (((0.0 + l0 * lat[0, 0]) + l1 * lat[1, 0])
+                                                + l2 * lat[2, 0])
+            b1 = (pos_w[j, 1] - pos_w[i, 1]) + (((0.0 + l0 * lat[0, 1]) + l1 * lat[1, 1])
+                                                + l2 * lat[2, 1])
+            b2 = (pos_w[j, 2] - pos_w[i, 2]) + (((0.0 + l0 * lat[0, 2]) + l1 * lat[1, 2])
+                                                + l2 * lat[2, 2])
+            for a in range(s0):
+                u0 = b0 + a * lat[0, 0]
+                u1 = b1 + a * lat[0, 1]
+                u2 = b2 + a * lat[0, 2]
+                su = (u0 * u0 + u1 * u1) + u2 * u2
+                for b in range(s1):
+                    w0, w1, w2 = b * lat[1, 0], b * lat[1, 1], b * lat[1, 2]
+                    uv1 = ((u0 * w0 + u1 * w1) + u2 * w2) * 2
+                    for c in range(s2):
+                        if i == j and a == -low[p, 0] and b == -low[p, 1] and c == -low[p, 2]:
+                            continue  # the atom itself
+                        t0, t1, t2 = c * lat[2, 0], c * lat[2, 1], c * lat[2, 2]
+                        d2 = (su + sv1[b]) + sv2[c]
+                        d2 += uv1
+                        d2 += ((u0 * t0 + u1 * t1) + u2 * t2) * 2
+                        d2 += v12[b, c]
+                        if d2 <= r2:
+                            pair[count] = p
+                            image[count] = (a * s1 + b) * s2 + c
+                            d2s[count] = d2
+                            count += 1
+    return count, pair, image, d2s, low, shift
 
 
-def _twice_dot3(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``2 * (x @ v.T)`` for ``x`` given by its components ``x0, x1, x2`` (any shape ``S``)
-    and ``v`` ``(m, 3)``: shape ``S + (m,)``, summed as torch's small ``bmm`` kernel sums it
-    but for the leading ``0 +``, which only turns a ``-0.0`` into ``+0.0``: the terms are
-    added to a nonnegative partial sum that is never ``-0.0``, so it changes nothing."""
-    out = x0[..., None] * v[:, 0]
-    out += x1[..., None] * v[:, 1]
-    out += x2[..., None] * v[:, 2]
-    out *= 2
-    return out
+@numba.njit(cache=True, nogil=True)
+def _select_edges(
+    pair: np.ndarray, image: np.ndarray, dist: np.ndarray, n: int, s1: int, s2: int,
+    low: np.ndarray, shift: np.ndarray, cap: int, tie_tolerance: float, strict_cap: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges kept from the candidates, sorted by centre, then distance (stably: ties keep
+    the candidates' order), and the neighbour cap.
 
+    Args (NumPy): the candidates' ``pair``, ``image`` and ``dist`` (``(m,)``, by pair, so by
+    centre ``i = pair // n``), the box's ``s1, s2``, ``low`` and ``shift`` of
+    :func:`_pair_candidates`, ``cap`` (``max_neighbors``, ``-1`` for none), the tie rule's
+    ``tie_tolerance`` and ``strict_cap`` (:func:`~cft_pyg.data.neighbors.nearest_neighbor_mask`).
 
-def _twice_dot3_t(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """:func:`_twice_dot3` with the ``v`` axis first: ``x0`` etc. ``(s, P)``, result
-    ``(s, m, P)`` (long inner axis); the same values."""
-    out = x0[:, None, :] * v[:, 0, None]
-    out += x1[:, None, :] * v[:, 1, None]
-    out += x2[:, None, :] * v[:, 2, None]
-    out *= 2
-    return out
-
-
-def _sq3(x: np.ndarray) -> np.ndarray:
-    """``(x * x).sum(-1)`` for a last axis of 3, in torch's order."""
-    return (x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1]) + x[..., 2] * x[..., 2]
-
-
-def _nearest_neighbor_mask_np(
-    centre: np.ndarray,
-    dist: np.ndarray,
-    max_neighbors: int,
-    tie_tolerance: float,
-    strict_cap: bool,
-) -> np.ndarray:
-    """:func:`nearest_neighbor_mask` in NumPy (same rule, same comparisons)."""
-    num = centre.shape[0]
-    is_first = np.ones(num, dtype=bool)
-    is_first[1:] = centre[1:] != centre[:-1]
-    seg = np.cumsum(is_first) - 1
-    seg_start = np.flatnonzero(is_first)
-    rank = np.arange(num) - seg_start[seg]
-    within = rank < max_neighbors
-    if strict_cap:
-        return within
-    seg_end = np.append(seg_start[1:], num) - 1
-    kth = dist[np.minimum(seg_start + max_neighbors - 1, seg_end)]
-    return within | (dist <= kth[seg] + tie_tolerance)
+    Returns:
+        ``edge_index`` ``(2, E)`` (``[j, i]``), ``cell_offsets`` ``(E, 3)``, ``dist`` ``(E,)``.
+    """
+    m = pair.shape[0]
+    kept = np.empty(m, dtype=np.int64)
+    best = np.empty(max(cap, 1))  # the cap smallest distances of a centre, ascending
+    e = 0
+    start = 0
+    while start < m:
+        centre = pair[start] // n
+        end = start + 1
+        while end < m and pair[end] // n == centre:
+            end += 1
+        if cap < 0 or end - start <= cap:  # every edge of the centre
+            order = np.argsort(dist[start:end], kind="mergesort") + start
+            kept[e:e + end - start] = order
+            e += end - start
+        else:
+            filled = 0
+            for c in range(start, end):
+                d = dist[c]
+                if filled == cap and not d < best[cap - 1]:
+                    continue
+                t = filled if filled < cap else cap - 1
+                while t > 0 and best[t - 1] > d:
+                    best[t] = best[t - 1]
+                    t -= 1
+                best[t] = d
+                if filled < cap:
+                    filled += 1
+            # the cap-th nearest and every edge tied with it (strict: no farther than it)
+            limit = best[cap - 1] if strict_cap else best[cap - 1] + tie_tolerance
+            first = e
+            for c in range(start, end):  # in the candidates' order, then sorted stably
+                if dist[c] <= limit:
+                    t = e
+                    while t > first and dist[kept[t - 1]] > dist[c]:
+                        kept[t] = kept[t - 1]
+                        t -= 1
+                    kept[t] = c
+                    e += 1
+            if strict_cap:
+                e = first + cap
+        start = end
+    edge_index = np.empty((2, e), dtype=np.int64)
+    offsets = np.empty((e, 3), dtype=np.int64)
+    out = np.empty(e)
+    for q in range(e):
+        c = kept[q]
+        p = pair[c]
+        r = image[c]
+        i = p // n
+        j = p - i * n
+        edge_index[0, q] = j
+        edge_index[1, q] = i
+        offsets[q, 0] = low[p, 0] + r // (s1 * s2) + shift[i, 0] - shift[j, 0]
+        offsets[q, 1] = low[p, 1] + (r // s2) % s1 + shift[i, 1] - shift[j, 1]
+        offsets[q, 2] = low[p, 2] + r % s2 + shift[i, 2] - shift[j, 2]
+        out[q] = dist[c]
+    return edge_index, offsets, out
 
 
 def _radius_graph_single(
@@ -123,7 +245,7 @@ def _radius_graph_single(
     strict_cap: bool,
     max_candidates: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """:func:`radius_graph_pbc` of one float64 CPU crystal, in NumPy; the same output.
+    """:func:`radius_graph_pbc` of one float64 CPU crystal, compiled; the same output.
 
     Args:
         pos: ``(n, 3)`` float64 CPU positions, ``n >= 1``.
@@ -140,22 +262,19 @@ def _radius_graph_single(
     Raises:
         ValueError: as :func:`radius_graph_pbc` (non-finite positions, singular cell).
     """
-    p_np = pos.numpy()
-    lat = cell.numpy()
+    p_np = np.ascontiguousarray(pos.numpy())
+    lat = np.ascontiguousarray(cell.numpy())
     if not np.isfinite(p_np).all():
         raise ValueError("pos has non-finite entries")
     n = p_np.shape[0]
-    eps = _EPS[torch.float64]
     # radius / face distances: NumPy's value differs from torch's in the last bits, which
     # matters only through floor/ceil at integers (the image box and each pair's first
     # image); where a value is near an integer, torch's is taken (and on singular cells,
     # whose error torch raises)
     r_frac = _frac_radius_np(lat, radius)
-    if r_frac is None or _near_integer(2 * r_frac):
+    exact_r = r_frac is None or bool((np.abs(2 * r_frac - np.rint(2 * r_frac)) < _NEAR).any())
+    if exact_r:
         r_frac = _frac_radius(cell.unsqueeze(0), radius)[0].numpy()
-        exact_r = True
-    else:
-        exact_r = False
     s0, s1, s2 = (int(v) for v in np.floor(2 * r_frac) + 1)
     if (
         3 * s0 * s1 >= _BMM_SMALL
@@ -170,90 +289,23 @@ def _radius_graph_single(
     if int(info):
         return None
     inv_cell = inv_t.numpy()
-
-    # wrap positions into the cell: pos = pos_w + shift @ cell
-    frac = _vecmat3(p_np, inv_cell)
-    shift_f = np.floor(frac)
-    frac_w = frac - shift_f
-    pos_w = _vecmat3(frac_w, lat)
-    shift = shift_f.astype(np.int64)
-
-    # all pairs (i, j) in (i, j) order: pair p = i * n + j
-    dfrac = (frac_w[None, :, :] - frac_w[:, None, :]).reshape(n * n, 3)
-    x = -r_frac - dfrac - eps
-    if not exact_r and _near_integer(x):
+    eps = _EPS[torch.float64]
+    r2 = radius * radius
+    count, pair, image, d2, low, shift = _pair_candidates(
+        p_np, lat, inv_cell, r_frac, eps, r2, s0, s1, s2, not exact_r, _NEAR)
+    if count < 0:  # a pair's first image is near an integer: torch's radius decides
         r_frac = _frac_radius(cell.unsqueeze(0), radius)[0].numpy()
-        x = -r_frac - dfrac - eps
-    low = np.ceil(x).astype(np.int64)  # (P, 3) first image per axis
-    # The arrays below put the pair axis last (NumPy is slow on tiny inner axes); the
-    # values are the torch path's, element by element.
-    P = n * n
-    lowf = low.T.astype(np.float64)  # (3, P)
-    rel = pos_w.T[:, None, :] - pos_w.T[:, :, None]  # (3, n, n): pos_w[j] - pos_w[i]
-    ar0 = np.arange(s0, dtype=np.float64)[:, None]
-    u = []  # components of base + a * lat[0], each (s0, P)
-    for k in range(3):
-        base_k = rel[k].reshape(P) + (((0.0 + lowf[0] * lat[0, k]) + lowf[1] * lat[1, k])
-                                      + lowf[2] * lat[2, k])
-        u.append(base_k[None, :] + ar0 * lat[0, k])
-    u0, u1, u2 = u
-    v1 = np.arange(s1, dtype=np.float64)[:, None] * lat[1]  # (s1, 3)
-    v2 = np.arange(s2, dtype=np.float64)[:, None] * lat[2]  # (s2, 3)
-    # the torch path's sum, term by term and in its order, accumulated in place
-    d2 = np.add((((u0 * u0 + u1 * u1) + u2 * u2)[:, None, :] + _sq3(v1)[None, :, None])
-                [:, :, None, :], _sq3(v2)[None, None, :, None])  # (s0, s1, s2, P)
-    d2 += _twice_dot3_t(u0, u1, u2, v1)[:, :, None, :]
-    d2 += _twice_dot3_t(u0, u1, u2, v2)[:, None, :, :]
-    d2 += _twice_dot3(v1[:, 0], v1[:, 1], v1[:, 2], v2)[None, :, :, None]
-    self_pair = np.arange(n) * (n + 1)  # exclude (i, i) with T = 0
-    d2[-low[self_pair, 0], -low[self_pair, 1], -low[self_pair, 2], self_pair] = np.inf
-    box = s0 * s1 * s2
-    d2 = d2.reshape(box, P)
-    # candidates in the torch path's order: by pair, then image (flat = p * box + image)
-    flat = np.flatnonzero((d2 <= radius * radius).T)
-    if flat.shape[0] == 0:
-        return (
-            torch.empty(2, 0, dtype=torch.long),
-            torch.empty(0, 3, dtype=torch.long),
-            torch.empty(0, dtype=torch.float64),
-        )
-    pair, image = np.divmod(flat, box)
-    d2_sel = d2.reshape(-1)[image * P + pair]
-    # torch's CPU sqrt is not always NumPy's to the last bit, and may round an element
-    # differently by its position (vectorized body, scalar tail): take it from torch, on the
-    # same array as the torch path
-    dist = torch.sqrt(torch.from_numpy(d2_sel)).numpy()
-    ci = pair // n
-    if max_neighbors is not None:
-        # only edges no farther than their centre's k-th distance (+ tolerance) can be kept:
-        # drop the others before sorting (the sorted order of the rest is unchanged)
-        keep = _cap_candidates(ci, dist, n, max_neighbors, tie_tolerance, strict_cap)
-        flat, dist, ci = flat[keep], dist[keep], ci[keep]
-    # by centre, then distance; stable, so ties keep the (j, offset) order
-    sel = np.lexsort((dist, ci))
-    if max_neighbors is not None and strict_cap:
-        # (without strict_cap the pre-cap kept exactly what nearest_neighbor_mask keeps:
-        # the first k of a centre are no farther than its k-th distance)
-        sel = sel[_nearest_neighbor_mask_np(ci[sel], dist[sel], max_neighbors,
-                                            tie_tolerance, strict_cap)]
-    flat = flat[sel]
-    p, rest = np.divmod(flat, box)
-    img = low[p]
-    img[:, 0] += rest // (s1 * s2)
-    img[:, 1] += (rest // s2) % s1
-    img[:, 2] += rest % s2
-    src, dst = p % n, p // n
-    off = img + shift[dst] - shift[src]
-    return (
-        torch.from_numpy(np.stack([src, dst], axis=0)),
-        torch.from_numpy(off),
-        torch.from_numpy(dist[sel]),
-    )
-
-
-def _near_integer(x: np.ndarray, margin: float = 1e-7) -> bool:
-    """Whether any entry is within ``margin`` of an integer (floor/ceil could flip)."""
-    return bool((np.abs(x - np.rint(x)) < margin).any())
+        count, pair, image, d2, low, shift = _pair_candidates(
+            p_np, lat, inv_cell, r_frac, eps, r2, s0, s1, s2, False, _NEAR)
+    # torch's CPU sqrt is not always correctly rounded, and may round an element differently
+    # by its position (vectorized body, scalar tail): take it from torch, on the same array
+    # as the torch path (every candidate within the radius, in its order)
+    dist = torch.sqrt(torch.from_numpy(d2[:count])).numpy()
+    edge_index, offsets, out = _select_edges(
+        pair[:count], image[:count], dist, n, s1, s2, low, shift,
+        -1 if max_neighbors is None else int(max_neighbors), float(tie_tolerance),
+        bool(strict_cap))
+    return torch.from_numpy(edge_index), torch.from_numpy(offsets), torch.from_numpy(out)
 
 
 def _frac_radius_np(lat: np.ndarray, radius: float) -> np.ndarray | None:
@@ -268,28 +320,3 @@ def _frac_radius_np(lat: np.ndarray, radius: float) -> np.ndarray | None:
         return None
     return np.array([radius * math.sqrt(x * x + y * y + z * z) / abs(det)
                      for x, y, z in crosses])
-
-
-def _cap_candidates(
-    ci: np.ndarray,
-    dist: np.ndarray,
-    n: int,
-    max_neighbors: int,
-    tie_tolerance: float,
-    strict_cap: bool,
-) -> np.ndarray:
-    """Mask of the edges that can survive the cap: ``dist <= kth + tie_tolerance``
-    (``dist <= kth`` with ``strict_cap``), ``kth`` the ``max_neighbors``-th smallest distance
-    of the edge's centre (infinite for centres with fewer edges).  A superset of what
-    :func:`nearest_neighbor_mask` keeps, closed under "nearer in the sorted order"."""
-    counts = np.bincount(ci, minlength=n)
-    width = int(counts.max())
-    if width <= max_neighbors:
-        return np.ones(ci.shape[0], dtype=bool)
-    start = np.cumsum(counts) - counts
-    padded = np.full((n, width), np.inf)
-    padded[ci, np.arange(ci.shape[0]) - start[ci]] = dist
-    kth = np.partition(padded, max_neighbors - 1, axis=1)[:, max_neighbors - 1]
-    if strict_cap:
-        return dist <= kth[ci]
-    return dist <= kth[ci] + tie_tolerance

@@ -1,4 +1,4 @@
-"""The NumPy single-crystal fast path of radius_graph_pbc gives the torch path's bits."""
+"""The compiled single-crystal fast path of radius_graph_pbc gives the torch path's bits."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import cft_pyg.data.neighbors as nb
+import cft_pyg.data.neighbors_single as ns
 from cft_pyg.data.generator import generate_crystal
 
 CASES = [
@@ -139,3 +140,37 @@ def test_from_standardized_fields_and_graph_unchanged():
         assert torch.equal(data.edge_index, ref[0])
         assert torch.equal(data.cell_offsets, ref[1])
         assert torch.equal(data.edge_dist, ref[2].to(torch.float32))
+
+
+def test_fast_path_near_integer_image_bounds(monkeypatch):
+    """Where a floor/ceil argument lies near an integer, torch's radius decides: a radius
+    that is an exact multiple of the face distance (2 r / d integer), and pairs whose first
+    image sits 1e-9 from an integer (the compiled loop stops and reruns); same bits."""
+    calls = []
+    kernel = ns._pair_candidates
+
+    def spy(*args):
+        out = kernel(*args)
+        calls.append(out[0])
+        return out
+
+    monkeypatch.setattr(ns, "_pair_candidates", spy)
+    exact = _stored(np.eye(3) * 4.0, np.array([[0.0, 0.0, 0.0], [0.25, 0.5, 0.5]]))
+    near = _stored(np.eye(3) * 5.0, np.array([[0.0, 0.0, 0.0], [0.4, 0.4, 0.4]]))
+    for (pos, cell), stops in ((exact, False), (near, True)):
+        calls.clear()
+        for kw in ({"radius": 8.0, "max_neighbors": 12}, {"radius": 8.0, "max_neighbors": None}):
+            fast, ref, ran = _both(pos, cell, **kw)
+            assert ran
+            _assert_identical(fast, ref)
+        assert (-1 in calls) is stops  # the rerun with torch's radius happened where expected
+
+
+def test_fast_path_cap_counts():
+    """Centres with fewer, exactly and more candidates than the cap (the cap's branches)."""
+    pos, cell = _stored(np.diag([3.0, 3.5, 9.0]), np.array([[0.1, 0.2, 0.3], [0.6, 0.7, 0.3]]))
+    for k in (1, 5, 10, 11, 12, 40, 200, 10_000):
+        for strict in (False, True):
+            fast, ref, ran = _both(pos, cell, radius=6.0, max_neighbors=k, strict_cap=strict)
+            assert ran
+            _assert_identical(fast, ref)
