@@ -13,7 +13,7 @@ With ``neighbor_graph=False`` items carry no graph: build it for a whole batch o
 with :func:`~cft_pyg.data.store.add_neighbor_graph` (the same edges, collated).
 
 Load it with :class:`~cft_pyg.data.CrystalLoader` (PyG's ``DataLoader`` whose workers send
-each batch as one buffer: the same batches, about 0.2 CPU-ms less per crystal for the
+each batch as one buffer: the same batches, about 0.3 CPU-ms less per crystal for the
 training process and for its workers) or any PyG loader.
 """
 
