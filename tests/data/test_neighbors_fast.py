@@ -174,3 +174,17 @@ def test_fast_path_cap_counts():
             fast, ref, ran = _both(pos, cell, radius=6.0, max_neighbors=k, strict_cap=strict)
             assert ran
             _assert_identical(fast, ref)
+
+
+def test_fast_path_one_compiled_version():
+    """Inputs of any layout (views, transposed storage) and an integer radius reach the
+    compiled loops with the same argument types: no second compilation (about 5 s each)."""
+    frac = np.array([[0.1, 0.2, 0.3], [0.6, 0.1, 0.8]])
+    pos, cell = _stored(np.diag([4.0, 5.0, 6.0]) + 0.3, frac)
+    for p, c, r in ((pos, cell, 6.0), (pos.T.contiguous().T, cell.T.contiguous().T, 6),
+                    (torch.cat([pos, pos], 1)[:, :3], cell.unsqueeze(0), 5)):
+        fast, ref, ran = _both(p, c, radius=r, max_neighbors=12)
+        assert ran
+        _assert_identical(fast, ref)
+    assert len(ns._pair_candidates.signatures) == 1
+    assert len(ns._select_edges.signatures) == 1
