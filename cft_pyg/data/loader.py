@@ -8,9 +8,9 @@ training process maps each one back, one file descriptor at a time. :class:`Crys
 pickles the whole batch in the worker instead, every CPU tensor as its raw bytes (through
 NumPy, pickle protocol 5), and the training process rebuilds it from one buffer. In the store
 benchmark (``benchmarks/bench_store.py``: CGCNN, batches of 32 crystals of about 22 atoms,
-2 workers, one thread, 8 rounds) the training process spends 0.88 CPU-ms per crystal this way
-against 1.21 with PyTorch's transport (the workers 0.68 against 0.96), and the streamed epoch
-runs at 1,128 against 718 crystals/s (the in-memory path: 1,132).
+2 workers, one thread, 12 rounds) the training process spends 0.88 CPU-ms per crystal this
+way against 1.24 with PyTorch's transport (the workers 0.67 against 0.94), and the streamed
+epoch runs at 1,129 against 706 crystals/s (the in-memory path: 1,114).
 
 The batches are the same, bit for bit, dtype for dtype: only the way they cross between
 processes changes. Tensors that NumPy cannot hold (``bfloat16``, sparse, quantized, tensor
