@@ -362,18 +362,3 @@ def _chunk_edges(
     img = low[p] + torch.stack([a[sel], b[sel], c[sel]], dim=1)
     return pi[p], pj[p], img, dist[sel]
 
-
-# ---------------------------------------------------------------------------------------
-# Fast path: one small crystal on the CPU (the per-crystal build of a data-loader worker).
-#
-# The torch path above costs ~100 small torch ops per call, whose fixed overhead dominates
-# for one crystal of a few dozen atoms.  The same algorithm as two compiled loops (Numba)
-# costs a fraction of it.  It repeats the torch path's float64 arithmetic operation by
-# operation, so its results are the same bits (checked against the torch path in
-# tests/data/test_neighbors_fast.py): the cell inverse and the square roots come from the
-# same torch calls, 3-term dot products are summed as torch's small-matrix ``bmm`` kernel sums
-# them, ``((0 + x0 y0) + x1 y1) + x2 y2``, the squared distance is assembled from the same six
-# terms in the same order, and Numba (without ``fastmath``) neither reassociates nor fuses
-# them.  Where torch would switch to its BLAS ``bmm`` (image boxes with
-# ``3 s_a s_b >= 400``) the torch path is used instead.
-# ---------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ small batched products sum a 3-term contraction left to right; Numba, without ``
 neither reassociates nor fuses multiply-adds), and :func:`_select_edges` sorts each centre's
 edges by distance (stably) and applies the neighbour cap.  Torch itself gives the cell inverse
 and the square roots, whose last bits other libraries do not reproduce.  Where the torch path
-would switch kernels (large image boxes) or exceed ``max_candidates``, this path hands back
-(``None``).  ``_frac_radius`` and ``_EPS`` are shared with the torch path.
+would switch kernels (image boxes with ``3 s_a s_b >= 400``, where torch's ``bmm`` calls BLAS)
+or exceed ``max_candidates``, this path hands back (``None``).  Checked bit for bit against the
+torch path in ``tests/data/test_neighbors_fast.py``.  ``_frac_radius`` and ``_EPS`` are shared
+with the torch path.
 
 The loops are compiled on first use (about 5 s) and cached on disk (Numba's ``cache=True``;
 ``NUMBA_CACHE_DIR`` moves the cache): a new process loads them in about 0.2 s.  Every array

@@ -259,7 +259,7 @@ class CrystalDataModule(L.LightningDataModule):
             size = {"batch_sampler": batches} if batches is not None \
                 else {"batch_size": self.batch_size, "shuffle": False}
             loader = CrystalLoader(dataset, num_workers=self.num_workers,
-                                persistent_workers=self.num_workers > 0, **size)
+                                   persistent_workers=self.num_workers > 0, **size)
             if key is None:
                 return loader
             self._loaders[key] = loader
